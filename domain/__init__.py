@@ -1,0 +1,1 @@
+"""The funding ledger's domain: aggregates, events, reference data and the application service."""
