@@ -1,0 +1,668 @@
+"""The Project aggregate: a territorial project and the money committed to it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import (
+    AmountExceedsError,
+    BusinessRuleError,
+    DuplicateCommitmentError,
+    InvalidValueError,
+    NotFoundError,
+    OutOfScopeError,
+    ProjectClosedError,
+)
+from domain.reference import Instrument
+from domain.reference import directorate as find_directorate
+from domain.reference import programme as check_programme
+from domain.reference import theme as check_theme
+from domain.reference.territories import TerritoryLevel, load_territories
+from domain.values import ProjectStatus, effective_date, money, quantity, text
+
+ZERO = Decimal("0.00")
+INDICATOR_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass
+class Commitment:
+    """One loan, equity investment or study on a project, and the money moved under it."""
+
+    instrument: Instrument
+    amount: Decimal
+    committed_on: date
+    details: dict[str, Any]
+    cancelled: Decimal = ZERO
+    disbursed: Decimal = ZERO
+    repaid: Decimal = ZERO
+    delivered_on: date | None = None
+
+    @property
+    def net_committed(self) -> Decimal:
+        """What remains committed after cancellations."""
+        return self.amount - self.cancelled
+
+    @property
+    def to_disburse(self) -> Decimal:
+        """What is committed and not yet disbursed."""
+        return self.net_committed - self.disbursed
+
+    @property
+    def outstanding(self) -> Decimal:
+        """What was disbursed and not yet repaid."""
+        return self.disbursed - self.repaid
+
+
+@dataclass
+class Indicator:
+    """An impact indicator with its target and the measures taken."""
+
+    unit: str
+    target: Decimal
+    due_on: date
+    baseline: Decimal | None = None
+    measurements: list[tuple[date, Decimal]] = field(default_factory=list)
+
+
+def check_territory_in_directorate(territory: str, directorate_code: str) -> None:
+    """Refuse a territory outside the regions the directorate covers."""
+    place = load_territories().get(territory)
+    covering = find_directorate(directorate_code)
+    region = place.at_level(TerritoryLevel.REGION)
+    if region not in covering.regions:
+        raise OutOfScopeError(
+            f"territory {territory!r} ({place.name}) lies outside the regions of "
+            f"directorate {directorate_code!r}"
+        )
+
+
+class Project(Aggregate):
+    """A territorial project: identified by a directorate, funded by commitments."""
+
+    class Event(Aggregate.Event):
+        """Base of every project event; `meta` records actor, directorate and correlation id."""
+
+        meta: dict[str, str] = field(default_factory=dict, kw_only=True)
+
+    class ProjectIdentified(Event, Aggregate.Created):
+        name: str
+        territory: str
+        theme: str
+        programme: str | None
+        directorate: str
+        estimated_cost: Decimal | None
+        identified_on: date
+        reference: str | None
+
+    class ProjectDetailsCorrected(Event):
+        name: str | None
+        territory: str | None
+        theme: str | None
+        programme: str | None
+        estimated_cost: Decimal | None
+        cleared: list[str]
+        reason: str
+
+    class LoanGranted(Event):
+        commitment_id: UUID
+        amount: Decimal
+        granted_on: date
+        duration_months: int
+        rate: Decimal | None
+        product: str | None
+
+    class EquityInvested(Event):
+        commitment_id: UUID
+        amount: Decimal
+        invested_on: date
+        stake_percent: Decimal | None
+        vehicle: str | None
+
+    class StudyLaunched(Event):
+        commitment_id: UUID
+        amount: Decimal
+        launched_on: date
+        subject: str
+        provider: str | None
+
+    class StudyDelivered(Event):
+        commitment_id: UUID
+        delivered_on: date
+
+    class FundsDisbursed(Event):
+        commitment_id: UUID
+        amount: Decimal
+        disbursed_on: date
+
+    class LoanRepaid(Event):
+        commitment_id: UUID
+        principal: Decimal
+        repaid_on: date
+
+    class CommitmentCancelled(Event):
+        commitment_id: UUID
+        amount: Decimal
+        cancelled_on: date
+        reason: str
+
+    class CommitmentAmountCorrected(Event):
+        commitment_id: UUID
+        amount: Decimal
+        reason: str
+
+    class ProjectLinkedToConvention(Event):
+        convention_id: UUID
+
+    class ImpactIndicatorSet(Event):
+        indicator: str
+        unit: str
+        baseline: Decimal | None
+        target: Decimal
+        due_on: date
+
+    class ImpactMeasured(Event):
+        indicator: str
+        value: Decimal
+        measured_on: date
+
+    class ProjectCompleted(Event):
+        on: date
+        reason: str | None
+
+    class ProjectAbandoned(Event):
+        on: date
+        reason: str | None
+
+    def __init__(
+        self,
+        name: str,
+        territory: str,
+        theme: str,
+        programme: str | None,
+        directorate: str,
+        estimated_cost: Decimal | None,
+        identified_on: date,
+        reference: str | None,
+    ) -> None:
+        self.name = name
+        self.territory = territory
+        self.theme = theme
+        self.programme = programme
+        self.directorate = directorate
+        self.estimated_cost = estimated_cost
+        self.identified_on = identified_on
+        self.reference = reference
+        self.status = ProjectStatus.ACTIVE
+        self.closed_on: date | None = None
+        self.commitments: dict[UUID, Commitment] = {}
+        self.indicators: dict[str, Indicator] = {}
+        self.conventions: list[UUID] = []
+
+    # Commands ------------------------------------------------------------------------------
+
+    @classmethod
+    def identify(
+        cls,
+        *,
+        project_id: UUID,
+        name: str,
+        territory: str,
+        theme: str,
+        directorate: str,
+        identified_on: date,
+        programme: str | None = None,
+        estimated_cost: Decimal | str | None = None,
+        reference: str | None = None,
+    ) -> Project:
+        """Identify a new project in a territory the directorate covers."""
+        reference_text = None if reference is None else text(reference, "reference", max_length=64)
+        check_territory_in_directorate(territory, directorate)
+        return cls._create(
+            cls.ProjectIdentified,
+            id=project_id,
+            name=text(name, "name", max_length=200),
+            territory=territory,
+            theme=check_theme(theme),
+            programme=None if programme is None else check_programme(programme),
+            directorate=directorate,
+            estimated_cost=(
+                None if estimated_cost is None else money(estimated_cost, "estimated_cost")
+            ),
+            identified_on=effective_date(identified_on, "identified_on"),
+            reference=reference_text,
+        )
+
+    def correct_details(
+        self,
+        *,
+        reason: str,
+        name: str | None = None,
+        territory: str | None = None,
+        theme: str | None = None,
+        programme: str | None = None,
+        estimated_cost: Decimal | str | None = None,
+        cleared: tuple[str, ...] = (),
+    ) -> None:
+        """Correct a recording error in the project's details; its money follows it."""
+        for name_cleared in cleared:
+            if name_cleared not in ("programme", "estimated_cost"):
+                raise InvalidValueError(name_cleared, "only programme and estimated_cost clear")
+        if territory is not None:
+            check_territory_in_directorate(territory, self.directorate)
+        changes: dict[str, Any] = {
+            "name": None if name is None else text(name, "name", max_length=200),
+            "territory": territory,
+            "theme": None if theme is None else check_theme(theme),
+            "programme": None if programme is None else check_programme(programme),
+            "estimated_cost": (
+                None if estimated_cost is None else money(estimated_cost, "estimated_cost")
+            ),
+        }
+        if all(value is None for value in changes.values()) and not cleared:
+            raise InvalidValueError("corrections", "name at least one detail to correct")
+        self._correct_details(cleared=sorted(cleared), reason=text(reason, "reason"), **changes)
+
+    def grant_loan(
+        self,
+        *,
+        commitment_id: UUID,
+        amount: Decimal | str | int,
+        granted_on: date,
+        duration_months: int,
+        rate: Decimal | str | None = None,
+        product: str | None = None,
+    ) -> None:
+        """Grant a loan: commits its amount at the grant date."""
+        self._require_open()
+        self._require_new_commitment(commitment_id)
+        if isinstance(duration_months, bool) or not 1 <= duration_months <= 600:
+            raise InvalidValueError("duration_months", "must be between 1 and 600 months")
+        rate_value = None if rate is None else quantity(rate, "rate")
+        if rate_value is not None and rate_value > 100:
+            raise InvalidValueError("rate", "is a yearly percentage, at most 100")
+        self._grant_loan(
+            commitment_id=commitment_id,
+            amount=money(amount),
+            granted_on=self._commitment_date(granted_on, "granted_on"),
+            duration_months=duration_months,
+            rate=rate_value,
+            product=None if product is None else text(product, "product", max_length=100),
+        )
+
+    def invest_equity(
+        self,
+        *,
+        commitment_id: UUID,
+        amount: Decimal | str | int,
+        invested_on: date,
+        stake_percent: Decimal | str | None = None,
+        vehicle: str | None = None,
+    ) -> None:
+        """Take an equity stake: commits its amount at the investment date."""
+        self._require_open()
+        self._require_new_commitment(commitment_id)
+        stake = None if stake_percent is None else quantity(stake_percent, "stake_percent")
+        if stake is not None and not 0 < stake <= 100:
+            raise InvalidValueError("stake_percent", "must be above 0 and at most 100")
+        self._invest_equity(
+            commitment_id=commitment_id,
+            amount=money(amount),
+            invested_on=self._commitment_date(invested_on, "invested_on"),
+            stake_percent=stake,
+            vehicle=None if vehicle is None else text(vehicle, "vehicle", max_length=100),
+        )
+
+    def launch_study(
+        self,
+        *,
+        commitment_id: UUID,
+        amount: Decimal | str | int,
+        launched_on: date,
+        subject: str,
+        provider: str | None = None,
+    ) -> None:
+        """Launch an engineering study: commits its budget at the launch date."""
+        self._require_open()
+        self._require_new_commitment(commitment_id)
+        self._launch_study(
+            commitment_id=commitment_id,
+            amount=money(amount),
+            launched_on=self._commitment_date(launched_on, "launched_on"),
+            subject=text(subject, "subject", max_length=200),
+            provider=None if provider is None else text(provider, "provider", max_length=200),
+        )
+
+    def deliver_study(self, *, commitment_id: UUID, delivered_on: date) -> None:
+        """Record that a study was delivered."""
+        commitment = self.commitment(commitment_id)
+        if commitment.instrument is not Instrument.STUDY:
+            raise BusinessRuleError(f"commitment {commitment_id} is a {commitment.instrument}")
+        if commitment.delivered_on is not None:
+            raise BusinessRuleError(
+                f"study {commitment_id} was already delivered on {commitment.delivered_on}"
+            )
+        self._not_before(commitment, delivered_on, "delivered_on")
+        self._deliver_study(
+            commitment_id=commitment_id,
+            delivered_on=effective_date(delivered_on, "delivered_on"),
+        )
+
+    def disburse(
+        self, *, commitment_id: UUID, amount: Decimal | str | int, disbursed_on: date
+    ) -> None:
+        """Pay out money under a commitment, up to what remains to disburse."""
+        commitment = self.commitment(commitment_id)
+        value = money(amount)
+        if value > commitment.to_disburse:
+            raise AmountExceedsError(
+                f"disbursing {value} exceeds the {commitment.to_disburse} left to disburse "
+                f"on commitment {commitment_id}"
+            )
+        self._not_before(commitment, disbursed_on, "disbursed_on")
+        self._disburse(
+            commitment_id=commitment_id,
+            amount=value,
+            disbursed_on=effective_date(disbursed_on, "disbursed_on"),
+        )
+
+    def record_repayment(
+        self, *, commitment_id: UUID, principal: Decimal | str | int, repaid_on: date
+    ) -> None:
+        """Record principal repaid on a loan, up to what was disbursed and not repaid."""
+        commitment = self.commitment(commitment_id)
+        if commitment.instrument is not Instrument.LOAN:
+            raise BusinessRuleError(
+                f"commitment {commitment_id} is a {commitment.instrument}; only loans are repaid"
+            )
+        value = money(principal, "principal")
+        if value > commitment.outstanding:
+            raise AmountExceedsError(
+                f"repaying {value} exceeds the {commitment.outstanding} outstanding "
+                f"on loan {commitment_id}"
+            )
+        self._not_before(commitment, repaid_on, "repaid_on")
+        self._record_repayment(
+            commitment_id=commitment_id,
+            principal=value,
+            repaid_on=effective_date(repaid_on, "repaid_on"),
+        )
+
+    def cancel_commitment(
+        self,
+        *,
+        commitment_id: UUID,
+        amount: Decimal | str | int,
+        cancelled_on: date,
+        reason: str,
+    ) -> None:
+        """Cancel part or all of what is committed and not yet disbursed."""
+        commitment = self.commitment(commitment_id)
+        value = money(amount)
+        if value > commitment.to_disburse:
+            raise AmountExceedsError(
+                f"cancelling {value} exceeds the {commitment.to_disburse} committed and not "
+                f"disbursed on commitment {commitment_id}"
+            )
+        self._not_before(commitment, cancelled_on, "cancelled_on")
+        self._cancel_commitment(
+            commitment_id=commitment_id,
+            amount=value,
+            cancelled_on=effective_date(cancelled_on, "cancelled_on"),
+            reason=text(reason, "reason"),
+        )
+
+    def correct_commitment_amount(
+        self, *, commitment_id: UUID, amount: Decimal | str | int, reason: str
+    ) -> None:
+        """Correct a recording error in a commitment's amount; it counts at the original date."""
+        commitment = self.commitment(commitment_id)
+        value = money(amount)
+        if value == commitment.amount:
+            raise BusinessRuleError(f"commitment {commitment_id} is already {value}")
+        floor = commitment.cancelled + commitment.disbursed
+        if value < floor:
+            raise AmountExceedsError(
+                f"the corrected amount {value} is below the {floor} already cancelled or "
+                f"disbursed on commitment {commitment_id}"
+            )
+        self._correct_commitment_amount(
+            commitment_id=commitment_id, amount=value, reason=text(reason, "reason")
+        )
+
+    def link_to_convention(self, *, convention_id: UUID) -> None:
+        """Place the project under a partnership convention."""
+        if convention_id in self.conventions:
+            raise BusinessRuleError(f"project is already linked to convention {convention_id}")
+        self._link_to_convention(convention_id=convention_id)
+
+    def set_indicator(
+        self,
+        *,
+        indicator: str,
+        unit: str,
+        target: Decimal | str | int,
+        due_on: date,
+        baseline: Decimal | str | int | None = None,
+    ) -> None:
+        """Set (or reset) an impact indicator with its target."""
+        if not INDICATOR_CODE.match(indicator):
+            raise InvalidValueError(
+                "indicator", "must be a lowercase code: letters, digits, underscores"
+            )
+        self._set_indicator(
+            indicator=indicator,
+            unit=text(unit, "unit", max_length=50),
+            baseline=None if baseline is None else quantity(baseline, "baseline"),
+            target=quantity(target, "target"),
+            due_on=effective_date(due_on, "due_on"),
+        )
+
+    def measure(self, *, indicator: str, value: Decimal | str | int, measured_on: date) -> None:
+        """Record a measure of an impact indicator."""
+        if indicator not in self.indicators:
+            raise NotFoundError(f"project has no indicator {indicator!r}")
+        self._measure(
+            indicator=indicator,
+            value=quantity(value, "value"),
+            measured_on=effective_date(measured_on, "measured_on"),
+        )
+
+    def complete(self, *, on: date, reason: str | None = None) -> None:
+        """Close the project as completed."""
+        self._require_open()
+        self._not_before_identification(on)
+        self._complete(on=effective_date(on, "on"), reason=_optional_text(reason))
+
+    def abandon(self, *, on: date, reason: str | None = None) -> None:
+        """Close the project as abandoned."""
+        self._require_open()
+        self._not_before_identification(on)
+        self._abandon(on=effective_date(on, "on"), reason=_optional_text(reason))
+
+    # Queries -------------------------------------------------------------------------------
+
+    def commitment(self, commitment_id: UUID) -> Commitment:
+        """Return a commitment, or raise NotFoundError."""
+        try:
+            return self.commitments[commitment_id]
+        except KeyError:
+            raise NotFoundError(f"project has no commitment {commitment_id}") from None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the project still takes commitments."""
+        return self.status is ProjectStatus.ACTIVE
+
+    # Rules ---------------------------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if not self.is_open:
+            raise ProjectClosedError(f"project is {self.status.value} since {self.closed_on}")
+
+    def _require_new_commitment(self, commitment_id: UUID) -> None:
+        if commitment_id in self.commitments:
+            raise DuplicateCommitmentError(f"commitment {commitment_id} already exists")
+
+    def _commitment_date(self, on: date, field_name: str) -> date:
+        effective_date(on, field_name)
+        if on < self.identified_on:
+            raise BusinessRuleError(
+                f"{field_name} {on} precedes the project's identification on {self.identified_on}"
+            )
+        return on
+
+    def _not_before_identification(self, on: date) -> None:
+        if on < self.identified_on:
+            raise BusinessRuleError(
+                f"{on} precedes the project's identification on {self.identified_on}"
+            )
+
+    @staticmethod
+    def _not_before(commitment: Commitment, on: date, field_name: str) -> None:
+        if on < commitment.committed_on:
+            raise BusinessRuleError(
+                f"{field_name} {on} precedes the commitment date {commitment.committed_on}"
+            )
+
+    # Events: state changes only; they run again on every replay ---------------------------
+
+    @event(ProjectDetailsCorrected)
+    def _correct_details(
+        self,
+        name: str | None,
+        territory: str | None,
+        theme: str | None,
+        programme: str | None,
+        estimated_cost: Decimal | None,
+        cleared: list[str],
+        reason: str,  # noqa: ARG002 - kept in the event, not in the state
+    ) -> None:
+        if name is not None:
+            self.name = name
+        if territory is not None:
+            self.territory = territory
+        if theme is not None:
+            self.theme = theme
+        if programme is not None:
+            self.programme = programme
+        if estimated_cost is not None:
+            self.estimated_cost = estimated_cost
+        if "programme" in cleared:
+            self.programme = None
+        if "estimated_cost" in cleared:
+            self.estimated_cost = None
+
+    @event(LoanGranted)
+    def _grant_loan(
+        self,
+        commitment_id: UUID,
+        amount: Decimal,
+        granted_on: date,
+        duration_months: int,
+        rate: Decimal | None,
+        product: str | None,
+    ) -> None:
+        self.commitments[commitment_id] = Commitment(
+            Instrument.LOAN,
+            amount,
+            granted_on,
+            {"duration_months": duration_months, "rate": rate, "product": product},
+        )
+
+    @event(EquityInvested)
+    def _invest_equity(
+        self,
+        commitment_id: UUID,
+        amount: Decimal,
+        invested_on: date,
+        stake_percent: Decimal | None,
+        vehicle: str | None,
+    ) -> None:
+        self.commitments[commitment_id] = Commitment(
+            Instrument.EQUITY,
+            amount,
+            invested_on,
+            {"stake_percent": stake_percent, "vehicle": vehicle},
+        )
+
+    @event(StudyLaunched)
+    def _launch_study(
+        self,
+        commitment_id: UUID,
+        amount: Decimal,
+        launched_on: date,
+        subject: str,
+        provider: str | None,
+    ) -> None:
+        self.commitments[commitment_id] = Commitment(
+            Instrument.STUDY, amount, launched_on, {"subject": subject, "provider": provider}
+        )
+
+    @event(StudyDelivered)
+    def _deliver_study(self, commitment_id: UUID, delivered_on: date) -> None:
+        self.commitments[commitment_id].delivered_on = delivered_on
+
+    @event(FundsDisbursed)
+    def _disburse(self, commitment_id: UUID, amount: Decimal, disbursed_on: date) -> None:  # noqa: ARG002
+        self.commitments[commitment_id].disbursed += amount
+
+    @event(LoanRepaid)
+    def _record_repayment(self, commitment_id: UUID, principal: Decimal, repaid_on: date) -> None:  # noqa: ARG002
+        self.commitments[commitment_id].repaid += principal
+
+    @event(CommitmentCancelled)
+    def _cancel_commitment(
+        self,
+        commitment_id: UUID,
+        amount: Decimal,
+        cancelled_on: date,  # noqa: ARG002
+        reason: str,  # noqa: ARG002
+    ) -> None:
+        self.commitments[commitment_id].cancelled += amount
+
+    @event(CommitmentAmountCorrected)
+    def _correct_commitment_amount(self, commitment_id: UUID, amount: Decimal, reason: str) -> None:  # noqa: ARG002
+        self.commitments[commitment_id].amount = amount
+
+    @event(ProjectLinkedToConvention)
+    def _link_to_convention(self, convention_id: UUID) -> None:
+        self.conventions.append(convention_id)
+
+    @event(ImpactIndicatorSet)
+    def _set_indicator(
+        self,
+        indicator: str,
+        unit: str,
+        baseline: Decimal | None,
+        target: Decimal,
+        due_on: date,
+    ) -> None:
+        previous = self.indicators.get(indicator)
+        self.indicators[indicator] = Indicator(
+            unit, target, due_on, baseline, previous.measurements if previous else []
+        )
+
+    @event(ImpactMeasured)
+    def _measure(self, indicator: str, value: Decimal, measured_on: date) -> None:
+        self.indicators[indicator].measurements.append((measured_on, value))
+
+    @event(ProjectCompleted)
+    def _complete(self, on: date, reason: str | None) -> None:  # noqa: ARG002
+        self.status = ProjectStatus.COMPLETED
+        self.closed_on = on
+
+    @event(ProjectAbandoned)
+    def _abandon(self, on: date, reason: str | None) -> None:  # noqa: ARG002
+        self.status = ProjectStatus.ABANDONED
+        self.closed_on = on
+
+
+def _optional_text(value: str | None) -> str | None:
+    return None if value is None else text(value, "reason")
