@@ -36,7 +36,8 @@ def library_env(database_url: str) -> dict[str, str]:
     """Return the eventsourcing settings for a database URL.
 
     `memory://` is the library's in-process store, `sqlite:///path` an embedded file,
-    `postgresql://user:pass@host:port/db` the production store.
+    `postgresql://user:pass@host:port/db` the production store (`?schema=name` keeps the
+    event tables in a schema of their own; `?pool_size=` and `?max_overflow=` size the pool).
     """
     parts = urlsplit(database_url)
     if database_url == MEMORY_URL:
@@ -70,6 +71,8 @@ def library_env(database_url: str) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_PRE_PING": "y",
         }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
         # The library's insert functions would let a tailing reader skip events: keep them off.
         env["POSTGRES_ENABLE_DB_FUNCTIONS"] = "n"
         return env

@@ -1,0 +1,203 @@
+"""The `funding` command line: serve, demo, tokens, history, territories."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.logging import configure_logging
+from api.settings import Settings
+from api.tokens import Role, create_token, list_tokens, revoke_token
+from domain.application import Ledger
+from domain.errors import DomainError
+from domain.reference.territories import TerritoryLevel, load_territories
+
+app = typer.Typer(help="funding-tracker: the ledger of money committed to territorial projects.")
+tokens_app = typer.Typer(help="Create, list and revoke API tokens.")
+territories_app = typer.Typer(help="Look up the territory reference (COG 2026).")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(territories_app, name="territories")
+
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+@contextmanager
+def _ledger(settings: Settings) -> Iterator[Ledger]:
+    settings.prepare_storage()
+    ledger = Ledger(env=settings.ledger_env())
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from api.logging import uvicorn_log_config
+
+    settings = _settings()
+    settings.prepare_storage()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=uvicorn_log_config(),
+        access_log=False,
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data set into an empty store (a store with events is left alone)."""
+    from api.demo import load_demo
+
+    settings = _settings()
+    with _ledger(settings) as ledger:
+        if ledger.head_position() > 0:
+            err.print(f"The store already holds {ledger.head_position()} events: nothing loaded.")
+            return
+        with Progress(
+            TextColumn("demo data"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress:
+            task = progress.add_task("load", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            summary = load_demo(ledger, advance)
+        err.print(
+            f"Loaded {summary.projects} projects, {summary.conventions} conventions, "
+            f"{summary.commitments} commitments: {summary.events} events."
+        )
+
+
+@app.command()
+def history(project_id: Annotated[UUID, typer.Argument(help="The project's id.")]) -> None:
+    """Print a project's events in order, one JSON object per line."""
+    settings = _settings()
+    with _ledger(settings) as ledger:
+        try:
+            events = ledger.project_events(project_id)
+        except DomainError as error:
+            raise _fail(error.detail) from None
+        for e in events:
+            typer.echo(
+                json.dumps(
+                    {
+                        "version": e.version,
+                        "position": e.position,
+                        "recorded_at": e.recorded_at.isoformat(),
+                        "type": e.type,
+                        **{k: v for k, v in e.meta.items() if v},
+                        "data": e.data,
+                    },
+                    default=str,
+                    ensure_ascii=False,
+                )
+            )
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[Role, typer.Option(help="admin, directorate, auditor or viewer.")],
+    name: Annotated[str, typer.Option(help="Who or what holds the token.")],
+    directorate: Annotated[
+        str | None, typer.Option(help="The directorate of a directorate token.")
+    ] = None,
+) -> None:
+    """Create a token; it is printed once, alone on the last line."""
+    settings = _settings()
+    with _ledger(settings) as ledger:
+        try:
+            secret, info = create_token(ledger, name=name, role=role, directorate=directorate)
+        except DomainError as e:
+            raise _fail(e.detail) from None
+    err.print(f"Token {info.id} for {info.name} ({info.role}). It is shown only once:")
+    typer.echo(secret)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """List tokens (never the tokens themselves)."""
+    settings = _settings()
+    with _ledger(settings) as ledger:
+        table = Table("id", "name", "role", "directorate", "state")
+        for t in list_tokens(ledger):
+            table.add_row(
+                str(t.id), t.name, t.role, t.directorate or "", "revoked" if t.revoked else "active"
+            )
+        Console().print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name_or_id: Annotated[str, typer.Argument(help="The token's name or id.")],
+) -> None:
+    """Revoke a token: it stops working at once."""
+    settings = _settings()
+    with _ledger(settings) as ledger:
+        try:
+            revoked = revoke_token(ledger, name_or_id)
+        except DomainError as e:
+            raise _fail(e.detail) from None
+    for t in revoked:
+        err.print(f"Revoked {t.id} ({t.name}).")
+
+
+@territories_app.command("show")
+def territories_show(code: Annotated[str, typer.Argument(help="e.g. commune:59650")]) -> None:
+    """Print one territory as JSON: code, name, level, parents, population, band."""
+    try:
+        territory = load_territories().get(code)
+    except DomainError as e:
+        raise _fail(e.detail) from None
+    typer.echo(json.dumps(territory.as_dict(), ensure_ascii=False))
+
+
+@territories_app.command("search")
+def territories_search(
+    query: Annotated[str, typer.Argument(help="Part of a name or a code.")],
+    level: Annotated[TerritoryLevel | None, typer.Option(help="Only this level.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """Find territories by name or code, one JSON object per line."""
+    for territory in load_territories().search(query, level, limit):
+        record: dict[str, Any] = territory.as_dict()
+        typer.echo(json.dumps(record, ensure_ascii=False))
+
+
+def main() -> None:
+    """Entry point of the `funding` console script."""
+    app()

@@ -1,0 +1,89 @@
+"""Request dependencies: the ledger, the caller's principal and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.problems import ProblemError
+from api.settings import Settings
+from api.tokens import Principal, Role, authenticate
+from domain.application import Ledger
+
+ANONYMOUS_VIEWER = Principal(name="anonymous", role=Role.VIEWER)
+
+
+@dataclass
+class Services:
+    """What the routes use, built once by create_app."""
+
+    settings: Settings
+    ledger: Ledger
+
+
+def get_services(request: Request) -> Services:
+    """Return the app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_ledger(services: ServicesDep) -> Ledger:
+    """Return the ledger application."""
+    return services.ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def get_principal(request: Request, services: ServicesDep) -> Principal:
+    """Authenticate the bearer token (or fall back to public read, when enabled)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        if services.settings.public_read:
+            return ANONYMOUS_VIEWER
+        raise ProblemError(
+            401, "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
+        )
+    scheme, _, presented = header.partition(" ")
+    principal = (
+        authenticate(services.ledger, presented.strip()) if scheme.lower() == "bearer" else None
+    )
+    if principal is None:
+        raise ProblemError(
+            401,
+            "the token is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency letting through only the given roles."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise ProblemError(403, f"the {principal.role} role may not do this")
+        return principal
+
+    return check
+
+
+READERS = (Role.ADMIN, Role.DIRECTORATE, Role.AUDITOR, Role.VIEWER)
+EVENT_READERS = (Role.ADMIN, Role.DIRECTORATE, Role.AUDITOR)
+AUDITORS = (Role.ADMIN, Role.AUDITOR)
+WRITERS = (Role.ADMIN, Role.DIRECTORATE)
+
+Reader = Annotated[Principal, Depends(require(*READERS))]
+EventReader = Annotated[Principal, Depends(require(*EVENT_READERS))]
+Auditor = Annotated[Principal, Depends(require(*AUDITORS))]
+Writer = Annotated[Principal, Depends(require(*WRITERS))]

@@ -1,0 +1,144 @@
+"""Errors as RFC 9457 problem+json, mapped once for the whole API."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from domain.errors import (
+    BusinessRuleError,
+    DomainError,
+    InvalidValueError,
+    NotFoundError,
+    OutOfScopeError,
+    VersionMismatchError,
+)
+
+PROBLEM = "application/problem+json"
+log = structlog.get_logger("api")
+
+TITLES = {
+    400: "Malformed request",
+    401: "Authentication required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Business rule broken",
+    412: "Precondition failed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid field",
+    503: "Store unavailable",
+}
+
+
+class ProblemError(Exception):
+    """An error raised by the API layer itself (auth, preconditions, body size)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """Return a problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"https://funding-tracker.example/problems/{status}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM)
+
+
+def domain_status(error: DomainError) -> int:
+    """The HTTP status of a domain refusal."""
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, OutOfScopeError):
+        return 403
+    if isinstance(error, VersionMismatchError):
+        return 412
+    if isinstance(error, InvalidValueError):
+        return 422
+    if isinstance(error, BusinessRuleError):
+        return 409
+    return 409
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(ProblemError)
+    async def _api_problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.detail, headers=exc.headers, extra=exc.extra)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        errors = None
+        if isinstance(exc, InvalidValueError):
+            errors = [{"loc": ["body", exc.field], "msg": exc.detail}]
+        return problem(domain_status(exc), exc.detail, errors=errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem(400, "the body is not valid JSON", errors=errors)
+        return problem(422, "some fields are invalid", errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("store_unavailable", error=str(exc), error_type=type(exc).__name__)
+        return problem(
+            503,
+            "the event store is unreachable; nothing was recorded, try again shortly",
+            headers={"Retry-After": "2"},
+        )
+
+    for kind in (
+        OperationalError,
+        InterfaceError,
+        PersistenceError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        sqlite3.OperationalError,
+        TimeoutError,
+        ConnectionError,
+    ):
+        app.add_exception_handler(kind, _unavailable)

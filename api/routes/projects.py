@@ -1,0 +1,46 @@
+"""Project reads: the project now, at a version, as recorded at a time; its events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import EventReader, LedgerDep, Reader
+from api.problems import ProblemError
+from api.schemas import EventOut, EventsOut, ProjectOut
+
+router = APIRouter(prefix="/v1/projects", tags=["projects"])
+
+
+@router.get("/{project_id}", response_model=ProjectOut)
+def get_project(
+    project_id: UUID,
+    ledger: LedgerDep,
+    _: Reader,
+    response: Response,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_at: Annotated[datetime | None, Query(description="ISO 8601 timestamp with zone")] = None,
+) -> ProjectOut:
+    """The project now, at a version, or as recorded at a time; ETag is its version."""
+    if version is not None and as_at is not None:
+        raise ProblemError(400, "ask for either version or as_at, not both")
+    if as_at is not None:
+        if as_at.tzinfo is None:
+            raise ProblemError(422, "as_at needs a time zone, e.g. 2024-12-31T23:59:59Z")
+        project = ledger.project_as_at(project_id, as_at)
+    else:
+        project = ledger.project(project_id, version)
+    response.headers["ETag"] = f'"{project.version}"'
+    return ProjectOut.of(project)
+
+
+@router.get("/{project_id}/events", response_model=EventsOut)
+def get_project_events(project_id: UUID, ledger: LedgerDep, _: EventReader) -> EventsOut:
+    """The project's events in order, with version, log position, recording time and actor."""
+    return EventsOut(
+        project_id=project_id,
+        events=[EventOut.of(e) for e in ledger.project_events(project_id)],
+    )

@@ -1,0 +1,180 @@
+"""Response and request models: what the OpenAPI document shows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, PlainSerializer
+
+from domain.application import RecordedEvent
+from domain.project import Project
+from domain.values import ProjectStatus
+
+# Money goes out as a JSON string with exactly 2 decimals ("35000000.00").
+Money = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
+
+
+class CommitmentOut(BaseModel):
+    """A commitment with the money moved under it."""
+
+    commitment_id: UUID
+    instrument: str
+    amount: Money
+    committed_on: date
+    cancelled: Money
+    net_committed: Money
+    disbursed: Money
+    to_disburse: Money
+    repaid: Money
+    outstanding: Money
+    delivered_on: date | None
+    details: dict[str, Any]
+
+
+class IndicatorOut(BaseModel):
+    """An impact indicator and its measures."""
+
+    indicator: str
+    unit: str
+    baseline: Decimal | None
+    target: Decimal
+    due_on: date
+    measurements: list[tuple[date, Decimal]]
+
+
+class FiguresOut(BaseModel):
+    """A project's figures, summed over its commitments."""
+
+    committed: Money
+    cancelled: Money
+    net_committed: Money
+    disbursed: Money
+    to_disburse: Money
+    repaid: Money
+    outstanding: Money
+    commitments: int
+
+
+class ProjectOut(BaseModel):
+    """A project as recorded: its details, commitments, indicators and figures."""
+
+    id: UUID
+    version: int
+    name: str
+    territory: str
+    theme: str
+    programme: str | None
+    directorate: str
+    estimated_cost: Money | None
+    identified_on: date
+    reference: str | None
+    status: ProjectStatus
+    closed_on: date | None
+    conventions: list[UUID]
+    figures: FiguresOut
+    commitments: list[CommitmentOut]
+    indicators: list[IndicatorOut]
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        """Build the view of a project aggregate."""
+        commitments = [
+            CommitmentOut(
+                commitment_id=cid,
+                instrument=c.instrument.value,
+                amount=c.amount,
+                committed_on=c.committed_on,
+                cancelled=c.cancelled,
+                net_committed=c.net_committed,
+                disbursed=c.disbursed,
+                to_disburse=c.to_disburse,
+                repaid=c.repaid,
+                outstanding=c.outstanding,
+                delivered_on=c.delivered_on,
+                details={k: v for k, v in c.details.items() if v is not None},
+            )
+            for cid, c in project.commitments.items()
+        ]
+        zero = Decimal("0.00")
+        figures = FiguresOut(
+            committed=sum((c.amount for c in commitments), zero),
+            cancelled=sum((c.cancelled for c in commitments), zero),
+            net_committed=sum((c.net_committed for c in commitments), zero),
+            disbursed=sum((c.disbursed for c in commitments), zero),
+            to_disburse=sum((c.to_disburse for c in commitments), zero),
+            repaid=sum((c.repaid for c in commitments), zero),
+            outstanding=sum((c.outstanding for c in commitments if c.instrument == "loan"), zero),
+            commitments=len(commitments),
+        )
+        return cls(
+            id=project.id,
+            version=project.version,
+            name=project.name,
+            territory=project.territory,
+            theme=project.theme,
+            programme=project.programme,
+            directorate=project.directorate,
+            estimated_cost=project.estimated_cost,
+            identified_on=project.identified_on,
+            reference=project.reference,
+            status=project.status,
+            closed_on=project.closed_on,
+            conventions=list(project.conventions),
+            figures=figures,
+            commitments=commitments,
+            indicators=[
+                IndicatorOut(
+                    indicator=code,
+                    unit=i.unit,
+                    baseline=i.baseline,
+                    target=i.target,
+                    due_on=i.due_on,
+                    measurements=list(i.measurements),
+                )
+                for code, i in project.indicators.items()
+            ],
+        )
+
+
+class EventOut(BaseModel):
+    """One stored event of a project."""
+
+    version: int
+    position: int
+    recorded_at: datetime
+    type: str
+    actor: str
+    directorate: str | None
+    correlation_id: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: RecordedEvent) -> EventOut:
+        """Build the view of a recorded event."""
+        return cls(
+            version=e.version,
+            position=e.position,
+            recorded_at=e.recorded_at,
+            type=e.type,
+            actor=e.meta.get("actor", ""),
+            directorate=e.meta.get("directorate") or None,
+            correlation_id=e.meta.get("correlation_id"),
+            data=e.data,
+        )
+
+
+class EventsOut(BaseModel):
+    """A project's events, in order."""
+
+    project_id: UUID
+    events: list[EventOut]
+
+
+class Health(BaseModel):
+    """Liveness or readiness."""
+
+    status: str
+    position: int | None = None

@@ -1,0 +1,55 @@
+"""Settings: the one place that reads the environment (variables prefixed FUNDING_)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.store import library_env, sqlite_path
+
+
+class LogFormat(StrEnum):
+    """How log lines are rendered."""
+
+    AUTO = "auto"
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    """Configuration of every entry point: API server, projector and CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="FUNDING_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/funding.sqlite3",
+        description="The store: sqlite:///path (embedded) or postgresql://user:pass@host/db.",
+    )
+    public_read: bool = Field(
+        default=False, description="Let requests without a token read as a viewer."
+    )
+    reporting_schema: str = Field(
+        default="reporting", description="PostgreSQL schema of the read models."
+    )
+    log_format: LogFormat = LogFormat.AUTO
+    log_level: str = "INFO"
+    poll_interval: float = Field(
+        default=0.5, gt=0, description="Seconds between polls of the log for new events."
+    )
+    read_wait_timeout: float = Field(
+        default=5.0, gt=0, description="Longest wait of a read asking for min_position."
+    )
+    max_body_bytes: int = 1024 * 1024
+
+    def ledger_env(self) -> dict[str, str]:
+        """Return the event store settings for the eventsourcing library."""
+        return library_env(self.database_url)
+
+    def prepare_storage(self) -> None:
+        """Create the directory of an embedded SQLite file."""
+        path = sqlite_path(self.database_url)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)

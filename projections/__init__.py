@@ -1,0 +1,1 @@
+"""Read models fed by the global notification log: views, the projector, rebuilds."""
