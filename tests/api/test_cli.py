@@ -1,0 +1,101 @@
+"""The `funding` command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.tokens import authenticate
+from domain.application import Ledger
+from domain.store import library_env
+from domain.values import Actor
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the CLI at a fresh SQLite file."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("FUNDING_DATABASE_URL", url)
+    monkeypatch.setenv("FUNDING_LOG_FORMAT", "json")
+    return url
+
+
+def test_territories_show_prints_one_json_object() -> None:
+    result = runner.invoke(app, ["territories", "show", "commune:59650"])
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {
+        "code": "commune:59650",
+        "name": "Wattrelos",
+        "level": "commune",
+        "parents": ["epci:200093201", "departement:59", "region:32"],
+        "population": 40847,
+        "band": "medium",
+    }
+
+
+def test_territories_show_names_an_unknown_code() -> None:
+    result = runner.invoke(app, ["territories", "show", "commune:99999"])
+
+    assert result.exit_code == 2
+    assert "commune:99999" in result.stderr
+
+
+def test_tokens_create_prints_a_working_token_alone_on_the_last_line(database_url: str) -> None:
+    result = runner.invoke(
+        app,
+        ["tokens", "create", "--role", "directorate", "--directorate", "bretagne", "--name", "b"],
+    )
+
+    token = result.stdout.strip().splitlines()[-1]
+    ledger = Ledger(env=library_env(database_url))
+    principal = authenticate(ledger, token)
+    ledger.close()
+    assert result.exit_code == 0
+    assert principal is not None
+    assert (principal.role, principal.directorate) == ("directorate", "bretagne")
+
+
+def test_tokens_are_stored_hashed(database_url: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["tokens", "create", "--role", "viewer", "--name", "v"])
+
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.encode() not in (tmp_path / "cli.sqlite3").read_bytes()
+
+
+def test_a_directorate_token_needs_a_directorate(database_url: str) -> None:
+    result = runner.invoke(app, ["tokens", "create", "--role", "directorate", "--name", "x"])
+
+    assert result.exit_code == 2
+    assert "directorate" in result.stderr
+
+
+def test_history_prints_a_project_s_events_in_order(database_url: str) -> None:
+    ledger = Ledger(env=library_env(database_url))
+    actor = Actor(name="cli-test")
+    project = ledger.identify_project(
+        actor,
+        name="Médiathèque",
+        territory="commune:59632",
+        theme="culture_sport",
+        directorate="hauts_de_france",
+        identified_on=date(2024, 1, 15),
+    )
+    ledger.launch_study(
+        actor, project.id, amount="45000", launched_on=date(2024, 2, 1), subject="Faisabilité"
+    )
+    ledger.close()
+
+    result = runner.invoke(app, ["history", str(project.id)])
+
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["type"] for line in lines] == ["ProjectIdentified", "StudyLaunched"]
+    assert lines[1]["data"]["amount"] == "45000.00"
+    assert lines[0]["actor"] == "cli-test"

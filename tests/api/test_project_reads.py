@@ -1,0 +1,140 @@
+"""Reading a project and its events over HTTP."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.tokens import revoke_token
+from domain.application import Ledger, Written
+from domain.values import Actor
+
+ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france", correlation_id="corr-1")
+
+
+@pytest.fixture
+def project(api_ledger: Ledger) -> Written:
+    """A project with a loan and a disbursement."""
+    written = api_ledger.identify_project(
+        ACTOR,
+        name="BHNS Artois-Gohelle",
+        territory="epci:200072460",
+        theme="mobility",
+        directorate="hauts_de_france",
+        identified_on=date(2019, 5, 1),
+    )
+    loan = api_ledger.grant_loan(
+        ACTOR, written.id, amount="35000000.00", granted_on=date(2019, 6, 1), duration_months=240
+    )
+    assert loan.commitment_id is not None
+    return api_ledger.disburse(
+        ACTOR, written.id, loan.commitment_id, amount="1000000", disbursed_on=date(2020, 1, 6)
+    )
+
+
+def test_a_project_is_read_with_its_figures_and_version_as_etag(
+    client: TestClient, tokens: dict[str, str], project: Written
+) -> None:
+    response = client.get(f"/v1/projects/{project.id}", headers={"Authorization": tokens["viewer"]})
+
+    body = response.json()
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"3"'
+    assert body["figures"]["committed"] == "35000000.00"
+    assert body["figures"]["to_disburse"] == "34000000.00"
+    assert body["commitments"][0]["instrument"] == "loan"
+
+
+def test_a_project_is_read_at_an_earlier_version(
+    client: TestClient, tokens: dict[str, str], project: Written
+) -> None:
+    response = client.get(
+        f"/v1/projects/{project.id}?version=2", headers={"Authorization": tokens["viewer"]}
+    )
+
+    assert response.json()["figures"]["disbursed"] == "0.00"
+    assert response.headers["etag"] == '"2"'
+
+
+def test_a_project_is_read_as_recorded_at_a_time(
+    client: TestClient, tokens: dict[str, str], project: Written, api_ledger: Ledger
+) -> None:
+    second = api_ledger.project_events(project.id)[1].recorded_at
+
+    response = client.get(
+        f"/v1/projects/{project.id}",
+        params={"as_at": second.isoformat()},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert response.json()["version"] == 2
+
+
+def test_a_project_s_events_carry_position_time_and_actor(
+    client: TestClient, tokens: dict[str, str], project: Written
+) -> None:
+    response = client.get(
+        f"/v1/projects/{project.id}/events", headers={"Authorization": tokens["auditor"]}
+    )
+
+    events = response.json()["events"]
+    assert [e["type"] for e in events] == ["ProjectIdentified", "LoanGranted", "FundsDisbursed"]
+    assert events[-1]["position"] == project.position
+    assert events[1]["data"]["amount"] == "35000000.00"
+    assert {e["actor"] for e in events} == {"dr-hdf"}
+    assert events[0]["correlation_id"] == "corr-1"
+
+
+def test_a_viewer_may_not_read_events(
+    client: TestClient, tokens: dict[str, str], project: Written
+) -> None:
+    response = client.get(
+        f"/v1/projects/{project.id}/events", headers={"Authorization": tokens["viewer"]}
+    )
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unknown_project_is_a_404_problem(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get(f"/v1/projects/{uuid4()}", headers={"Authorization": tokens["viewer"]})
+
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
+
+
+def test_a_request_without_a_token_is_refused(client: TestClient, project: Written) -> None:
+    response = client.get(f"/v1/projects/{project.id}")
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_token_stops_working_at_once(
+    client: TestClient, tokens: dict[str, str], project: Written, api_ledger: Ledger
+) -> None:
+    revoke_token(api_ledger, "viewer")
+
+    response = client.get(f"/v1/projects/{project.id}", headers={"Authorization": tokens["viewer"]})
+
+    assert response.status_code == 401
+
+
+def test_health_and_readiness_answer(client: TestClient, project: Written) -> None:
+    health = client.get("/healthz")
+    ready = client.get("/readyz")
+
+    assert health.json() == {"status": "ok", "position": None}
+    assert ready.json()["position"] >= project.position
+
+
+def test_a_malformed_project_id_is_refused_with_422(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    response = client.get("/v1/projects/not-a-uuid", headers={"Authorization": tokens["viewer"]})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["path", "project_id"]
