@@ -17,6 +17,7 @@ from domain.convention import Convention
 from domain.errors import (
     BusinessRuleError,
     DuplicateReferenceError,
+    InvalidValueError,
     NotFoundError,
     OutOfScopeError,
     VersionMismatchError,
@@ -107,7 +108,7 @@ class Ledger(Application[UUID]):
             if project.reference is not None:
                 raise _duplicate_reference(directorate, project.reference) from None
             raise
-        return Written(project.id, project.version, recordings[0].notification.id)
+        return Written(project.id, project.version, recordings[-1].notification.id)
 
     def correct_project(
         self,
@@ -455,6 +456,8 @@ class Ledger(Application[UUID]):
 
     def project_as_at(self, project_id: UUID, at: datetime) -> Project:
         """Return a project as it was recorded at a time."""
+        if at.tzinfo is None:
+            raise InvalidValueError("as_at", "needs a time zone, e.g. 2024-12-31T23:59:59+00:00")
         version = None
         for stored in self.events.get(project_id):
             if _recorded_at(stored) > at:

@@ -254,6 +254,10 @@ class Project(Aggregate):
         for name_cleared in cleared:
             if name_cleared not in ("programme", "estimated_cost"):
                 raise InvalidValueError(name_cleared, "only programme and estimated_cost clear")
+        if "programme" in cleared and programme is not None:
+            raise InvalidValueError("programme", "is both given and cleared")
+        if "estimated_cost" in cleared and estimated_cost is not None:
+            raise InvalidValueError("estimated_cost", "is both given and cleared")
         if territory is not None:
             check_territory_in_directorate(territory, self.directorate)
         changes: dict[str, Any] = {
@@ -282,7 +286,11 @@ class Project(Aggregate):
         """Grant a loan: commits its amount at the grant date."""
         self._require_open()
         self._require_new_commitment(commitment_id)
-        if isinstance(duration_months, bool) or not 1 <= duration_months <= 600:
+        if (
+            isinstance(duration_months, bool)
+            or not isinstance(duration_months, int)
+            or not 1 <= duration_months <= 600
+        ):
             raise InvalidValueError("duration_months", "must be between 1 and 600 months")
         rate_value = None if rate is None else quantity(rate, "rate")
         if rate_value is not None and rate_value > 100:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -11,6 +12,8 @@ from uuid import UUID, uuid4
 from domain.errors import InvalidValueError
 
 CENT = Decimal("0.01")
+# Plain decimal notation only: no exponents, no digit separators, no spaces inside.
+DECIMAL_TEXT = re.compile(r"^[+-]?\d+(\.\d+)?$")
 MAX_AMOUNT = Decimal("1000000000000")
 # Effective dates outside this window are typing mistakes, not history.
 EARLIEST_DATE = date(1950, 1, 1)
@@ -22,6 +25,8 @@ def money(value: object, field: str = "amount") -> Decimal:
     """Return a valid amount in euros: finite, > 0, at most 2 decimals, at most 1e12."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
         raise InvalidValueError(field, "must be a decimal number of euros")
+    if isinstance(value, str) and not DECIMAL_TEXT.match(value.strip()):
+        raise InvalidValueError(field, f"{value!r} is not a decimal number like 1234.56")
     try:
         amount = Decimal(value.strip() if isinstance(value, str) else value)
     except InvalidOperation:
