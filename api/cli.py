@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from api.logging import configure_logging
@@ -19,6 +27,9 @@ from api.tokens import Role, create_token, list_tokens, revoke_token
 from domain.application import Ledger
 from domain.errors import DomainError
 from domain.reference.territories import TerritoryLevel, load_territories
+
+if TYPE_CHECKING:
+    from projections.projector import Projector
 
 app = typer.Typer(help="funding-tracker: the ledger of money committed to territorial projects.")
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.")
@@ -50,19 +61,35 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _projector(settings: Settings, ledger: Ledger, page_size: int = 2000) -> Projector:
+    from projections.db import ReadModelDatabase
+    from projections.projector import Projector
+
+    db = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
+    return Projector(ledger, db, page_size=page_size, poll_interval=settings.poll_interval)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_projector: Annotated[
+        bool, typer.Option("--no-projector", help="Leave the read models to `funding projector`.")
+    ] = False,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API (with the projector in this process unless --no-projector)."""
     import uvicorn
 
     from api.logging import uvicorn_log_config
 
     settings = _settings()
     settings.prepare_storage()
+    projector = None
+    if not no_projector:
+        # One projector for all workers: it runs in this (the supervising) process.
+        projector = _projector(settings, Ledger(env=settings.ledger_env()))
+        projector.start()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -72,6 +99,72 @@ def serve(
         log_config=uvicorn_log_config(),
         access_log=False,
     )
+    if projector is not None:
+        projector.stop()
+
+
+@app.command()
+def projector(
+    page_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 2000,
+) -> None:
+    """Keep the read models caught up with the log until interrupted (SIGINT or SIGTERM)."""
+    import signal
+
+    settings = _settings()
+    with _ledger(settings) as ledger:
+        worker = _projector(settings, ledger, page_size)
+        signal.signal(signal.SIGTERM, lambda *_: worker.stop(timeout=0))
+        try:
+            worker.run()
+        except KeyboardInterrupt:
+            worker.stop(timeout=0)
+
+
+@app.command()
+def rebuild(
+    name: Annotated[
+        str | None, typer.Argument(help="The read model (totals, projects); all by default.")
+    ] = None,
+    page_size: Annotated[int, typer.Option(min=100, help="Events per transaction.")] = 5000,
+) -> None:
+    """Rebuild read models beside the live ones from position 0, then swap them in."""
+    from projections.db import ReadModelDatabase
+    from projections.projector import rebuild as rebuild_read_model
+    from projections.schema import READ_MODELS
+
+    settings = _settings()
+    names = READ_MODELS if name is None else (name,)
+    if name is not None and name not in READ_MODELS:
+        raise _fail(f"unknown read model {name!r}: choose among {', '.join(READ_MODELS)}")
+    with _ledger(settings) as ledger:
+        db = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
+        for read_model in names:
+            started = time.perf_counter()
+            with Progress(
+                TextColumn(f"rebuild {read_model}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} events/s"),
+                TimeElapsedColumn(),
+                console=err,
+            ) as progress:
+                task = progress.add_task(read_model, total=None, rate="-")
+
+                def advance(
+                    done: int, head: int, task: TaskID = task, started: float = started
+                ) -> None:
+                    elapsed = max(time.perf_counter() - started, 1e-6)
+                    progress.update(task, completed=done, total=head, rate=f"{done / elapsed:,.0f}")
+
+                position = rebuild_read_model(
+                    ledger, db, read_model, page_size=page_size, progress=advance
+                )
+            elapsed = time.perf_counter() - started
+            err.print(
+                f"{read_model}: rebuilt to position {position} in {elapsed:.1f} s "
+                f"({position / max(elapsed, 1e-6):,.0f} events/s) and swapped in."
+            )
+        db.close()
 
 
 @app.command()
@@ -201,3 +294,7 @@ def territories_search(
 def main() -> None:
     """Entry point of the `funding` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

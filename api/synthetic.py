@@ -1,4 +1,4 @@
-"""Deterministic bulk ledger for benchmarks: valid commands on aggregates, saved in batches."""
+"""Synthetic ledgers for benchmarks and load tests: deterministic valid commands, batched saves."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def generate(
     ledger: Ledger, events: int, seed: int = 1, progress: Callable[[int], None] | None = None
 ) -> int:
     """Record about `events` events (never fewer); return how many were recorded."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - benchmark data, not secrets
     pools = _pools()
     recorded = 0
     n = 0

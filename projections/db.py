@@ -1,0 +1,336 @@
+"""The read models' database: a small synchronous wrapper over SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from domain.store import MEMORY_URL, library_env, sqlite_path
+
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg_pool
+
+SQLITE_PREFIX = "reporting_"
+DEFAULT_SCHEMA = "reporting"
+BUSY_TIMEOUT_SECONDS = 10
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Dialect(StrEnum):
+    """Which SQL the database speaks."""
+
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+@lru_cache(maxsize=512)
+def _to_pyformat(sql: str) -> str:
+    # Our SQL is written once with `?` and never holds a literal `?` or `%`.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class Cursor:
+    """One transaction's cursor: SQL is written with `?` placeholders on both dialects."""
+
+    def __init__(self, db: ReadModelDatabase, raw: Any) -> None:
+        self._db = db
+        self._raw = raw
+        self._postgres = db.dialect is Dialect.POSTGRES
+
+    def _sql(self, sql: str) -> str:
+        return _to_pyformat(sql) if self._postgres else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run one statement."""
+        self._raw.execute(self._sql(sql), params)
+        return self
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each row of parameters (pipelined on PostgreSQL)."""
+        rows = list(rows)
+        if rows:
+            self._raw.executemany(self._sql(sql), rows)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Return the remaining rows of the last query."""
+        rows: list[tuple[Any, ...]] = self._raw.fetchall()
+        return rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """Return the next row of the last query, or None."""
+        row: tuple[Any, ...] | None = self._raw.fetchone()
+        return row
+
+    @property
+    def rowcount(self) -> int:
+        """How many rows the last statement changed."""
+        count: int = self._raw.rowcount
+        return count
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows fast into a table (unqualified name): COPY on PostgreSQL."""
+        rows = list(rows)
+        if not rows:
+            return
+        qualified = self._db.table(table)
+        names = ", ".join(columns)
+        if self._postgres:
+            with self._raw.copy(f"COPY {qualified} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(columns))
+        self._raw.executemany(f"INSERT INTO {qualified} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
+    def select_in(
+        self, sql: str, values: Iterable[Any], params: Sequence[Any] = (), chunk: int = 500
+    ) -> list[tuple[Any, ...]]:
+        """Run `sql`, whose last condition ends with `IN ({})`, over many values in chunks."""
+        values = list(values)
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), chunk):
+            part = values[start : start + chunk]
+            self.execute(sql.format(", ".join("?" * len(part))), (*params, *part))
+            rows.extend(self.fetchall())
+        return rows
+
+
+class ReadModelDatabase:
+    """The read models' tables, in the event store's database (SQLite file or PostgreSQL)."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        sqlite_target: str | None = None,
+        sqlite_shared_memory: bool = False,
+        postgres_conninfo: str | None = None,
+        reporting_schema: str = DEFAULT_SCHEMA,
+        events_schema: str | None = None,
+        pool_size: int = 4,
+    ) -> None:
+        if not IDENTIFIER.match(reporting_schema):
+            raise ValueError(f"reporting schema {reporting_schema!r} is not a plain identifier")
+        self.dialect = dialect
+        self.reporting_schema = reporting_schema
+        self.events_schema = events_schema
+        self._sqlite_target = sqlite_target
+        self._local = threading.local()
+        self._sqlite_connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        # A shared in-memory database has one connection, used by one thread at a time.
+        self._memory_connection: sqlite3.Connection | None = None
+        self._memory_lock = threading.Lock()
+        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
+        if dialect is Dialect.SQLITE:
+            if sqlite_target is None:
+                raise ValueError("an SQLite read-model database needs a file or memory name")
+            if sqlite_shared_memory:
+                self._memory_connection = self._open_sqlite(sqlite_target, uri=True)
+        else:
+            if postgres_conninfo is None:
+                raise ValueError("a PostgreSQL read-model database needs connection info")
+            import psycopg_pool
+
+            self._pool = psycopg_pool.ConnectionPool(
+                postgres_conninfo,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": True},
+                open=True,
+                name="reporting",
+            )
+        self._bootstrap()
+
+    @classmethod
+    def from_url(
+        cls, database_url: str, reporting_schema: str = DEFAULT_SCHEMA, pool_size: int = 4
+    ) -> ReadModelDatabase:
+        """Open the read models beside the event store named by a store URL."""
+        if database_url == MEMORY_URL:
+            return cls._in_memory()
+        env = library_env(database_url)
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+            path = sqlite_path(database_url)
+            if path is None:
+                return cls._in_memory()
+            return cls(Dialect.SQLITE, sqlite_target=str(path))
+        from psycopg.conninfo import make_conninfo
+
+        parts = urlsplit(database_url)
+        conninfo = make_conninfo(
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=env["POSTGRES_CONNECT_TIMEOUT"],
+            application_name="funding-reporting",
+        )
+        schema = parse_qs(parts.query).get("schema", [None])[0]
+        return cls(
+            Dialect.POSTGRES,
+            postgres_conninfo=conninfo,
+            reporting_schema=reporting_schema,
+            events_schema=None if schema is None else unquote(schema),
+            pool_size=pool_size,
+        )
+
+    @classmethod
+    def _in_memory(cls) -> ReadModelDatabase:
+        name = f"file:rm_{uuid.uuid4().hex}?mode=memory&cache=shared"
+        return cls(Dialect.SQLITE, sqlite_target=name, sqlite_shared_memory=True)
+
+    # Naming --------------------------------------------------------------------------------
+
+    def table(self, name: str) -> str:
+        """Return a table's (or view's) qualified name."""
+        if self.dialect is Dialect.SQLITE:
+            return f"{SQLITE_PREFIX}{name}"
+        return f"{self.reporting_schema}.{name}"
+
+    def date_param(self, day: date) -> object:
+        """Return a date as the driver compares it with a DATE column."""
+        return day.isoformat() if self.dialect is Dialect.SQLITE else day
+
+    @property
+    def date_type(self) -> str:
+        """The column type of an effective date."""
+        return "TEXT" if self.dialect is Dialect.SQLITE else "DATE"
+
+    @property
+    def timestamp_type(self) -> str:
+        """The column type of a recording time."""
+        return "TEXT" if self.dialect is Dialect.SQLITE else "TIMESTAMPTZ"
+
+    def is_missing_table(self, error: BaseException) -> bool:
+        """Whether an error says a table vanished (a reader racing a blue/green swap)."""
+        if self.dialect is Dialect.SQLITE:
+            return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+        import psycopg.errors
+
+        return isinstance(error, psycopg.errors.UndefinedTable)
+
+    # Transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, readonly: bool = False) -> Iterator[Cursor]:
+        """Run statements in one transaction: committed on success, rolled back on error.
+
+        A read-only transaction reads one snapshot (PostgreSQL: REPEATABLE READ READ ONLY).
+        """
+        if self.dialect is Dialect.SQLITE:
+            with self._sqlite_transaction(readonly) as cursor:
+                yield cursor
+            return
+        if self._pool is None:
+            raise RuntimeError("the database is closed")
+        from psycopg import IsolationLevel
+
+        with self._pool.connection() as conn:
+            conn.read_only = readonly
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ if readonly else None
+            with conn.transaction(), conn.cursor() as raw:
+                yield Cursor(self, raw)
+
+    @contextmanager
+    def _sqlite_transaction(self, readonly: bool) -> Iterator[Cursor]:
+        if self._memory_connection is not None:
+            memory = self._memory_connection
+            with self._memory_lock, self._sqlite_begin(memory, readonly) as cursor:
+                yield cursor
+            return
+        with self._sqlite_begin(self._thread_connection(), readonly) as cursor:
+            yield cursor
+
+    @contextmanager
+    def _sqlite_begin(self, conn: sqlite3.Connection, readonly: bool) -> Iterator[Cursor]:
+        if conn.in_transaction:
+            raise RuntimeError("read-model transactions do not nest")
+        raw = conn.cursor()
+        raw.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        try:
+            yield Cursor(self, raw)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            raw.close()
+
+    def _thread_connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._sqlite_target is None:
+                raise RuntimeError("the database is closed")
+            conn = self._open_sqlite(self._sqlite_target, uri=False)
+            self._local.conn = conn
+        return conn
+
+    def _open_sqlite(self, target: str, *, uri: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            target,
+            uri=uri,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_SECONDS,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        if not uri:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        with self._connections_lock:
+            self._sqlite_connections.append(conn)
+        return conn
+
+    def _bootstrap(self) -> None:
+        """Create the reporting schema and the generation bookkeeping tables if missing."""
+        with self.transaction() as cur:
+            if self.dialect is Dialect.POSTGRES:
+                self.lock(cur)
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.reporting_schema}")
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table('generations')} ("
+                "read_model TEXT PRIMARY KEY, live INTEGER, highest INTEGER NOT NULL)"
+            )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table('tracking')} ("
+                "read_model TEXT NOT NULL, generation INTEGER NOT NULL, "
+                "position BIGINT NOT NULL, "
+                f"event_at TEXT, updated_at {self.timestamp_type}, "
+                "PRIMARY KEY (read_model, generation))"
+            )
+
+    def lock(self, cur: Cursor) -> None:
+        """Serialise schema changes (generations, swaps) for the rest of the transaction."""
+        if self.dialect is Dialect.POSTGRES:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.table("generations"),))
+        # SQLite: BEGIN IMMEDIATE already holds the database's only write lock.
+
+    def close(self) -> None:
+        """Close every connection."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        with self._connections_lock:
+            for conn in self._sqlite_connections:
+                conn.close()
+            self._sqlite_connections.clear()
+        self._memory_connection = None
+        self._sqlite_target = None
+
+    def __repr__(self) -> str:
+        where = self.reporting_schema if self.dialect is Dialect.POSTGRES else self._sqlite_target
+        return f"ReadModelDatabase({self.dialect.value}, {where!r})"

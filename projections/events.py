@@ -1,0 +1,155 @@
+"""Cheap decoding of stored notifications: parse the JSON, keep only the read models' topics.
+
+The ledger stores each event's state as JSON, with the library's transcodings as
+`{"_type_": name, "_data_": value}`: `decimal_str` ("1250.50"), `uuid_hex` (32 hex digits),
+`date_iso` ("2024-03-01") and `datetime_iso`. Projections read those few fields directly
+instead of rebuilding domain event objects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from projections.money import to_cents
+
+PROJECT_TOPIC = "domain.project:Project."
+CONVENTION_TOPIC = "domain.convention:Convention."
+
+PROJECT_EVENTS = frozenset(
+    {
+        "ProjectIdentified",
+        "ProjectDetailsCorrected",
+        "LoanGranted",
+        "EquityInvested",
+        "StudyLaunched",
+        "StudyDelivered",
+        "FundsDisbursed",
+        "LoanRepaid",
+        "CommitmentCancelled",
+        "CommitmentAmountCorrected",
+        "ProjectLinkedToConvention",
+        "ImpactIndicatorSet",
+        "ImpactMeasured",
+        "ProjectCompleted",
+        "ProjectAbandoned",
+    }
+)
+CONVENTION_EVENTS = frozenset({"ConventionSigned", "ConventionAmended", "ConventionEnded"})
+# Events that create a commitment, with the field holding its effective date and instrument.
+COMMITMENT_CREATED: dict[str, tuple[str, str]] = {
+    "LoanGranted": ("granted_on", "loan"),
+    "EquityInvested": ("invested_on", "equity"),
+    "StudyLaunched": ("launched_on", "study"),
+}
+# Events that move money under an existing commitment.
+COMMITMENT_MOVED = frozenset(
+    {"FundsDisbursed", "LoanRepaid", "CommitmentCancelled", "CommitmentAmountCorrected"}
+)
+
+_KINDS: dict[str, tuple[str, str]] = {
+    **{PROJECT_TOPIC + name: ("project", name) for name in PROJECT_EVENTS},
+    **{CONVENTION_TOPIC + name: ("convention", name) for name in CONVENTION_EVENTS},
+}
+
+
+class NotificationLike(Protocol):
+    """What a projection reads of a notification of the global log."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def originator_id(self) -> object: ...
+
+    @property
+    def originator_version(self) -> int: ...
+
+    @property
+    def state(self) -> bytes: ...
+
+
+class StateDecoder(Protocol):
+    """The part of the library's mapper that undoes encryption and compression."""
+
+    cipher: Any
+    compressor: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One event a read model cares about: where it sits in the log and its decoded state."""
+
+    position: int
+    aggregate: str  # "project" or "convention"
+    name: str  # the event class name, e.g. "LoanGranted"
+    aggregate_id: str
+    version: int
+    data: dict[str, Any]
+
+
+def decode(
+    notifications: Iterable[NotificationLike], mapper: StateDecoder | None = None
+) -> list[Change]:
+    """Return the changes of the read models' topics; other aggregates' events are skipped."""
+    cipher = None if mapper is None else mapper.cipher
+    compressor = None if mapper is None else mapper.compressor
+    changes: list[Change] = []
+    for notification in notifications:
+        kind = _KINDS.get(notification.topic)
+        if kind is None:
+            continue
+        state = notification.state
+        if cipher is not None:
+            state = cipher.decrypt(state)
+        if compressor is not None:
+            state = compressor.decompress(state)
+        changes.append(
+            Change(
+                notification.id,
+                kind[0],
+                kind[1],
+                str(notification.originator_id),
+                notification.originator_version,
+                json.loads(state),
+            )
+        )
+    return changes
+
+
+def cents(value: Any) -> int:
+    """Return a stored `decimal_str` amount as integer cents."""
+    return to_cents(str(value["_data_"]))
+
+
+def optional_cents(value: Any) -> int | None:
+    """Return a stored optional amount as cents, or None."""
+    return None if value is None else cents(value)
+
+
+def day(value: Any) -> str:
+    """Return a stored `date_iso` as its ISO text."""
+    text: str = value["_data_"]
+    return text
+
+
+def optional_day(value: Any) -> str | None:
+    """Return a stored optional date as ISO text, or None."""
+    return None if value is None else day(value)
+
+
+def uuid_text(value: Any) -> str:
+    """Return a stored `uuid_hex` in the canonical 8-4-4-4-12 form."""
+    h: str = value["_data_"]
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def recorded_at(change: Change) -> str | None:
+    """Return when the event was created (ISO 8601), if the state says."""
+    stamp = change.data.get("timestamp")
+    return None if stamp is None else str(stamp["_data_"])

@@ -1,0 +1,265 @@
+"""The projector: keeps every read model caught up with the log, and rebuilds them blue/green.
+
+On PostgreSQL it sleeps on LISTEN for the channel the event recorder NOTIFYs on each insert,
+with a polling timeout as fallback (a lost notification delays it by one poll interval at
+most). On SQLite it polls. Each page of the log is one transaction per read model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import structlog
+
+from domain.application import Ledger
+from projections.db import Dialect, ReadModelDatabase
+from projections.schema import READ_MODELS, generations, layout
+from projections.views import DEFAULT_PAGE_SIZE, catch_up, create_generation, position_of, swap
+
+log = structlog.get_logger("projector")
+
+# Between two polls of the tracking table while a read waits for a position.
+WAIT_STEP = 0.01
+
+
+class ProjectionState(StrEnum):
+    """Whether a read model is only live, or also being rebuilt beside."""
+
+    LIVE = "live"
+    REBUILDING = "rebuilding"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadModelStatus:
+    """Where a read model stands against the log."""
+
+    name: str
+    state: ProjectionState
+    generation: int | None
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    rebuild_position: int | None
+
+
+def status(ledger: Ledger, db: ReadModelDatabase) -> list[ReadModelStatus]:
+    """Per read model: its position, the log head, and its lag in events and seconds."""
+    head = ledger.head_position()
+    found = generations(db)
+    now = datetime.now(UTC)
+    statuses = []
+    for name in READ_MODELS:
+        mine = [g for g in found if g.read_model == name]
+        live = next((g for g in mine if g.live), None)
+        building = [g for g in mine if not g.live]
+        position = live.position if live else 0
+        statuses.append(
+            ReadModelStatus(
+                name=name,
+                state=ProjectionState.REBUILDING if building else ProjectionState.LIVE,
+                generation=live.generation if live else None,
+                position=position,
+                head=head,
+                lag_events=max(head - position, 0),
+                lag_seconds=_lag_seconds(ledger, position, head, now),
+                rebuild_position=building[-1].position if building else None,
+            )
+        )
+    return statuses
+
+
+def _lag_seconds(ledger: Ledger, position: int, head: int, now: datetime) -> float:
+    # The lag in time is the age of the oldest event not yet applied.
+    if position >= head:
+        return 0.0
+    page = ledger.recorder.select_notifications(start=position + 1, limit=1)
+    if not page:
+        return 0.0
+    with suppress(ValueError, KeyError, TypeError):
+        stamp = json.loads(page[0].state)["timestamp"]["_data_"]
+        return max((now - datetime.fromisoformat(stamp)).total_seconds(), 0.0)
+    return 0.0
+
+
+def wait_for_position(
+    db: ReadModelDatabase,
+    position: int,
+    timeout: float,
+    read_models: tuple[str, ...] = READ_MODELS,
+) -> int:
+    """Wait until the read models reach a log position; return the lowest position reached.
+
+    The caller compares the result with `position`: lower means the wait timed out.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        reached = min(position_of(db, name) for name in read_models)
+        if reached >= position or time.monotonic() >= deadline:
+            return reached
+        time.sleep(WAIT_STEP)
+
+
+class Projector:
+    """Follows the log into every read model until stopped."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        db: ReadModelDatabase,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        poll_interval: float = 0.5,
+        listen: bool = True,
+    ) -> None:
+        self.ledger = ledger
+        self.db = db
+        self.page_size = page_size
+        self.poll_interval = poll_interval
+        self.listen = listen and db.dialect is Dialect.POSTGRES
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def step(self) -> int:
+        """Apply whatever the log holds beyond the read models; return the position reached."""
+        return catch_up(self.ledger, self.db, page_size=self.page_size)
+
+    def run(self) -> None:
+        """Follow the log until stop() is called; store outages are waited out."""
+        log.info("projector_started", listen=self.listen, poll_interval=self.poll_interval)
+        with self._notifications() as wait:
+            while not self._stop.is_set():
+                try:
+                    position = self.step()
+                except Exception as error:
+                    # The loop outlives store outages: log, back off, try again.
+                    log.warning(
+                        "projector_step_failed", error=str(error), kind=type(error).__name__
+                    )
+                    self._stop.wait(max(self.poll_interval, 1.0))
+                    continue
+                log.debug("projector_caught_up", position=position)
+                wait(self.poll_interval)
+        log.info("projector_stopped")
+
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread (inside the API server)."""
+        self._thread = threading.Thread(target=self.run, name="projector", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the loop to stop and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @contextmanager
+    def _notifications(self) -> Iterator[Callable[[float], None]]:
+        """Yield a wait(timeout) that returns early when the store NOTIFYs a new event."""
+        if not self.listen:
+
+            def sleep(timeout: float) -> None:
+                self._stop.wait(timeout)
+
+            yield sleep
+            return
+        listener = _Listener(self.ledger, self._stop)
+        # LISTEN before the first catch-up: an event recorded in between is not missed.
+        listener.connect()
+        try:
+            yield listener.wait
+        finally:
+            listener.close()
+
+
+class _Listener:
+    """A LISTEN connection on the event table's channel; reconnects after an outage."""
+
+    def __init__(self, ledger: Ledger, stop: threading.Event) -> None:
+        self.ledger = ledger
+        self.stop = stop
+        self.channel: str = getattr(ledger.recorder, "channel_name", "")
+        self.conn: Any = None
+
+    def _connect(self) -> Any:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        datastore: Any = getattr(self.ledger.recorder, "datastore", None)
+        pool = datastore.pool
+        settings = {k: v for k, v in pool.kwargs.items() if isinstance(v, str | int)}
+        conn = psycopg.connect(make_conninfo(pool.conninfo, **settings), autocommit=True)
+        conn.execute(f'LISTEN "{self.channel}"')
+        return conn
+
+    def connect(self) -> None:
+        """Start listening (a failure leaves the projector polling until a later retry)."""
+        try:
+            self.conn = self._connect()
+        except Exception as error:
+            log.warning("projector_listen_failed", error=str(error))
+
+    def wait(self, timeout: float) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+            # Short slices, so that stop() is honoured promptly.
+            deadline = time.monotonic() + timeout
+            while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if any(True for _ in self.conn.notifies(timeout=min(left, 0.5), stop_after=1)):
+                    return
+        except Exception as error:
+            # Fall back to polling until the connection comes back.
+            log.warning("projector_listen_failed", error=str(error))
+            self.close()
+            self.stop.wait(timeout)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+
+def rebuild(
+    ledger: Ledger,
+    db: ReadModelDatabase,
+    read_model: str,
+    *,
+    page_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Build a read model afresh beside the live one, then swap it in; return its position.
+
+    Dashboards keep reading the live generation until the swap, which is one transaction.
+    An unfinished rebuild (a crash, an interruption) is resumed, not restarted.
+    """
+    name = layout(read_model).name
+    pending = [g for g in generations(db) if g.read_model == name and not g.live]
+    generation = pending[-1].generation if pending else create_generation(db, name)
+    position = position_of(db, name, generation)
+    chunk = page_size * 10
+    while True:
+        head = ledger.head_position()
+        if progress is not None:
+            progress(position, head)
+        if position >= head:
+            break
+        position = catch_up(
+            ledger, db, name, page_size=page_size, generation=generation, stop=position + chunk
+        )
+    # Events recorded after the last page are applied by the live projector after the swap.
+    swap(db, name, generation)
+    log.info("read_model_rebuilt", read_model=name, generation=generation, position=position)
+    return position

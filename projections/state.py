@@ -1,0 +1,136 @@
+"""State a projection keeps while applying a page: territories' dimensions and commitments."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from domain.reference.territories import TerritoryLevel, load_territories
+from projections.db import Cursor, ReadModelDatabase
+from projections.schema import COMMITMENT_COLUMNS
+
+NONE = ""  # "not applicable / coarser level" in SQL; JSON null on output
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A territory's level and the codes it falls under at each level ('' where none)."""
+
+    territory: str
+    level: str
+    region: str
+    departement: str
+    epci: str
+    commune: str
+    band: str
+
+
+@cache
+def place(code: str) -> Place:
+    """Return where a territory sits: its own level, its ancestors, and its band."""
+    territory = load_territories().get(code)
+    return Place(
+        code,
+        territory.level.value,
+        territory.at_level(TerritoryLevel.REGION) or NONE,
+        territory.at_level(TerritoryLevel.DEPARTEMENT) or NONE,
+        territory.at_level(TerritoryLevel.EPCI) or NONE,
+        territory.at_level(TerritoryLevel.COMMUNE) or NONE,
+        territory.band.value if territory.band is not None else NONE,
+    )
+
+
+@cache
+def periods(day: str) -> tuple[int, str, str]:
+    """Return (year, quarter, month) of an ISO date: (2024, '2024-Q1', '2024-03')."""
+    month_number = int(day[5:7])
+    return int(day[:4]), f"{day[:4]}-Q{(month_number - 1) // 3 + 1}", day[:7]
+
+
+def fold(*texts: str | None) -> str:
+    """Return texts lower-cased, without accents and punctuation, for a substring search."""
+    joined = " ".join(t for t in texts if t)
+    decomposed = unicodedata.normalize("NFKD", joined.casefold())
+    letters = decomposed.replace("œ", "oe").replace("æ", "ae")
+    kept = "".join(c if c.isalnum() else " " for c in letters if not unicodedata.combining(c))
+    return " ".join(kept.split())
+
+
+@dataclass(slots=True)
+class CommitmentState:
+    """What a projection remembers of a commitment: enough to date and size its changes."""
+
+    project_id: str
+    instrument: str
+    committed_on: str
+    amount: int
+
+
+class UnknownAggregateError(LookupError):
+    """An event refers to a project or commitment the read model never saw created."""
+
+
+class CommitmentBook:
+    """The commitments a page touches: loaded in one query, written back at each flush."""
+
+    def __init__(self, db: ReadModelDatabase, table: str) -> None:
+        self._db = db
+        self._table = table
+        self._known: dict[str, CommitmentState] = {}
+        self._new: set[str] = set()
+        self._changed: set[str] = set()
+
+    def load(self, cur: Cursor, commitment_ids: Iterable[str]) -> None:
+        """Read the commitments not yet in memory."""
+        wanted = [cid for cid in set(commitment_ids) if cid not in self._known]
+        if not wanted:
+            return
+        rows = cur.select_in(
+            f"SELECT {', '.join(COMMITMENT_COLUMNS)} FROM {self._db.table(self._table)} "  # noqa: S608
+            "WHERE commitment_id IN ({})",
+            wanted,
+        )
+        for cid, project_id, instrument, committed_on, amount in rows:
+            self._known[cid] = CommitmentState(project_id, instrument, committed_on, int(amount))
+
+    def add(self, commitment_id: str, state: CommitmentState) -> None:
+        """Remember a new commitment."""
+        self._known[commitment_id] = state
+        self._new.add(commitment_id)
+
+    def get(self, commitment_id: str) -> CommitmentState:
+        """Return a commitment, or raise UnknownAggregateError."""
+        try:
+            return self._known[commitment_id]
+        except KeyError:
+            raise UnknownAggregateError(
+                f"commitment {commitment_id} was never granted in this read model"
+            ) from None
+
+    def set_amount(self, commitment_id: str, amount: int) -> None:
+        """Change a commitment's amount (a correction)."""
+        self.get(commitment_id).amount = amount
+        if commitment_id not in self._new:
+            self._changed.add(commitment_id)
+
+    def flush(self, cur: Cursor) -> None:
+        """Write new and changed commitments."""
+        if self._new:
+            cur.copy_rows(
+                self._table,
+                COMMITMENT_COLUMNS,
+                [
+                    (cid, s.project_id, s.instrument, s.committed_on, s.amount)
+                    for cid in self._new
+                    for s in (self._known[cid],)
+                ],
+            )
+        if self._changed:
+            cur.executemany(
+                f"UPDATE {self._db.table(self._table)} SET amount = ? WHERE commitment_id = ?",  # noqa: S608
+                [(self._known[cid].amount, cid) for cid in self._changed],
+            )
+        self._new.clear()
+        self._changed.clear()

@@ -1,0 +1,401 @@
+"""The `totals` read model: one fact per money movement, and cubes by year and by month.
+
+Every fact carries its project's dimensions, so a project that moves (territory, theme,
+programme, cost known or not, first convention) has all its facts and cube rows moved in
+SQL, within the page's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from projections.db import Cursor, ReadModelDatabase
+from projections.events import (
+    COMMITMENT_CREATED,
+    COMMITMENT_MOVED,
+    Change,
+    cents,
+    day,
+    optional_cents,
+    uuid_text,
+)
+from projections.schema import (
+    CUBE_MONTH_KEY,
+    CUBE_YEAR_KEY,
+    FACT_COLUMNS,
+    MEASURES,
+    PROJECT_DIMENSIONS,
+    TOTALS,
+    generation_table,
+)
+from projections.state import (
+    NONE,
+    CommitmentBook,
+    CommitmentState,
+    UnknownAggregateError,
+    periods,
+    place,
+)
+
+# Positions of the measures in a measures tuple (the order of MEASURES).
+COMMITTED, CANCELLED, DISBURSED, REPAID, OUTSTANDING, ESTIMATED_COST, PROJECTS, COMMITMENTS = range(
+    len(MEASURES)
+)
+# Positions of a few dimensions in ProjectDims.dims (the order of PROJECT_DIMENSIONS).
+THEME = PROJECT_DIMENSIONS.index("theme")
+CONVENTION = PROJECT_DIMENSIONS.index("convention")
+DIM_COLUMNS = ", ".join(PROJECT_DIMENSIONS)
+
+
+@dataclass(slots=True)
+class ProjectDims:
+    """A project's dimensions as its facts carry them, and its estimated cost."""
+
+    dims: tuple[Any, ...]  # in the order of PROJECT_DIMENSIONS
+    estimated_cost: int | None
+
+    @property
+    def territory(self) -> str:
+        """The finest territory code among the dimensions: the project's own territory."""
+        region, departement, epci, commune = self.dims[:4]
+        return str(commune or epci or departement or region)
+
+    @property
+    def cube_base(self) -> tuple[Any, ...]:
+        """The project's part of a cube key: region, departement, band, theme, programme,
+        directorate, costed."""
+        d = self.dims
+        return (d[0], d[1], d[4], d[5], d[6], d[7], d[9])
+
+
+def project_dims(
+    territory: str,
+    theme: str,
+    programme: str,
+    directorate: str,
+    convention: str,
+    estimated_cost: int | None,
+) -> ProjectDims:
+    """Return the dimensions of a project from its details."""
+    p = place(territory)
+    return ProjectDims(
+        (
+            p.region,
+            p.departement,
+            p.epci,
+            p.commune,
+            p.band,
+            theme,
+            programme,
+            directorate,
+            convention,
+            0 if estimated_cost is None else 1,
+        ),
+        estimated_cost,
+    )
+
+
+class TotalsPage:
+    """Applies one page of changes to a generation of `totals`, inside one transaction."""
+
+    def __init__(self, db: ReadModelDatabase, cur: Cursor, generation: int) -> None:
+        self.db = db
+        self.cur = cur
+        self.facts = generation_table("facts", generation)
+        self.cube_year = generation_table("cube_year", generation)
+        self.cube_month = generation_table("cube_month", generation)
+        self.commitments = CommitmentBook(db, generation_table("totals_commitments", generation))
+        self.projects: dict[str, ProjectDims] = {}
+        self.rows: list[tuple[Any, ...]] = []
+        self.year_deltas: dict[tuple[Any, ...], list[int]] = {}
+        self.month_deltas: dict[tuple[Any, ...], list[int]] = {}
+
+    # Loading -------------------------------------------------------------------------------
+
+    def load(self, changes: Sequence[Change]) -> None:
+        """Read the state of the projects and commitments the page touches but did not create."""
+        created: set[str] = set()
+        touched: set[str] = set()
+        commitments: set[str] = set()
+        for change in changes:
+            if change.aggregate != "project":
+                continue
+            if change.name == "ProjectIdentified":
+                created.add(change.aggregate_id)
+            elif change.aggregate_id not in created:
+                touched.add(change.aggregate_id)
+            if change.name in COMMITMENT_MOVED:
+                commitments.add(uuid_text(change.data["commitment_id"]))
+        if touched:
+            rows = self.cur.select_in(
+                f"SELECT project_id, {DIM_COLUMNS}, estimated_cost "  # noqa: S608
+                f"FROM {self.db.table(self.facts)} "
+                "WHERE kind = 'identified' AND project_id IN ({})",
+                touched,
+            )
+            for project_id, *values, cost in rows:
+                costed = int(values[-1])
+                values[-1] = costed
+                self.projects[project_id] = ProjectDims(
+                    tuple(values), int(cost) if costed else None
+                )
+        self.commitments.load(self.cur, commitments)
+
+    # Applying ------------------------------------------------------------------------------
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Apply the changes in log order, then write what remains pending."""
+        self.load(changes)
+        for change in changes:
+            if change.aggregate == "project":
+                self._apply(change)
+        self.flush()
+
+    def _project(self, project_id: str) -> ProjectDims:
+        try:
+            return self.projects[project_id]
+        except KeyError:
+            raise UnknownAggregateError(
+                f"project {project_id} was never identified in this read model"
+            ) from None
+
+    def _apply(self, change: Change) -> None:
+        name = change.name
+        data = change.data
+        pid = change.aggregate_id
+        if name in COMMITMENT_CREATED:
+            date_field, instrument = COMMITMENT_CREATED[name]
+            cid = uuid_text(data["commitment_id"])
+            amount = cents(data["amount"])
+            on = day(data[date_field])
+            self.commitments.add(cid, CommitmentState(pid, instrument, on, amount))
+            self._fact(change, cid, "committed", instrument, on, COMMITTED, amount, commitments=1)
+        elif name == "FundsDisbursed":
+            cid = uuid_text(data["commitment_id"])
+            commitment = self.commitments.get(cid)
+            amount = cents(data["amount"])
+            measures = [0] * len(MEASURES)
+            measures[DISBURSED] = amount
+            if commitment.instrument != "study":
+                measures[OUTSTANDING] = amount
+            self._emit(
+                change, cid, "disbursed", commitment.instrument, day(data["disbursed_on"]), measures
+            )
+        elif name == "LoanRepaid":
+            cid = uuid_text(data["commitment_id"])
+            commitment = self.commitments.get(cid)
+            amount = cents(data["principal"])
+            measures = [0] * len(MEASURES)
+            measures[REPAID] = amount
+            measures[OUTSTANDING] = -amount
+            self._emit(
+                change, cid, "repaid", commitment.instrument, day(data["repaid_on"]), measures
+            )
+        elif name == "CommitmentCancelled":
+            cid = uuid_text(data["commitment_id"])
+            commitment = self.commitments.get(cid)
+            self._fact(
+                change,
+                cid,
+                "cancelled",
+                commitment.instrument,
+                day(data["cancelled_on"]),
+                CANCELLED,
+                cents(data["amount"]),
+            )
+        elif name == "CommitmentAmountCorrected":
+            cid = uuid_text(data["commitment_id"])
+            commitment = self.commitments.get(cid)
+            amount = cents(data["amount"])
+            delta = amount - commitment.amount
+            self.commitments.set_amount(cid, amount)
+            # A recording error: the difference counts at the commitment's own date.
+            self._fact(
+                change,
+                cid,
+                "corrected",
+                commitment.instrument,
+                commitment.committed_on,
+                COMMITTED,
+                delta,
+            )
+        elif name == "ProjectIdentified":
+            cost = optional_cents(data["estimated_cost"])
+            dims = project_dims(
+                data["territory"],
+                data["theme"],
+                data["programme"] or NONE,
+                data["directorate"],
+                NONE,
+                cost,
+            )
+            self.projects[pid] = dims
+            measures = [0] * len(MEASURES)
+            measures[PROJECTS] = 1
+            measures[ESTIMATED_COST] = cost or 0
+            self._emit(change, None, "identified", NONE, day(data["identified_on"]), measures)
+        elif name == "ProjectDetailsCorrected":
+            self._correct(pid, data)
+        elif name == "ProjectLinkedToConvention":
+            project = self._project(pid)
+            if project.dims[CONVENTION] == NONE:
+                linked = list(project.dims)
+                linked[CONVENTION] = uuid_text(data["convention_id"])
+                self._move(pid, ProjectDims(tuple(linked), project.estimated_cost))
+
+    def _correct(self, pid: str, data: dict[str, Any]) -> None:
+        project = self._project(pid)
+        cleared = data.get("cleared") or ()
+        theme, programme, directorate, convention = project.dims[THEME : CONVENTION + 1]
+        territory = data.get("territory") or project.territory
+        theme = data.get("theme") or theme
+        if data.get("programme") is not None:
+            programme = data["programme"]
+        if "programme" in cleared:
+            programme = NONE
+        cost = project.estimated_cost
+        if data.get("estimated_cost") is not None:
+            cost = cents(data["estimated_cost"])
+        if "estimated_cost" in cleared:
+            cost = None
+        moved = project_dims(territory, theme, programme, directorate, convention, cost)
+        if moved != project:
+            self._move(pid, moved)
+
+    def _fact(
+        self,
+        change: Change,
+        commitment_id: str | None,
+        kind: str,
+        instrument: str,
+        on: str,
+        measure: int,
+        amount: int,
+        commitments: int = 0,
+    ) -> None:
+        measures = [0] * len(MEASURES)
+        measures[measure] = amount
+        measures[COMMITMENTS] = commitments
+        self._emit(change, commitment_id, kind, instrument, on, measures)
+
+    def _emit(
+        self,
+        change: Change,
+        commitment_id: str | None,
+        kind: str,
+        instrument: str,
+        on: str,
+        measures: list[int],
+    ) -> None:
+        project = self._project(change.aggregate_id)
+        year, quarter, month = periods(on)
+        self.rows.append(
+            (
+                change.position,
+                change.aggregate_id,
+                commitment_id,
+                kind,
+                instrument,
+                on,
+                year,
+                quarter,
+                month,
+                *project.dims,
+                *measures,
+            )
+        )
+        base = project.cube_base
+        for deltas, key in (
+            (self.year_deltas, (*base, instrument, year)),
+            (self.month_deltas, (*base, instrument, year, quarter, month)),
+        ):
+            total = deltas.get(key)
+            if total is None:
+                deltas[key] = measures.copy()
+            else:
+                for i, value in enumerate(measures):
+                    total[i] += value
+
+    # Moving a project ----------------------------------------------------------------------
+
+    def _move(self, project_id: str, moved: ProjectDims) -> None:
+        """Move all of a project's facts, and their sums in the cubes, to new dimensions."""
+        before = self._project(project_id)
+        self.flush()
+        self._shift_cubes(project_id, -1)
+        assignments = ", ".join(f"{d} = ?" for d in PROJECT_DIMENSIONS)
+        facts = self.db.table(self.facts)
+        self.cur.execute(
+            f"UPDATE {facts} SET {assignments} WHERE project_id = ?",  # noqa: S608
+            (*moved.dims, project_id),
+        )
+        self.cur.execute(
+            f"UPDATE {facts} SET estimated_cost = ? "  # noqa: S608
+            "WHERE project_id = ? AND kind = 'identified'",
+            (moved.estimated_cost or 0, project_id),
+        )
+        self._shift_cubes(project_id, 1)
+        self._drop_empty_cube_rows(before)
+        self.projects[project_id] = moved
+
+    def _shift_cubes(self, project_id: str, sign: int) -> None:
+        sums = ", ".join(f"{'-' if sign < 0 else ''}SUM({m})" for m in MEASURES)
+        measures = ", ".join(MEASURES)
+        updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in MEASURES)
+        for cube, key in ((self.cube_year, CUBE_YEAR_KEY), (self.cube_month, CUBE_MONTH_KEY)):
+            keys = ", ".join(key)
+            self.cur.execute(
+                f"INSERT INTO {self.db.table(cube)} AS t ({keys}, {measures}) "  # noqa: S608
+                f"SELECT {keys}, {sums} FROM {self.db.table(self.facts)} "
+                f"WHERE project_id = ? GROUP BY {keys} "
+                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+                (project_id,),
+            )
+
+    def _drop_empty_cube_rows(self, before: ProjectDims) -> None:
+        # A cube row with facts always has a non-zero measure: a zero row is a moved-out group.
+        base = ("region", "departement", "band", "theme", "programme", "directorate", "costed")
+        where = " AND ".join(
+            [*(f"{column} = ?" for column in base), *(f"{m} = 0" for m in MEASURES)]
+        )
+        for cube in (self.cube_year, self.cube_month):
+            self.cur.execute(
+                f"DELETE FROM {self.db.table(cube)} WHERE {where}",  # noqa: S608
+                before.cube_base,
+            )
+
+    # Writing -------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the pending facts, cube deltas and commitments."""
+        if self.rows:
+            self.cur.copy_rows(self.facts, FACT_COLUMNS, self.rows)
+            self.rows = []
+        for cube, key, deltas in (
+            (self.cube_year, CUBE_YEAR_KEY, self.year_deltas),
+            (self.cube_month, CUBE_MONTH_KEY, self.month_deltas),
+        ):
+            if not deltas:
+                continue
+            keys = ", ".join(key)
+            marks = ", ".join("?" * (len(key) + len(MEASURES)))
+            updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in MEASURES)
+            self.cur.executemany(
+                f"INSERT INTO {self.db.table(cube)} AS t ({keys}, {', '.join(MEASURES)}) "  # noqa: S608
+                f"VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+                [(*k, *v) for k, v in deltas.items()],
+            )
+            deltas.clear()
+        self.commitments.flush(self.cur)
+
+
+def apply_totals(
+    db: ReadModelDatabase, cur: Cursor, generation: int, changes: Sequence[Change]
+) -> None:
+    """Apply a page of changes to a generation of the `totals` read model."""
+    TotalsPage(db, cur, generation).apply(changes)
+
+
+NAME = TOTALS

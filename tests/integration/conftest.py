@@ -1,0 +1,73 @@
+"""Integration fixtures: a ledger and its read models on SQLite files and real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from domain.application import Ledger
+from domain.store import library_env
+from projections.db import Dialect, ReadModelDatabase
+
+
+@dataclass
+class Store:
+    """A ledger, its read models, and the settings a separate process needs to reach them."""
+
+    url: str
+    reporting_schema: str
+    ledger: Ledger
+    db: ReadModelDatabase
+
+    def environ(self) -> dict[str, str]:
+        """Environment variables pointing the `funding` CLI at this store."""
+        return {
+            "FUNDING_DATABASE_URL": self.url,
+            "FUNDING_REPORTING_SCHEMA": self.reporting_schema,
+            "FUNDING_LOG_FORMAT": "json",
+            "FUNDING_POLL_INTERVAL": "0.1",
+        }
+
+
+def open_store(url: str, reporting_schema: str) -> Store:
+    """Open a ledger and its read models on a store URL."""
+    ledger = Ledger(env=library_env(url))
+    return Store(url, reporting_schema, ledger, ReadModelDatabase.from_url(url, reporting_schema))
+
+
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[Store]:
+    """A ledger and read models in schemas of their own on the test PostgreSQL."""
+    events_schema = postgres_url.rsplit("schema=", 1)[1]
+    store = open_store(postgres_url, f"reporting_{events_schema}")
+    try:
+        yield store
+    finally:
+        store.db.close()
+        store.ledger.close()
+        with psycopg.connect(postgres_url.partition("?")[0], autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{store.reporting_schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """A ledger and read models in one SQLite file."""
+    store = open_store(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", "reporting")
+    try:
+        yield store
+    finally:
+        store.db.close()
+        store.ledger.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """Each real store in turn."""
+    name = "pg_store" if request.param == "postgres" else "sqlite_store"
+    store: Store = request.getfixturevalue(name)
+    assert store.db.dialect in (Dialect.SQLITE, Dialect.POSTGRES)
+    return store

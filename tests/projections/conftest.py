@@ -1,0 +1,36 @@
+"""Read-model fixtures: the read models beside each kind of event store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+
+from projections.db import Dialect, ReadModelDatabase
+
+
+def reporting_schema_for(store_url: str) -> str:
+    """Return a reporting schema of the test's own: beside its events schema on PostgreSQL."""
+    events_schema = parse_qs(urlsplit(store_url).query).get("schema", ["events"])[0]
+    return f"reporting_{events_schema}"
+
+
+def drop_reporting_schema(store_url: str, schema: str) -> None:
+    """Drop a test's reporting schema."""
+    with psycopg.connect(store_url.partition("?")[0], autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def read_db(store_url: str) -> Iterator[ReadModelDatabase]:
+    """The read models in the same database as the `ledger` fixture's events."""
+    schema = reporting_schema_for(store_url)
+    db = ReadModelDatabase.from_url(store_url, reporting_schema=schema)
+    try:
+        yield db
+    finally:
+        db.close()
+        if db.dialect is Dialect.POSTGRES:
+            drop_reporting_schema(store_url, schema)

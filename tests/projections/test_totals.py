@@ -1,0 +1,473 @@
+"""The `totals` read model: what each figure counts, when, and under which dimensions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.application import Ledger
+from domain.errors import InvalidValueError
+from domain.values import Actor
+from projections.db import ReadModelDatabase
+from projections.queries import DIMENSIONS, totals
+from projections.views import catch_up
+
+ACTOR = Actor(name="projection-tests")
+HDF = "hauts_de_france"
+LILLE = "commune:59350"
+ARRAS = "commune:62041"
+WATTRELOS = "commune:59650"
+MEL = "epci:200093201"
+NORD = "departement:59"
+HAUTS_DE_FRANCE = "region:32"
+ADDITIVE = (
+    "committed",
+    "cancelled",
+    "net_committed",
+    "disbursed",
+    "to_disburse",
+    "repaid",
+    "outstanding",
+    "projects",
+    "commitments",
+)
+
+
+def identify(
+    ledger: Ledger,
+    territory: str = LILLE,
+    *,
+    theme: str = "mobility",
+    on: date = date(2023, 11, 6),
+    cost: str | None = None,
+    programme: str | None = None,
+) -> UUID:
+    """Identify a project in Hauts-de-France and return its id."""
+    return ledger.identify_project(
+        ACTOR,
+        name=f"Projet {territory} {theme}",
+        territory=territory,
+        theme=theme,
+        directorate=HDF,
+        identified_on=on,
+        estimated_cost=cost,
+        programme=programme,
+    ).id
+
+
+def loan(ledger: Ledger, project_id: UUID, amount: str, on: date) -> UUID:
+    """Grant a loan and return its commitment id."""
+    written = ledger.grant_loan(
+        ACTOR, project_id, amount=amount, granted_on=on, duration_months=120
+    )
+    assert written.commitment_id is not None
+    return written.commitment_id
+
+
+def by(db: ReadModelDatabase, *group_by: str, **filters: str) -> dict[Any, dict[str, Any]]:
+    """Return totals rows keyed by their group-by values (a tuple when several)."""
+    answer = totals(db, group_by, filters)
+    if len(group_by) == 1:
+        return {row[group_by[0]]: row for row in answer.rows}
+    return {tuple(row[d] for d in group_by): row for row in answer.rows}
+
+
+def euros(value: str) -> Decimal:
+    return Decimal(value)
+
+
+def additive_sum(rows: Sequence[dict[str, Any]], figure: str) -> Any:
+    return sum((row[figure] for row in rows), Decimal("0.00") if figure in MONEY else 0)
+
+
+MONEY = frozenset(ADDITIVE) - {"projects", "commitments"}
+
+
+def test_each_amount_counts_at_its_own_effective_date(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger, on=date(2023, 11, 6))
+    commitment = loan(ledger, project, "1000.00", date(2024, 2, 10))
+    ledger.disburse(ACTOR, project, commitment, amount="400.00", disbursed_on=date(2024, 5, 3))
+    ledger.cancel_commitment(
+        ACTOR, project, commitment, amount="100.00", cancelled_on=date(2024, 7, 1), reason="r"
+    )
+    ledger.record_repayment(
+        ACTOR, project, commitment, principal="150.00", repaid_on=date(2025, 1, 20)
+    )
+
+    catch_up(ledger, read_db)
+    months = by(read_db, "month")
+    years = by(read_db, "year")
+
+    assert set(months) == {"2023-11", "2024-02", "2024-05", "2024-07", "2025-01"}
+    assert months["2023-11"]["projects"] == 1
+    assert months["2024-02"]["committed"] == euros("1000.00")
+    assert months["2024-05"]["disbursed"] == euros("400.00")
+    assert months["2024-05"]["outstanding"] == euros("400.00")
+    assert months["2024-07"]["cancelled"] == euros("100.00")
+    assert months["2025-01"]["repaid"] == euros("150.00")
+    assert months["2025-01"]["outstanding"] == euros("-150.00")
+    assert years[2024]["net_committed"] == euros("900.00")
+    assert years[2024]["to_disburse"] == euros("500.00")
+    assert years[2025]["outstanding"] == euros("-150.00")
+    assert by(read_db, "quarter")["2024-Q2"]["disbursed"] == euros("400.00")
+
+
+def test_an_amount_correction_changes_the_commitment_s_original_period(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger)
+    commitment = loan(ledger, project, "1000.00", date(2023, 12, 15))
+    ledger.disburse(ACTOR, project, commitment, amount="200.00", disbursed_on=date(2024, 3, 1))
+    catch_up(ledger, read_db)
+
+    ledger.correct_commitment_amount(ACTOR, project, commitment, amount="1500.00", reason="typo")
+    catch_up(ledger, read_db)
+
+    years = by(read_db, "year")
+    assert years[2023]["committed"] == euros("1500.00")
+    assert years[2024]["committed"] == euros("0.00")
+    assert by(read_db, "month")["2023-12"]["committed"] == euros("1500.00")
+    december = totals(read_db, [], {}, date(2023, 12, 15), date(2023, 12, 15))
+    assert december.source == "facts"
+    assert december.total["committed"] == euros("1500.00")
+    assert december.total["commitments"] == 1
+
+
+def test_a_territory_correction_moves_all_the_project_s_money(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    moving = identify(ledger, LILLE, cost="5000.00")
+    commitment = loan(ledger, moving, "1000.00", date(2024, 1, 10))
+    ledger.disburse(ACTOR, moving, commitment, amount="300.00", disbursed_on=date(2024, 2, 1))
+    staying = identify(ledger, ARRAS)
+    loan(ledger, staying, "50.00", date(2024, 1, 10))
+    catch_up(ledger, read_db)
+    assert by(read_db, "commune")[LILLE]["committed"] == euros("1000.00")
+
+    ledger.correct_project(ACTOR, moving, reason="wrong commune", territory=ARRAS)
+    catch_up(ledger, read_db)
+
+    communes = by(read_db, "commune")
+    assert set(communes) == {ARRAS}
+    assert communes[ARRAS]["committed"] == euros("1050.00")
+    assert communes[ARRAS]["disbursed"] == euros("300.00")
+    assert communes[ARRAS]["projects"] == 2
+    departements = by(read_db, "departement")
+    assert set(departements) == {"departement:62"}
+    assert departements["departement:62"]["outstanding"] == euros("300.00")
+    by_band = by(read_db, "band", "month")
+    assert set(by_band) == {("medium", "2023-11"), ("medium", "2024-01"), ("medium", "2024-02")}
+
+
+def test_a_theme_correction_moves_all_the_project_s_money(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger, theme="mobility")
+    commitment = loan(ledger, project, "800.00", date(2024, 4, 2))
+    ledger.cancel_commitment(
+        ACTOR, project, commitment, amount="80.00", cancelled_on=date(2025, 4, 2), reason="r"
+    )
+    catch_up(ledger, read_db)
+
+    ledger.correct_project(ACTOR, project, reason="reclassified", theme="energy_transition")
+    catch_up(ledger, read_db)
+
+    themes = by(read_db, "theme", "year")
+    assert set(themes) == {
+        ("energy_transition", 2023),
+        ("energy_transition", 2024),
+        ("energy_transition", 2025),
+    }
+    assert themes[("energy_transition", 2024)]["committed"] == euros("800.00")
+    assert themes[("energy_transition", 2025)]["cancelled"] == euros("80.00")
+    assert by(read_db, "theme", theme="mobility") == {}
+
+
+def test_a_first_convention_moves_the_project_s_money_under_it(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger)
+    loan(ledger, project, "700.00", date(2024, 4, 2))
+    first = ledger.sign_convention(
+        ACTOR,
+        title="Bassin minier",
+        directorate=HDF,
+        signatories=[HAUTS_DE_FRANCE],
+        themes=["mobility"],
+        signed_on=date(2023, 1, 1),
+    ).id
+    second = ledger.sign_convention(
+        ACTOR,
+        title="Métropole",
+        directorate=HDF,
+        signatories=[MEL],
+        themes=["mobility"],
+        signed_on=date(2023, 1, 1),
+    ).id
+    catch_up(ledger, read_db)
+    assert set(by(read_db, "convention")) == {None}
+
+    ledger.link_project_to_convention(ACTOR, first, project)
+    ledger.link_project_to_convention(ACTOR, second, project)
+    catch_up(ledger, read_db)
+
+    conventions = by(read_db, "convention")
+    assert set(conventions) == {str(first)}
+    assert conventions[str(first)]["committed"] == euros("700.00")
+
+
+def test_a_project_at_a_coarser_level_shows_null_for_finer_levels(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    nord = identify(ledger, NORD)
+    loan(ledger, nord, "100.00", date(2024, 1, 2))
+    lille = identify(ledger, LILLE)
+    loan(ledger, lille, "10.00", date(2024, 1, 2))
+    catch_up(ledger, read_db)
+
+    epcis = by(read_db, "epci")
+    communes = by(read_db, "commune")
+    bands = by(read_db, "band")
+
+    assert epcis[None]["committed"] == euros("100.00")
+    assert epcis[MEL]["committed"] == euros("10.00")
+    assert communes[None]["projects"] == 1
+    assert communes[LILLE]["projects"] == 1
+    assert bands[None]["committed"] == euros("100.00")
+    assert bands["large"]["committed"] == euros("10.00")
+    assert by(read_db, "departement")[NORD]["committed"] == euros("110.00")
+    assert by(read_db, "region")[HAUTS_DE_FRANCE]["committed"] == euros("110.00")
+    for grouping in (epcis, communes, bands):
+        assert sum(row["committed"] for row in grouping.values()) == euros("110.00")
+
+
+def test_a_commune_project_carries_its_epci_departement_and_region(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    identify(ledger, WATTRELOS)
+    catch_up(ledger, read_db)
+
+    (row,) = totals(read_db, ["region", "departement", "epci", "commune", "band"], {}).rows
+
+    assert (row["region"], row["departement"], row["epci"], row["commune"], row["band"]) == (
+        HAUTS_DE_FRANCE,
+        NORD,
+        MEL,
+        WATTRELOS,
+        "medium",
+    )
+
+
+def test_a_territory_filter_includes_everything_below_it(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    amounts = {
+        LILLE: "1.00",
+        MEL: "10.00",
+        NORD: "100.00",
+        HAUTS_DE_FRANCE: "1000.00",
+        ARRAS: "10000.00",
+    }
+    for territory, amount in amounts.items():
+        loan(ledger, identify(ledger, territory), amount, date(2024, 6, 1))
+    catch_up(ledger, read_db)
+
+    def committed(**filters: str) -> Decimal:
+        value: Decimal = totals(read_db, [], filters).total["committed"]
+        return value
+
+    assert committed(territory=NORD) == euros("111.00")
+    assert committed(territory=MEL) == euros("11.00")
+    assert committed(territory=LILLE) == euros("1.00")
+    assert committed(territory=HAUTS_DE_FRANCE) == euros("11111.00")
+    assert committed(departement="59") == committed(departement=NORD) == euros("111.00")
+    assert committed(region="32") == euros("11111.00")
+    assert committed(epci="") == euros("1100.00")
+    assert totals(read_db, ["year"], {"territory": NORD}).source == "cube_year"
+    assert totals(read_db, ["year"], {"territory": MEL}).source == "facts"
+
+
+def test_projects_count_at_their_identification_date_under_no_instrument(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger, on=date(2023, 5, 4))
+    loan(ledger, project, "100.00", date(2024, 1, 2))
+    ledger.invest_equity(ACTOR, project, amount="50.00", invested_on=date(2024, 3, 2))
+    catch_up(ledger, read_db)
+
+    years = by(read_db, "year")
+    instruments = by(read_db, "instrument")
+
+    assert (years[2023]["projects"], years[2024]["projects"]) == (1, 0)
+    assert (years[2023]["commitments"], years[2024]["commitments"]) == (0, 2)
+    assert instruments[None]["projects"] == 1
+    assert instruments[None]["committed"] == euros("0.00")
+    assert instruments["loan"]["commitments"] == 1
+    assert instruments["equity"]["committed"] == euros("50.00")
+    assert totals(read_db, [], {"instrument": "loan"}).total["projects"] == 0
+
+
+def test_leverage_divides_estimated_costs_by_net_commitments_of_costed_projects(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    costed = identify(ledger, LILLE, cost="3000000.00")
+    commitment = loan(ledger, costed, "1000000.00", date(2024, 1, 2))
+    ledger.cancel_commitment(
+        ACTOR, costed, commitment, amount="250000.00", cancelled_on=date(2024, 2, 2), reason="r"
+    )
+    uncosted = identify(ledger, ARRAS, theme="health")
+    loan(ledger, uncosted, "500000.00", date(2024, 1, 2))
+    thirds = identify(ledger, WATTRELOS, theme="culture_sport", cost="1000000.00")
+    loan(ledger, thirds, "300000.00", date(2024, 1, 2))
+    catch_up(ledger, read_db)
+
+    answer = totals(read_db, ["theme"], {})
+    themes = {row["theme"]: row for row in answer.rows}
+
+    assert themes["mobility"]["leverage"] == Decimal("4.00")
+    assert themes["health"]["leverage"] is None
+    assert themes["culture_sport"]["leverage"] == Decimal("3.33")
+    assert answer.total["leverage"] == Decimal("3.81")  # 4,000,000 / 1,050,000
+    assert answer.total["net_committed"] == euros("1550000.00")
+
+
+def test_clearing_an_estimated_cost_takes_the_project_out_of_leverage(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger, cost="2000.00")
+    loan(ledger, project, "1000.00", date(2024, 1, 2))
+    catch_up(ledger, read_db)
+    assert totals(read_db).total["leverage"] == Decimal("2.00")
+
+    ledger.correct_project(ACTOR, project, reason="unknown", cleared=("estimated_cost",))
+    catch_up(ledger, read_db)
+    assert totals(read_db).total["leverage"] is None
+
+    ledger.correct_project(ACTOR, project, reason="known", estimated_cost="5000.00")
+    catch_up(ledger, read_db)
+    assert totals(read_db, ["year"]).total["leverage"] == Decimal("5.00")
+
+
+def test_every_grouping_sums_to_the_same_grand_total(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    convention = ledger.sign_convention(
+        ACTOR,
+        title="Bassin minier",
+        directorate=HDF,
+        signatories=[HAUTS_DE_FRANCE],
+        themes=["mobility", "health"],
+        signed_on=date(2022, 1, 1),
+    ).id
+    for i, territory in enumerate((LILLE, WATTRELOS, MEL, NORD, HAUTS_DE_FRANCE, ARRAS)):
+        project = identify(
+            ledger,
+            territory,
+            theme=("mobility", "health", "digital")[i % 3],
+            on=date(2022, 1 + i, 3),
+            cost=f"{(i + 1) * 1000}.00" if i % 2 else None,
+            programme="action_coeur_de_ville" if i % 3 == 0 else None,
+        )
+        granted = loan(ledger, project, f"{100 * (i + 1)}.50", date(2022 + i % 3, 6, 30))
+        ledger.disburse(ACTOR, project, granted, amount="50.25", disbursed_on=date(2025, 1 + i, 1))
+        ledger.launch_study(
+            ACTOR, project, amount="20.00", launched_on=date(2023, 12, 31), subject="étude"
+        )
+        if i % 2:
+            ledger.link_project_to_convention(ACTOR, convention, project)
+    catch_up(ledger, read_db, page_size=7)
+    grand = totals(read_db).total
+    groupings: list[tuple[str, ...]] = [(d,) for d in DIMENSIONS]
+    groupings += [("region", "year"), ("theme", "instrument"), ("epci", "month")]
+    groupings += [("convention", "quarter"), ("commune", "band"), ("programme", "directorate")]
+
+    for group_by in groupings:
+        answer = totals(read_db, group_by)
+        assert answer.total == grand, group_by
+        for figure in ADDITIVE:
+            assert additive_sum(answer.rows, figure) == grand[figure], (group_by, figure)
+    assert grand["projects"] == 6
+    assert grand["commitments"] == 12
+
+
+def test_date_ranges_give_the_same_figures_from_cubes_and_from_facts(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    for month in range(1, 13):
+        project = identify(ledger, LILLE if month % 2 else WATTRELOS, on=date(2023, 1, 1))
+        loan(ledger, project, f"{month}.00", date(2024, month, 15))
+    catch_up(ledger, read_db)
+
+    year = totals(read_db, ["region"], {}, date(2024, 1, 1), date(2024, 12, 31))
+    months = totals(read_db, ["region"], {}, date(2024, 3, 1), date(2024, 5, 31))
+    days = totals(read_db, ["region"], {}, date(2024, 3, 15), date(2024, 5, 15))
+    by_epci = totals(read_db, ["epci"], {}, date(2024, 3, 1), date(2024, 5, 31))
+
+    assert (year.source, months.source, days.source, by_epci.source) == (
+        "cube_year",
+        "cube_month",
+        "facts",
+        "facts",
+    )
+    assert year.total["committed"] == euros("78.00")
+    assert months.total["committed"] == days.total["committed"] == euros("12.00")
+    assert by_epci.total == months.total
+    assert totals(read_db, [], {}, date(2024, 3, 16), None).total["committed"] == euros("72.00")
+
+
+def test_totals_tell_the_log_position_they_reflect(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    assert totals(read_db).position == 0
+    identify(ledger)
+
+    catch_up(ledger, read_db)
+
+    assert totals(read_db).position == ledger.head_position() > 0
+
+
+@pytest.mark.parametrize(
+    ("group_by", "filters", "field"),
+    [
+        (["planet"], {}, "group_by"),
+        (["year", "year"], {}, "group_by"),
+        ([], {"planet": "mars"}, "planet"),
+        ([], {"region": "99"}, "region"),
+        ([], {"region": "departement:59"}, "region"),
+        ([], {"theme": "space"}, "theme"),
+        ([], {"instrument": "grant"}, "instrument"),
+        ([], {"month": "2024-13"}, "month"),
+        ([], {"quarter": "2024-Q5"}, "quarter"),
+        ([], {"year": "twenty"}, "year"),
+        ([], {"territory": "59"}, "territory"),
+        ([], {"convention": "not-an-id"}, "convention"),
+        ([], {"theme": ""}, "theme"),
+    ],
+)
+def test_an_unknown_dimension_or_a_bad_value_is_refused_naming_it(
+    group_by: list[str], filters: dict[str, str], field: str
+) -> None:
+    db = ReadModelDatabase.from_url("memory://")
+
+    with pytest.raises(InvalidValueError) as refused:
+        totals(db, group_by, filters)
+
+    assert refused.value.field == field
+    db.close()
+
+
+def test_a_date_range_ending_before_it_starts_is_refused() -> None:
+    db = ReadModelDatabase.from_url("memory://")
+
+    with pytest.raises(InvalidValueError) as refused:
+        totals(db, [], {}, date(2024, 2, 1), date(2024, 1, 1))
+
+    assert refused.value.field == "from"
+    db.close()
