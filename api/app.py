@@ -9,40 +9,110 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.deps import Services
-from api.routes import health, projects
+from api.routes import health, imports, projects, reads, writes
 from api.settings import Settings
 from domain.application import Ledger
+from projections.db import ReadModelDatabase
 
 log = structlog.get_logger("api.access")
 
 
-def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> FastAPI:
-    """Build the API on a ledger (one is opened from the settings when not given)."""
+class BodyLimit:
+    """Refuses a request body over a size (413) before the app sees any of it.
+
+    The declared Content-Length is checked first; then the bytes are counted as they arrive
+    (a chunked body declares nothing), and the body, once known to fit, is handed on whole.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit():
+            await problems.problem(400, "Content-Length must be a number")(scope, receive, send)
+            return
+        if int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        first: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                first = message  # the client went away: let the app see it
+                break
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        pending: list[Message] = [
+            first or {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        ]
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problems.problem(
+            413, f"the request body must be at most {self.max_bytes} bytes; nothing was recorded"
+        )
+        await response(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    ledger: Ledger | None = None,
+    read_models: ReadModelDatabase | None = None,
+) -> FastAPI:
+    """Build the API on a ledger and its read models (opened from the settings if not given)."""
     settings = settings or Settings()
     owns_ledger = ledger is None
+    owns_read_models = read_models is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         if owns_ledger:
             app.state.services.ledger.close()
+        if owns_read_models:
+            app.state.services.read_models.close()
 
     if ledger is None:
         settings.prepare_storage()
         ledger = Ledger(env=settings.ledger_env())
+    if read_models is None:
+        read_models = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
     app = FastAPI(
         title="funding-tracker",
         version="1.0.0",
         description="An event-sourced ledger of the money committed to territorial projects.",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings=settings, ledger=ledger)
+    app.state.services = Services(settings=settings, ledger=ledger, read_models=read_models)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(projects.router)
+    app.include_router(reads.router)
+    app.include_router(writes.router)
+    app.include_router(imports.router)
+    # Added before the logging middleware, so it runs inside it: a 413 is logged too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
     async def canonical_log_line(

@@ -1,4 +1,4 @@
-"""The `funding` command line: serve, demo, tokens, history, territories."""
+"""The `funding` command line: serve, demo, tokens, import, history, territories."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from api.tokens import Role, create_token, list_tokens, revoke_token
 from domain.application import Ledger
 from domain.errors import DomainError
 from domain.reference.territories import TerritoryLevel, load_territories
+from domain.values import Actor
 
 if TYPE_CHECKING:
     from projections.projector import Projector
@@ -194,6 +196,55 @@ def demo() -> None:
             f"Loaded {summary.projects} projects, {summary.conventions} conventions, "
             f"{summary.commitments} commitments: {summary.events} events."
         )
+
+
+@app.command("import")
+def import_commitments(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file."),
+    ],
+    dry_run: Annotated[bool, typer.Option(help="Check every row and record nothing.")] = False,
+    actor: Annotated[str, typer.Option(help="Who imports, as the events record it.")] = "cli",
+) -> None:
+    """Import commitments from a CSV file (docs/import.md): all rows or none; exit 1 if refused."""
+    from api.imports import RowStatus, run_import
+
+    settings = _settings()
+    data = file.read_bytes()
+    with (
+        _ledger(settings) as ledger,
+        Progress(
+            TextColumn("reading rows"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress,
+    ):
+        task = progress.add_task("import", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = run_import(ledger, Actor(name=actor), data, dry_run=dry_run, progress=advance)
+        except DomainError as e:
+            raise _fail(e.detail) from None
+    typer.echo(report.model_dump_json(exclude_none=True, indent=2))
+    refused = [row for row in report.rows if row.status is RowStatus.REFUSED]
+    if refused:
+        table = Table("line", "reason", title="Refused rows")
+        for row in refused:
+            table.add_row(str(row.line), row.reason or "")
+        err.print(table)
+        err.print(f"{report.refused} of {len(report.rows)} rows refused: nothing recorded.")
+        raise typer.Exit(code=1)
+    err.print(
+        f"{report.accepted} rows {'checked' if dry_run else 'recorded'}, "
+        f"{report.already_recorded} already recorded"
+        + ("." if report.position is None else f"; log position {report.position}.")
+    )
 
 
 @app.command()

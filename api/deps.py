@@ -12,6 +12,8 @@ from api.problems import ProblemError
 from api.settings import Settings
 from api.tokens import Principal, Role, authenticate
 from domain.application import Ledger
+from projections.db import ReadModelDatabase
+from projections.projector import wait_for_position
 
 ANONYMOUS_VIEWER = Principal(name="anonymous", role=Role.VIEWER)
 
@@ -22,6 +24,7 @@ class Services:
 
     settings: Settings
     ledger: Ledger
+    read_models: ReadModelDatabase
 
 
 def get_services(request: Request) -> Services:
@@ -39,6 +42,31 @@ def get_ledger(services: ServicesDep) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def get_read_models(services: ServicesDep) -> ReadModelDatabase:
+    """Return the read models' database."""
+    return services.read_models
+
+
+ReadModelsDep = Annotated[ReadModelDatabase, Depends(get_read_models)]
+
+
+def fresh(request: Request, min_position: int | None) -> None:
+    """Read-your-writes: wait until the read models reach `min_position`, else 503."""
+    if min_position is None or min_position == 0:
+        return
+    services = get_services(request)
+    reached = wait_for_position(
+        services.read_models, min_position, services.settings.read_wait_timeout
+    )
+    if reached < min_position:
+        raise ProblemError(
+            503,
+            f"the read models are at position {reached}, not yet {min_position}; try again",
+            headers={"Retry-After": "1"},
+            extra={"position": reached},
+        )
 
 
 def get_principal(request: Request, services: ServicesDep) -> Principal:

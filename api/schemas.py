@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from domain.application import RecordedEvent
 from domain.project import Project
+from domain.reference.territories import Territory
 from domain.values import ProjectStatus
 
 # Money goes out as a JSON string with exactly 2 decimals ("35000000.00").
@@ -178,3 +179,161 @@ class Health(BaseModel):
 
     status: str
     position: int | None = None
+
+
+class FiguresMixin(BaseModel):
+    """The figures every total, project and convention carries."""
+
+    committed: Money
+    cancelled: Money
+    net_committed: Money
+    disbursed: Money
+    to_disburse: Money
+    repaid: Money
+    outstanding: Money
+    projects: int
+    commitments: int
+    leverage: Decimal | None = Field(
+        default=None, description="Σ estimated cost / Σ net committed, over costed projects."
+    )
+
+
+class TotalsRow(FiguresMixin):
+    """One group of the totals: its dimension values (null: not applicable) and figures."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class TotalsOut(BaseModel):
+    """Totals grouped by dimensions, their grand total, and the log position they reflect."""
+
+    rows: list[TotalsRow]
+    total: FiguresMixin
+    position: int
+
+
+class ProjectSummaryOut(FiguresMixin):
+    """A project as the read model holds it: current details and figures."""
+
+    project_id: UUID
+    name: str
+    territory: str
+    level: str
+    region: str | None
+    departement: str | None
+    epci: str | None
+    commune: str | None
+    band: str | None
+    theme: str
+    programme: str | None
+    directorate: str
+    status: ProjectStatus
+    identified_on: date
+    closed_on: date | None
+    reference: str | None
+    estimated_cost: Money | None
+    conventions: list[UUID]
+    version: int
+    position: int
+
+
+class ProjectsPage(BaseModel):
+    """A page of projects; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[ProjectSummaryOut]
+    next_cursor: str | None
+    position: int
+
+
+class ConventionOut(FiguresMixin):
+    """A convention and the summed figures of its projects."""
+
+    convention_id: UUID
+    title: str
+    directorate: str
+    signatories: list[str]
+    themes: list[str]
+    signed_on: date
+    ends_on: date | None
+    ended_on: date | None
+    envelope: Money | None
+    version: int
+    position: int
+    project_ids: list[UUID] | None = None
+
+
+class ConventionsOut(BaseModel):
+    """Every convention."""
+
+    items: list[ConventionOut]
+    position: int
+
+
+class TerritoryOut(BaseModel):
+    """A territory of the COG 2026, and the totals of the projects in it and below."""
+
+    code: str
+    name: str
+    level: str
+    parents: list[str]
+    population: int | None
+    band: str | None
+    totals: FiguresMixin | None = None
+    position: int | None = None
+
+    @classmethod
+    def of(
+        cls, territory: Territory, totals: dict[str, Any] | None = None, position: int | None = None
+    ) -> TerritoryOut:
+        """Build the view of a territory."""
+        return cls(
+            **territory.as_dict(),
+            totals=None if totals is None else FiguresMixin.model_validate(totals),
+            position=position,
+        )
+
+
+class TerritoriesOut(BaseModel):
+    """Territories found."""
+
+    items: list[TerritoryOut]
+
+
+class Label(BaseModel):
+    """A code and its French label."""
+
+    code: str
+    label: str
+
+
+class DirectorateOut(Label):
+    """A regional directorate and the regions it covers."""
+
+    regions: list[str]
+
+
+class ReferenceOut(BaseModel):
+    """The reference vocabularies."""
+
+    themes: list[Label]
+    programmes: list[Label]
+    instruments: list[Label]
+    directorates: list[DirectorateOut]
+
+
+class ProjectionOut(BaseModel):
+    """Where a read model stands against the log."""
+
+    name: str
+    state: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    rebuild_position: int | None
+
+
+class ProjectionsOut(BaseModel):
+    """Every read model's status."""
+
+    items: list[ProjectionOut]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,13 +16,14 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 from domain.convention import Convention
 from domain.errors import (
     BusinessRuleError,
+    DomainError,
     DuplicateReferenceError,
     InvalidValueError,
     NotFoundError,
     OutOfScopeError,
     VersionMismatchError,
 )
-from domain.indexes import ProjectReference
+from domain.indexes import IdempotencyClaim, IdempotencyRecord, ProjectReference
 from domain.project import Project
 from domain.store import DateAsISO, event_positions
 from domain.values import Actor, new_id
@@ -37,14 +38,43 @@ class ConcurrentWriteError(BusinessRuleError):
     """Too many concurrent writes to one aggregate: the command may be sent again."""
 
 
+class IdempotencyConflictError(BusinessRuleError):
+    """An idempotency key was already used for a different request."""
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
-    """What a write recorded: the aggregate, its new version and the event's log position."""
+    """What a write recorded: the aggregate, its new version and the write's log position.
+
+    `replayed` is true when an idempotency key found the write already recorded: nothing
+    new was stored and the fields are those of the first write.
+    """
 
     id: UUID
     version: int
     position: int
     commitment_id: UUID | None = None
+    replayed: bool = False
+
+
+# A command of a batch: changes the project, or returns False when it finds its change
+# already recorded (a re-imported row); it raises a DomainError to refuse.
+ProjectCommand = Callable[[Project], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What a batch of project commands did: all saved in one transaction, or none.
+
+    `refused` maps an item's index to its refusal; `unchanged` holds the items whose change
+    was already recorded; `position` is the log position of the batch (None when nothing
+    was saved: a refusal or a dry run).
+    """
+
+    refused: dict[int, DomainError]
+    unchanged: frozenset[int]
+    position: int | None
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +113,11 @@ class Ledger(Application[UUID]):
         estimated_cost: Decimal | str | None = None,
         reference: str | None = None,
         project_id: UUID | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Identify a project; a reference, when given, is unique within its directorate."""
+        if (replayed := self._replayed(idempotency)) is not None:
+            return replayed
         _require_scope(actor, directorate)
         project = Project.identify(
             project_id=project_id or new_id(),
@@ -97,18 +130,22 @@ class Ledger(Application[UUID]):
             estimated_cost=estimated_cost,
             reference=reference,
         )
-        aggregates: list[Aggregate] = [project]
+        claims: list[Aggregate] = []
         if project.reference is not None:
             if self.project_id_for_reference(directorate, project.reference) is not None:
+                if (replayed := self._replayed(idempotency)) is not None:
+                    return replayed
                 raise _duplicate_reference(directorate, project.reference)
-            aggregates.append(ProjectReference.claim(directorate, project.reference, project.id))
+            claims.append(ProjectReference.claim(directorate, project.reference, project.id))
         try:
-            recordings = self._save(actor, *aggregates)
+            return self._write(actor, project, *claims, idempotency=idempotency)
         except IntegrityError:
+            # A concurrent twin of this request won the race: answer as it did.
+            if (replayed := self._replayed(idempotency)) is not None:
+                return replayed
             if project.reference is not None:
                 raise _duplicate_reference(directorate, project.reference) from None
             raise
-        return Written(project.id, project.version, recordings[-1].notification.id)
 
     def correct_project(
         self,
@@ -123,6 +160,7 @@ class Ledger(Application[UUID]):
         programme: str | None = None,
         estimated_cost: Decimal | str | None = None,
         cleared: tuple[str, ...] = (),
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Correct a project's details (ProjectDetailsCorrected)."""
         return self._change_project(
@@ -138,6 +176,7 @@ class Ledger(Application[UUID]):
                 estimated_cost=estimated_cost,
                 cleared=cleared,
             ),
+            idempotency=idempotency,
         )
 
     def grant_loan(
@@ -152,10 +191,11 @@ class Ledger(Application[UUID]):
         product: str | None = None,
         commitment_id: UUID | None = None,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Grant a loan to a project (LoanGranted)."""
         cid = commitment_id or new_id()
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
@@ -167,8 +207,9 @@ class Ledger(Application[UUID]):
                 rate=rate,
                 product=product,
             ),
+            commitment_id=cid,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=cid)
 
     def invest_equity(
         self,
@@ -181,10 +222,11 @@ class Ledger(Application[UUID]):
         vehicle: str | None = None,
         commitment_id: UUID | None = None,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Take an equity stake in a project (EquityInvested)."""
         cid = commitment_id or new_id()
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
@@ -195,8 +237,9 @@ class Ledger(Application[UUID]):
                 stake_percent=stake_percent,
                 vehicle=vehicle,
             ),
+            commitment_id=cid,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=cid)
 
     def launch_study(
         self,
@@ -209,10 +252,11 @@ class Ledger(Application[UUID]):
         provider: str | None = None,
         commitment_id: UUID | None = None,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Launch an engineering study for a project (StudyLaunched)."""
         cid = commitment_id or new_id()
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
@@ -223,8 +267,9 @@ class Ledger(Application[UUID]):
                 subject=subject,
                 provider=provider,
             ),
+            commitment_id=cid,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=cid)
 
     def deliver_study(
         self,
@@ -234,15 +279,17 @@ class Ledger(Application[UUID]):
         *,
         delivered_on: date,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Record a study's delivery (StudyDelivered)."""
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
             lambda p: p.deliver_study(commitment_id=commitment_id, delivered_on=delivered_on),
+            commitment_id=commitment_id,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=commitment_id)
 
     def disburse(
         self,
@@ -253,17 +300,19 @@ class Ledger(Application[UUID]):
         amount: Decimal | str | int,
         disbursed_on: date,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Disburse money under a commitment (FundsDisbursed)."""
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
             lambda p: p.disburse(
                 commitment_id=commitment_id, amount=amount, disbursed_on=disbursed_on
             ),
+            commitment_id=commitment_id,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=commitment_id)
 
     def record_repayment(
         self,
@@ -274,17 +323,19 @@ class Ledger(Application[UUID]):
         principal: Decimal | str | int,
         repaid_on: date,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Record principal repaid on a loan (LoanRepaid)."""
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
             lambda p: p.record_repayment(
                 commitment_id=commitment_id, principal=principal, repaid_on=repaid_on
             ),
+            commitment_id=commitment_id,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=commitment_id)
 
     def cancel_commitment(
         self,
@@ -296,9 +347,10 @@ class Ledger(Application[UUID]):
         cancelled_on: date,
         reason: str,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Cancel undisbursed money on a commitment (CommitmentCancelled)."""
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
@@ -308,8 +360,9 @@ class Ledger(Application[UUID]):
                 cancelled_on=cancelled_on,
                 reason=reason,
             ),
+            commitment_id=commitment_id,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=commitment_id)
 
     def correct_commitment_amount(
         self,
@@ -320,17 +373,19 @@ class Ledger(Application[UUID]):
         amount: Decimal | str | int,
         reason: str,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Correct a commitment's recorded amount (CommitmentAmountCorrected)."""
-        written = self._change_project(
+        return self._change_project(
             actor,
             project_id,
             expected_version,
             lambda p: p.correct_commitment_amount(
                 commitment_id=commitment_id, amount=amount, reason=reason
             ),
+            commitment_id=commitment_id,
+            idempotency=idempotency,
         )
-        return replace(written, commitment_id=commitment_id)
 
     def set_indicator(
         self,
@@ -343,6 +398,7 @@ class Ledger(Application[UUID]):
         due_on: date,
         baseline: Decimal | str | int | None = None,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Set an impact indicator on a project (ImpactIndicatorSet)."""
         return self._change_project(
@@ -352,6 +408,7 @@ class Ledger(Application[UUID]):
             lambda p: p.set_indicator(
                 indicator=indicator, unit=unit, target=target, due_on=due_on, baseline=baseline
             ),
+            idempotency=idempotency,
         )
 
     def measure(
@@ -363,6 +420,7 @@ class Ledger(Application[UUID]):
         value: Decimal | str | int,
         measured_on: date,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Record a measure of an impact indicator (ImpactMeasured)."""
         return self._change_project(
@@ -370,6 +428,7 @@ class Ledger(Application[UUID]):
             project_id,
             expected_version,
             lambda p: p.measure(indicator=indicator, value=value, measured_on=measured_on),
+            idempotency=idempotency,
         )
 
     def complete_project(
@@ -380,10 +439,15 @@ class Ledger(Application[UUID]):
         on: date,
         reason: str | None = None,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Close a project as completed (ProjectCompleted)."""
         return self._change_project(
-            actor, project_id, expected_version, lambda p: p.complete(on=on, reason=reason)
+            actor,
+            project_id,
+            expected_version,
+            lambda p: p.complete(on=on, reason=reason),
+            idempotency=idempotency,
         )
 
     def abandon_project(
@@ -394,10 +458,15 @@ class Ledger(Application[UUID]):
         on: date,
         reason: str | None = None,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Close a project as abandoned (ProjectAbandoned)."""
         return self._change_project(
-            actor, project_id, expected_version, lambda p: p.abandon(on=on, reason=reason)
+            actor,
+            project_id,
+            expected_version,
+            lambda p: p.abandon(on=on, reason=reason),
+            idempotency=idempotency,
         )
 
     # Conventions -----------------------------------------------------------------------------
@@ -414,8 +483,11 @@ class Ledger(Application[UUID]):
         ends_on: date | None = None,
         envelope: Decimal | str | None = None,
         convention_id: UUID | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Sign a partnership convention (ConventionSigned)."""
+        if (replayed := self._replayed(idempotency)) is not None:
+            return replayed
         _require_scope(actor, directorate)
         convention = Convention.sign(
             convention_id=convention_id or new_id(),
@@ -427,8 +499,12 @@ class Ledger(Application[UUID]):
             ends_on=ends_on,
             envelope=envelope,
         )
-        recordings = self._save(actor, convention)
-        return Written(convention.id, convention.version, recordings[-1].notification.id)
+        try:
+            return self._write(actor, convention, idempotency=idempotency)
+        except IntegrityError:
+            if (replayed := self._replayed(idempotency)) is not None:
+                return replayed
+            raise
 
     def link_project_to_convention(
         self,
@@ -437,8 +513,11 @@ class Ledger(Application[UUID]):
         project_id: UUID,
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         """Place a project under a convention (ProjectLinkedToConvention)."""
+        if (replayed := self._replayed(idempotency)) is not None:
+            return replayed
         convention = self.convention(convention_id)
         convention.require_in_force()
         return self._change_project(
@@ -446,7 +525,64 @@ class Ledger(Application[UUID]):
             project_id,
             expected_version,
             lambda p: p.link_to_convention(convention_id=convention_id),
+            idempotency=idempotency,
         )
+
+    # Batches ---------------------------------------------------------------------------------
+
+    def change_projects(
+        self,
+        actor: Actor,
+        commands: Sequence[tuple[UUID, ProjectCommand]],
+        *,
+        dry_run: bool = False,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> BatchOutcome:
+        """Run commands on projects, each project loaded once; save all in one transaction.
+
+        Every command runs, in order, on the projects as the earlier commands left them, so
+        every refusal is reported. Nothing is saved if any command is refused, or on a dry run.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            if not dry_run and (replayed := self._replayed_batch(idempotency)) is not None:
+                return replayed
+            projects: dict[UUID, Project | DomainError] = {}
+            refused: dict[int, DomainError] = {}
+            unchanged: set[int] = set()
+            for index, (project_id, command) in enumerate(commands):
+                if project_id not in projects:
+                    projects[project_id] = self._load_for(actor, project_id)
+                project = projects[project_id]
+                if isinstance(project, DomainError):
+                    refused[index] = project
+                    continue
+                try:
+                    if not command(project):
+                        unchanged.add(index)
+                except DomainError as error:
+                    refused[index] = error
+            if refused and not dry_run:
+                # A concurrent twin of a keyed batch may have been saved in the meantime.
+                replayed = self._replayed_batch(idempotency)
+                if replayed is not None:
+                    return replayed
+            if refused or dry_run:
+                return BatchOutcome(refused, frozenset(unchanged), None)
+            aggregates: list[Aggregate] = [
+                p for p in projects.values() if isinstance(p, Project) and p.pending_events
+            ]
+            if idempotency is not None:
+                aggregates.append(
+                    IdempotencyRecord.record(idempotency, unchanged=sorted(unchanged))
+                )
+            if not aggregates:
+                return BatchOutcome({}, frozenset(unchanged), self.head_position())
+            try:
+                recordings = self._save(actor, *aggregates)
+            except IntegrityError:
+                continue
+            return BatchOutcome({}, frozenset(unchanged), recordings[-1].notification.id)
+        raise ConcurrentWriteError("the projects are being changed by too many writers")
 
     # Reads -----------------------------------------------------------------------------------
 
@@ -533,22 +669,110 @@ class Ledger(Application[UUID]):
         project_id: UUID,
         expected_version: int | None,
         command: Callable[[Project], None],
+        *,
+        commitment_id: UUID | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Written:
         # A concurrent writer makes our save conflict: load again and re-check every rule.
+        # A concurrent twin of a keyed request makes it conflict too: then answer as it did.
         for _ in range(MAX_ATTEMPTS):
+            if (replayed := self._replayed(idempotency)) is not None:
+                return replayed
+            try:
+                project = self.project(project_id)
+                _require_scope(actor, project.directorate)
+                if expected_version is not None and project.version != expected_version:
+                    raise VersionMismatchError(expected_version, project.version)
+                command(project)
+            except DomainError:
+                # The twin may have changed the project just before we loaded it.
+                if (replayed := self._replayed(idempotency)) is not None:
+                    return replayed
+                raise
+            try:
+                return self._write(
+                    actor, project, commitment_id=commitment_id, idempotency=idempotency
+                )
+            except IntegrityError:
+                if expected_version is None:
+                    continue
+                if (replayed := self._replayed(idempotency)) is not None:
+                    return replayed
+                raise VersionMismatchError(expected_version, expected_version + 1) from None
+        raise ConcurrentWriteError(f"project {project_id} is being changed by too many writers")
+
+    def _load_for(self, actor: Actor, project_id: UUID) -> Project | DomainError:
+        try:
             project = self.project(project_id)
             _require_scope(actor, project.directorate)
-            if expected_version is not None and project.version != expected_version:
-                raise VersionMismatchError(expected_version, project.version)
-            command(project)
-            try:
-                recordings = self._save(actor, project)
-            except IntegrityError:
-                if expected_version is not None:
-                    raise VersionMismatchError(expected_version, expected_version + 1) from None
-                continue
-            return Written(project.id, project.version, recordings[-1].notification.id)
-        raise ConcurrentWriteError(f"project {project_id} is being changed by too many writers")
+        except DomainError as error:
+            return error
+        return project
+
+    def _write(
+        self,
+        actor: Actor,
+        aggregate: Aggregate,
+        *others: Aggregate,
+        commitment_id: UUID | None = None,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> Written:
+        # The idempotency record goes last, in the same transaction: the write's position is
+        # the record's, so a replay finds the very same position.
+        aggregates = [aggregate, *others]
+        if idempotency is not None:
+            aggregates.append(
+                IdempotencyRecord.record(
+                    idempotency,
+                    aggregate_id=aggregate.id,
+                    version=aggregate.version,
+                    commitment_id=commitment_id,
+                )
+            )
+        recordings = self._save(actor, *aggregates)
+        return Written(
+            aggregate.id, aggregate.version, recordings[-1].notification.id, commitment_id
+        )
+
+    def _idempotency_record(self, claim: IdempotencyClaim | None) -> IdempotencyRecord | None:
+        if claim is None:
+            return None
+        try:
+            record: Aggregate = self.repository.get(claim.record_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(record, IdempotencyRecord) or record.fingerprint != claim.fingerprint:
+            raise IdempotencyConflictError(
+                f"the idempotency key {claim.key!r} was already used for another request"
+            )
+        return record
+
+    def _recorded_position(self, record: IdempotencyRecord) -> int:
+        return event_positions(self.recorder, record.id)[1]
+
+    def _replayed(self, claim: IdempotencyClaim | None) -> Written | None:
+        record = self._idempotency_record(claim)
+        if record is None:
+            return None
+        if record.aggregate_id is None or record.aggregate_version is None:
+            raise IdempotencyConflictError(
+                f"the idempotency key {record.idempotency_key!r} was used for another request"
+            )
+        return Written(
+            record.aggregate_id,
+            record.aggregate_version,
+            self._recorded_position(record),
+            record.commitment_id,
+            replayed=True,
+        )
+
+    def _replayed_batch(self, claim: IdempotencyClaim | None) -> BatchOutcome | None:
+        record = self._idempotency_record(claim)
+        if record is None:
+            return None
+        return BatchOutcome(
+            {}, frozenset(record.unchanged), self._recorded_position(record), replayed=True
+        )
 
     def _save(self, actor: Actor, *aggregates: Aggregate) -> list[Recording[UUID]]:
         meta = actor.meta()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import field
+from dataclasses import dataclass, field
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -33,4 +33,87 @@ class ProjectReference(Aggregate):
         """Claim a reference for a project."""
         return cls._create(
             cls.ReferenceClaimed, id=cls.key(directorate, reference), project_id=project_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """A caller's key for one request, and the request's fingerprint (a hash of what was sent)."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+    @property
+    def record_id(self) -> UUID:
+        """Return the id of the record this claim makes: one per scope and key."""
+        return IdempotencyRecord.key(self.scope, self.key)
+
+
+class IdempotencyRecord(Aggregate):
+    """Remembers what a keyed request recorded: saved with the request's own events.
+
+    A second request with the same key finds it and is answered with the same outcome;
+    a concurrent one collides with it in the store and then finds it.
+    """
+
+    class Event(Aggregate.Event):
+        """Base of the idempotency events."""
+
+        meta: dict[str, str] = field(default_factory=dict, kw_only=True)
+
+    class RequestRecorded(Event, Aggregate.Created):
+        scope: str
+        key: str
+        fingerprint: str
+        aggregate_id: UUID | None
+        aggregate_version: int | None
+        commitment_id: UUID | None
+        unchanged: list[int]
+
+    @staticmethod
+    def key(scope: str, key: str) -> UUID:
+        """Return the record id of a caller's key."""
+        return uuid5(NAMESPACE_URL, f"funding-tracker:idempotency:{scope}:{key}")
+
+    @event(RequestRecorded)
+    def __init__(
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        aggregate_id: UUID | None,
+        aggregate_version: int | None,
+        commitment_id: UUID | None,
+        unchanged: list[int],
+    ) -> None:
+        self.scope = scope
+        self.idempotency_key = key
+        self.fingerprint = fingerprint
+        self.aggregate_id = aggregate_id
+        self.aggregate_version = aggregate_version
+        self.commitment_id = commitment_id
+        self.unchanged = unchanged
+
+    @classmethod
+    def record(
+        cls,
+        claim: IdempotencyClaim,
+        *,
+        aggregate_id: UUID | None = None,
+        version: int | None = None,
+        commitment_id: UUID | None = None,
+        unchanged: list[int] | None = None,
+    ) -> IdempotencyRecord:
+        """Record the outcome of a keyed request: the aggregate written and its new version."""
+        return cls._create(
+            cls.RequestRecorded,
+            id=claim.record_id,
+            scope=claim.scope,
+            key=claim.key,
+            fingerprint=claim.fingerprint,
+            aggregate_id=aggregate_id,
+            aggregate_version=version,
+            commitment_id=commitment_id,
+            unchanged=unchanged or [],
         )

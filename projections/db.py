@@ -291,6 +291,7 @@ class ReadModelDatabase:
         if not uri:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -65536")
         with self._connections_lock:
             self._sqlite_connections.append(conn)
         return conn

@@ -111,6 +111,8 @@ class TotalsPage:
         self.rows: list[tuple[Any, ...]] = []
         self.year_deltas: dict[tuple[Any, ...], list[int]] = {}
         self.month_deltas: dict[tuple[Any, ...], list[int]] = {}
+        self.moved: dict[str, ProjectDims] = {}
+        self.stale_bases: set[tuple[Any, ...]] = set()
 
     # Loading -------------------------------------------------------------------------------
 
@@ -152,6 +154,7 @@ class TotalsPage:
             if change.aggregate == "project":
                 self._apply(change)
         self.flush()
+        self._apply_moves()
 
     def _project(self, project_id: str) -> ProjectDims:
         try:
@@ -178,7 +181,7 @@ class TotalsPage:
             amount = cents(data["amount"])
             measures = [0] * len(MEASURES)
             measures[DISBURSED] = amount
-            if commitment.instrument != "study":
+            if commitment.instrument == "loan":
                 measures[OUTSTANDING] = amount
             self._emit(
                 change, cid, "disbursed", commitment.instrument, day(data["disbursed_on"]), measures
@@ -321,24 +324,36 @@ class TotalsPage:
     # Moving a project ----------------------------------------------------------------------
 
     def _move(self, project_id: str, moved: ProjectDims) -> None:
-        """Move all of a project's facts, and their sums in the cubes, to new dimensions."""
-        before = self._project(project_id)
-        self.flush()
-        self._shift_cubes(project_id, -1)
+        """Give a project new dimensions; its stored facts follow once the page is written."""
+        self.stale_bases.add(self._project(project_id).cube_base)
+        self.projects[project_id] = moved
+        self.moved[project_id] = moved
+
+    def _apply_moves(self) -> None:
+        """Move all the facts of the projects that moved, and their sums in the cubes.
+
+        Runs after the page's rows are written, whatever dimensions each fact was written
+        under: the cubes lose each fact's sums under its current key and gain them under the
+        project's final one.
+        """
         assignments = ", ".join(f"{d} = ?" for d in PROJECT_DIMENSIONS)
         facts = self.db.table(self.facts)
-        self.cur.execute(
-            f"UPDATE {facts} SET {assignments} WHERE project_id = ?",  # noqa: S608
-            (*moved.dims, project_id),
-        )
-        self.cur.execute(
-            f"UPDATE {facts} SET estimated_cost = ? "  # noqa: S608
-            "WHERE project_id = ? AND kind = 'identified'",
-            (moved.estimated_cost or 0, project_id),
-        )
-        self._shift_cubes(project_id, 1)
-        self._drop_empty_cube_rows(before)
-        self.projects[project_id] = moved
+        for project_id, moved in self.moved.items():
+            self._shift_cubes(project_id, -1)
+            self.cur.execute(
+                f"UPDATE {facts} SET {assignments} WHERE project_id = ?",  # noqa: S608
+                (*moved.dims, project_id),
+            )
+            self.cur.execute(
+                f"UPDATE {facts} SET estimated_cost = ? "  # noqa: S608
+                "WHERE project_id = ? AND kind = 'identified'",
+                (moved.estimated_cost or 0, project_id),
+            )
+            self._shift_cubes(project_id, 1)
+        for base in self.stale_bases:
+            self._drop_empty_cube_rows(base)
+        self.moved.clear()
+        self.stale_bases.clear()
 
     def _shift_cubes(self, project_id: str, sign: int) -> None:
         sums = ", ".join(f"{'-' if sign < 0 else ''}SUM({m})" for m in MEASURES)
@@ -354,7 +369,7 @@ class TotalsPage:
                 (project_id,),
             )
 
-    def _drop_empty_cube_rows(self, before: ProjectDims) -> None:
+    def _drop_empty_cube_rows(self, cube_base: tuple[Any, ...]) -> None:
         # A cube row with facts always has a non-zero measure: a zero row is a moved-out group.
         base = ("region", "departement", "band", "theme", "programme", "directorate", "costed")
         where = " AND ".join(
@@ -363,7 +378,7 @@ class TotalsPage:
         for cube in (self.cube_year, self.cube_month):
             self.cur.execute(
                 f"DELETE FROM {self.db.table(cube)} WHERE {where}",  # noqa: S608
-                before.cube_base,
+                cube_base,
             )
 
     # Writing -------------------------------------------------------------------------------
@@ -385,7 +400,7 @@ class TotalsPage:
             self.cur.executemany(
                 f"INSERT INTO {self.db.table(cube)} AS t ({keys}, {', '.join(MEASURES)}) "  # noqa: S608
                 f"VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-                [(*k, *v) for k, v in deltas.items()],
+                [(*k, *v) for k, v in deltas.items() if any(v)],
             )
             deltas.clear()
         self.commitments.flush(self.cur)

@@ -12,22 +12,38 @@ from api.settings import Settings
 from api.tokens import Role, create_token
 from domain.application import Ledger
 from domain.store import library_env
+from projections.db import ReadModelDatabase
 
 
 @pytest.fixture
-def api_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
-    """A ledger on a fresh SQLite file."""
-    path = tmp_path_factory.mktemp("api") / "ledger.sqlite3"
-    ledger = Ledger(env=library_env(f"sqlite:///{path}"))
+def api_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a fresh SQLite store."""
+    return f"sqlite:///{tmp_path_factory.mktemp('api') / 'ledger.sqlite3'}"
+
+
+@pytest.fixture
+def api_ledger(api_url: str) -> Iterator[Ledger]:
+    """A ledger on that store."""
+    ledger = Ledger(env=library_env(api_url))
     yield ledger
     ledger.close()
 
 
 @pytest.fixture
-def client(api_ledger: Ledger) -> Iterator[TestClient]:
-    """A test client of the API on that ledger."""
-    settings = Settings(database_url="memory://")
-    with TestClient(create_app(settings, api_ledger)) as test_client:
+def read_models(api_url: str) -> Iterator[ReadModelDatabase]:
+    """The read models beside that ledger (tests catch them up explicitly)."""
+    db = ReadModelDatabase.from_url(api_url)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def client(
+    api_url: str, api_ledger: Ledger, read_models: ReadModelDatabase
+) -> Iterator[TestClient]:
+    """A test client of the API on that ledger and its read models."""
+    settings = Settings(database_url=api_url, read_wait_timeout=2)
+    with TestClient(create_app(settings, api_ledger, read_models)) as test_client:
         yield test_client
 
 

@@ -1,0 +1,55 @@
+"""Idempotency keys: a client's key, scoped to its token's name, with a fingerprint of the request.
+
+The ledger saves a record of the outcome under the key in the same transaction as the write;
+the same key with the same request is answered from it, with another request refused (409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import Depends, Header, Request
+
+from api.deps import Writer
+from api.problems import ProblemError
+from domain.indexes import IdempotencyClaim
+
+KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """Return the SHA-256 of what identifies a request: method, path, query and body bytes."""
+    # The query's parameters are sorted: their order says nothing about the request.
+    target = f"{method.upper()} {path}?{urlencode(sorted(parse_qsl(query)))}\n"
+    return hashlib.sha256(target.encode() + body).hexdigest()
+
+
+async def idempotency_claim(
+    request: Request,
+    principal: Writer,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Send the request again with the same key: it is recorded once and "
+            "answered with the first response (1 to 255 visible ASCII characters)."
+        ),
+    ] = None,
+) -> IdempotencyClaim | None:
+    """The caller's idempotency claim, when it sent an Idempotency-Key."""
+    if idempotency_key is None:
+        return None
+    if not KEY.match(idempotency_key):
+        raise ProblemError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+    body = await request.body()
+    return IdempotencyClaim(
+        scope=principal.name,
+        key=idempotency_key,
+        fingerprint=fingerprint(request.method, request.url.path, request.url.query, body),
+    )
+
+
+IdempotencyDep = Annotated[IdempotencyClaim | None, Depends(idempotency_claim)]

@@ -1,0 +1,430 @@
+"""CSV import of commitments: one per row, all checked first, then all recorded at once or none.
+
+See docs/import.md for the columns. Each row is read here (columns, ids, dates), then run as
+a command on the ledger's copy of its project: the ledger checks every rule on every row and
+saves the changed projects in one transaction only if no row was refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import BaseModel, Field
+
+from domain.application import Ledger, ProjectCommand
+from domain.errors import DomainError, InvalidValueError
+from domain.indexes import IdempotencyClaim
+from domain.project import Commitment, Project
+from domain.reference import Instrument
+from domain.reference import directorate as find_directorate
+from domain.values import Actor, money
+
+COLUMNS = (
+    "project_reference",
+    "project_id",
+    "directorate",
+    "instrument",
+    "commitment_id",
+    "amount",
+    "date",
+    "duration_months",
+    "rate",
+    "product",
+    "stake_percent",
+    "vehicle",
+    "subject",
+    "provider",
+)
+REQUIRED = ("instrument", "amount", "date")
+# Columns that belong to one instrument: filled in on another instrument's row, they are a mistake.
+INSTRUMENT_COLUMNS: dict[str, Instrument] = {
+    "duration_months": Instrument.LOAN,
+    "rate": Instrument.LOAN,
+    "product": Instrument.LOAN,
+    "stake_percent": Instrument.EQUITY,
+    "vehicle": Instrument.EQUITY,
+    "subject": Instrument.STUDY,
+    "provider": Instrument.STUDY,
+}
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SNIFF_BYTES = 4096
+
+
+class RowStatus(StrEnum):
+    """What became of a row."""
+
+    OK = "ok"
+    RECORDED = "recorded"
+    REFUSED = "refused"
+
+
+class RowReport(BaseModel):
+    """One row of the file: its line, what became of it, and why when refused."""
+
+    line: int
+    status: RowStatus
+    project_id: UUID | None = None
+    commitment_id: UUID | None = None
+    reason: str | None = None
+
+
+class ImportReport(BaseModel):
+    """What an import did, row by row; `position` is the log position of the recorded rows."""
+
+    dry_run: bool
+    rows: list[RowReport]
+    accepted: int
+    already_recorded: int
+    refused: int
+    position: int | None = None
+    # Said by the Idempotent-Replayed header, not in the body: a replay repeats the body.
+    replayed: bool = Field(default=False, exclude=True)
+
+    def problem_body(self) -> dict[str, Any]:
+        """The report as a problem's members, with one error per refused row."""
+        body = self.model_dump(mode="json", exclude_none=True)
+        body["errors"] = [
+            {"loc": ["line", row.line], "msg": row.reason}
+            for row in self.rows
+            if row.status is RowStatus.REFUSED
+        ]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A row read from the file, ready to run as a command on its project."""
+
+    line: int
+    project_id: UUID
+    commitment_id: UUID
+    instrument: Instrument
+    amount: str
+    on: date
+    directorate: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A row that could not be read."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The file's records under its header, with their line numbers."""
+
+    header: list[str]
+    records: list[tuple[int, list[str]]]
+    delimiter: str
+    digest: str
+
+
+def read_table(data: bytes) -> Table:
+    """Decode and split a CSV file: UTF-8 (a BOM is allowed), `,` or `;`, a header row first."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidValueError("file", f"is not UTF-8 text (byte {error.start})") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    header_line = text.lstrip("\n").split("\n", 1)[0]
+    if not header_line.strip():
+        raise InvalidValueError("file", "is empty: its first line must name the columns")
+    try:
+        delimiter = csv.Sniffer().sniff(header_line[:SNIFF_BYTES], delimiters=",;").delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+        records = [(reader.line_num, record) for record in reader if any(c.strip() for c in record)]
+    except csv.Error as error:
+        raise InvalidValueError("file", f"line {reader.line_num}: {error}") from None
+    _check_header(header)
+    if not records:
+        raise InvalidValueError("file", "holds no rows under its header")
+    # The file's identity ignores a BOM and line endings: a re-saved file stays the same file.
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Table(header, records, delimiter, digest)
+
+
+def _check_header(header: list[str]) -> None:
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown:
+        raise InvalidValueError(
+            "file", f"unknown columns {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}"
+        )
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InvalidValueError("file", f"columns named twice: {', '.join(twice)}")
+    missing = [name for name in REQUIRED if name not in header]
+    if "project_reference" not in header and "project_id" not in header:
+        missing.insert(0, "project_reference or project_id")
+    if missing:
+        raise InvalidValueError("file", f"missing columns: {', '.join(missing)}")
+
+
+def commitment_id_for(digest: str, line: int) -> UUID:
+    """Return the id given to a row's commitment when the file names none."""
+    return uuid5(NAMESPACE_URL, f"funding-tracker:import:{digest}:{line}")
+
+
+class _Reader:
+    """Reads the rows of one file, resolving project references once each."""
+
+    def __init__(self, ledger: Ledger, table: Table) -> None:
+        self.ledger = ledger
+        self.table = table
+        self.references: dict[tuple[str, str], UUID | None] = {}
+
+    def row(self, line: int, record: list[str]) -> Row | Refusal:
+        header = self.table.header
+        if len(record) != len(header):
+            return Refusal(line, f"has {len(record)} fields where the header names {len(header)}")
+        cells = {name: value.strip() for name, value in zip(header, record, strict=True)}
+        problems: list[str] = []
+
+        def cell(name: str) -> str | None:
+            return cells.get(name) or None
+
+        project_id = self._project(cell, problems)
+        instrument = self._instrument(cell("instrument"), problems)
+        commitment_id = self._commitment_id(cell("commitment_id"), line, problems)
+        on = self._date(cell("date"), problems)
+        if cell("amount") is None:
+            problems.append("amount is required")
+        details = self._details(cell, instrument, problems)
+        if problems or not (project_id and instrument and commitment_id and on):
+            return Refusal(line, "; ".join(problems))
+        return Row(
+            line=line,
+            project_id=project_id,
+            commitment_id=commitment_id,
+            instrument=instrument,
+            amount=self._decimal(cells["amount"]),
+            on=on,
+            directorate=cell("directorate"),
+            details=details,
+        )
+
+    def _project(self, cell: Callable[[str], str | None], problems: list[str]) -> UUID | None:
+        reference, given_id, directorate = (
+            cell("project_reference"),
+            cell("project_id"),
+            cell("directorate"),
+        )
+        if given_id is not None and reference is None:
+            return _uuid(given_id, "project_id", problems)
+        if reference is None or given_id is not None:
+            problems.append("give either project_reference or project_id")
+            return None
+        if directorate is None:
+            problems.append("a project_reference needs its directorate")
+            return None
+        try:
+            find_directorate(directorate)
+        except DomainError as error:
+            problems.append(error.detail)
+            return None
+        key = (directorate, reference)
+        if key not in self.references:
+            self.references[key] = self.ledger.project_id_for_reference(directorate, reference)
+        found = self.references[key]
+        if found is None:
+            problems.append(
+                f"no project has reference {reference!r} in directorate {directorate!r}"
+            )
+        return found
+
+    @staticmethod
+    def _instrument(value: str | None, problems: list[str]) -> Instrument | None:
+        try:
+            return Instrument((value or "").lower())
+        except ValueError:
+            problems.append(f"instrument must be loan, equity or study, not {value!r}")
+            return None
+
+    def _commitment_id(self, value: str | None, line: int, problems: list[str]) -> UUID | None:
+        if value is None:
+            return commitment_id_for(self.table.digest, line)
+        return _uuid(value, "commitment_id", problems)
+
+    @staticmethod
+    def _date(value: str | None, problems: list[str]) -> date | None:
+        if value is None:
+            problems.append("date is required")
+            return None
+        try:
+            if ISO_DATE.match(value):
+                return date.fromisoformat(value)
+        except ValueError:
+            pass
+        problems.append(f"date must be a day written YYYY-MM-DD, not {value!r}")
+        return None
+
+    def _details(
+        self,
+        cell: Callable[[str], str | None],
+        instrument: Instrument | None,
+        problems: list[str],
+    ) -> dict[str, Any]:
+        if instrument is None:
+            return {}
+        for name, owner in INSTRUMENT_COLUMNS.items():
+            if owner is not instrument and cell(name) is not None:
+                problems.append(f"{name} applies to {owner} rows only")
+        if instrument is Instrument.LOAN:
+            months = cell("duration_months")
+            if months is None or not months.isdigit():
+                problems.append("duration_months must be a whole number of months")
+            rate = cell("rate")
+            return {
+                "duration_months": int(months) if months and months.isdigit() else 0,
+                "rate": None if rate is None else self._decimal(rate),
+                "product": cell("product"),
+            }
+        if instrument is Instrument.EQUITY:
+            stake = cell("stake_percent")
+            return {
+                "stake_percent": None if stake is None else self._decimal(stake),
+                "vehicle": cell("vehicle"),
+            }
+        return {"subject": cell("subject") or "", "provider": cell("provider")}
+
+    def _decimal(self, value: str) -> str:
+        # In a `;` file a decimal comma is the French way of writing 1234,56.
+        if self.table.delimiter == ";" and "," in value and "." not in value:
+            return value.replace(",", ".")
+        return value
+
+
+def _uuid(value: str, column: str, problems: list[str]) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        problems.append(f"{column} {value!r} is not a UUID")
+        return None
+
+
+def _same(existing: Commitment, row: Row) -> bool:
+    """Whether a commitment already recorded under the row's id is the row's commitment."""
+    try:
+        amount = money(row.amount)
+    except InvalidValueError:
+        return False
+    return (
+        existing.instrument is row.instrument
+        and existing.committed_on == row.on
+        and existing.amount == amount
+    )
+
+
+def command(row: Row) -> ProjectCommand:
+    """The ledger command of a row: record its commitment, unless it is already recorded."""
+
+    def run(project: Project) -> bool:
+        if row.directorate is not None and row.directorate != project.directorate:
+            raise InvalidValueError(
+                "directorate", f"the project belongs to {project.directorate!r}"
+            )
+        existing = project.commitments.get(row.commitment_id)
+        if existing is not None and _same(existing, row):
+            return False
+        if row.instrument is Instrument.LOAN:
+            project.grant_loan(
+                commitment_id=row.commitment_id, amount=row.amount, granted_on=row.on, **row.details
+            )
+        elif row.instrument is Instrument.EQUITY:
+            project.invest_equity(
+                commitment_id=row.commitment_id,
+                amount=row.amount,
+                invested_on=row.on,
+                **row.details,
+            )
+        else:
+            project.launch_study(
+                commitment_id=row.commitment_id,
+                amount=row.amount,
+                launched_on=row.on,
+                **row.details,
+            )
+        return True
+
+    return run
+
+
+def run_import(
+    ledger: Ledger,
+    actor: Actor,
+    data: bytes,
+    *,
+    dry_run: bool,
+    idempotency: IdempotencyClaim | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import a CSV file of commitments: every row recorded in one transaction, or none.
+
+    A file-level problem (encoding, header, no rows) raises InvalidValueError; row problems
+    are reported in the report, and then nothing is recorded.
+    """
+    table = read_table(data)
+    reader = _Reader(ledger, table)
+    read: list[Row | Refusal] = []
+    for done, (line, record) in enumerate(table.records, start=1):
+        read.append(reader.row(line, record))
+        if progress is not None:
+            progress(done, len(table.records))
+    rows = [r for r in read if isinstance(r, Row)]
+    unreadable = len(rows) < len(read)
+    outcome = ledger.change_projects(
+        actor,
+        [(row.project_id, command(row)) for row in rows],
+        # Rows that could not be read still have every other row checked, but nothing saved.
+        dry_run=dry_run or unreadable,
+        idempotency=None if dry_run else idempotency,
+    )
+    index = {row.line: i for i, row in enumerate(rows)}
+    reports: list[RowReport] = []
+    for item in read:
+        if isinstance(item, Refusal):
+            reports.append(RowReport(line=item.line, status=RowStatus.REFUSED, reason=item.reason))
+            continue
+        i = index[item.line]
+        refusal = outcome.refused.get(i)
+        status = (
+            RowStatus.REFUSED
+            if refusal is not None
+            else RowStatus.RECORDED
+            if i in outcome.unchanged
+            else RowStatus.OK
+        )
+        reports.append(
+            RowReport(
+                line=item.line,
+                status=status,
+                project_id=item.project_id,
+                commitment_id=item.commitment_id,
+                reason=None if refusal is None else refusal.detail,
+            )
+        )
+    return ImportReport(
+        dry_run=dry_run,
+        rows=reports,
+        accepted=sum(r.status is RowStatus.OK for r in reports),
+        already_recorded=sum(r.status is RowStatus.RECORDED for r in reports),
+        refused=sum(r.status is RowStatus.REFUSED for r in reports),
+        position=outcome.position,
+        replayed=outcome.replayed,
+    )

@@ -1,0 +1,220 @@
+"""Reads of the read models: totals, projects, conventions, territories, reference, status."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import LedgerDep, Reader, ReadModelsDep, fresh
+from api.schemas import (
+    ConventionOut,
+    ConventionsOut,
+    DirectorateOut,
+    Label,
+    ProjectionOut,
+    ProjectionsOut,
+    ProjectsPage,
+    ProjectSummaryOut,
+    ReferenceOut,
+    TerritoriesOut,
+    TerritoryOut,
+    TotalsOut,
+)
+from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
+from domain.reference.territories import TerritoryLevel, load_territories
+from projections import queries
+from projections.projector import status
+
+router = APIRouter(prefix="/v1", tags=["reads"])
+
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, description="Answer only once the read models reached this log position."),
+]
+TOTALS_PARAMS = frozenset({"group_by", "from", "to", "format", "sep", "min_position"})
+
+
+@router.get("/totals", response_model=TotalsOut)
+def get_totals(
+    request: Request,
+    read_models: ReadModelsDep,
+    _: Reader,
+    group_by: Annotated[
+        str, Query(description=f"Comma-separated dimensions: {', '.join(queries.DIMENSIONS)}")
+    ] = "",
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+    sep: Annotated[str, Query(pattern="^[,;]$", description="CSV separator")] = ",",
+    min_position: MinPosition = None,
+) -> Any:
+    """Figures grouped by dimensions, with their grand total; filter with `<dimension>=value`
+    or `territory=<code>` (that territory and everything below), `from`/`to` (effective dates).
+    """
+    fresh(request, min_position)
+    filters = {k: v for k, v in request.query_params.items() if k not in TOTALS_PARAMS}
+    dims = [d.strip() for d in group_by.split(",") if d.strip()]
+    answer = queries.totals(read_models, dims, filters, date_from, date_to)
+    if output == "csv":
+        return _csv(dims, answer, sep)
+    return TotalsOut.model_validate(
+        {"rows": answer.rows, "total": answer.total, "position": answer.position}
+    )
+
+
+def _csv(dims: list[str], answer: queries.Totals, sep: str) -> Response:
+    # A French spreadsheet reads `;`-separated files with decimal commas.
+    decimal_comma = sep == ";"
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, Decimal):
+            text = f"{value:.2f}"
+            return text.replace(".", ",") if decimal_comma else text
+        return str(value)
+
+    columns = [*dims, *queries.FIGURES]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=sep, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in answer.rows:
+        writer.writerow([cell(row.get(c)) for c in columns])
+    label = ["total", *[""] * (len(dims) - 1)] if dims else []
+    writer.writerow([*label, *[cell(answer.total[f]) for f in queries.FIGURES]])
+    return Response(
+        content="\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="totals.csv"',
+            "X-Position": str(answer.position),
+        },
+    )
+
+
+@router.get("/projects", response_model=ProjectsPage)
+def list_projects(
+    request: Request,
+    read_models: ReadModelsDep,
+    _: Reader,
+    territory: str | None = None,
+    theme: str | None = None,
+    programme: str | None = None,
+    directorate: str | None = None,
+    status: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    min_position: MinPosition = None,
+) -> ProjectsPage:
+    """A page of projects with their figures, ordered by name; `next_cursor` for the next."""
+    fresh(request, min_position)
+    filters = {
+        name: value
+        for name, value in (
+            ("territory", territory),
+            ("theme", theme),
+            ("programme", programme),
+            ("directorate", directorate),
+            ("status", status),
+            ("q", q),
+        )
+        if value is not None
+    }
+    page = queries.list_projects(read_models, filters, limit, cursor)
+    return ProjectsPage(
+        items=[ProjectSummaryOut.model_validate(item) for item in page.items],
+        next_cursor=page.next_cursor,
+        position=page.position,
+    )
+
+
+@router.get("/conventions", response_model=ConventionsOut)
+def list_conventions(
+    request: Request, read_models: ReadModelsDep, _: Reader, min_position: MinPosition = None
+) -> ConventionsOut:
+    """Conventions with their projects' summed figures."""
+    fresh(request, min_position)
+    return ConventionsOut(
+        items=[ConventionOut.model_validate(c) for c in queries.list_conventions(read_models)],
+        position=queries.position(read_models, "projects"),
+    )
+
+
+@router.get("/conventions/{convention_id}", response_model=ConventionOut)
+def get_convention(
+    convention_id: UUID,
+    request: Request,
+    read_models: ReadModelsDep,
+    _: Reader,
+    min_position: MinPosition = None,
+) -> ConventionOut:
+    """One convention with its projects and their summed figures."""
+    fresh(request, min_position)
+    return ConventionOut.model_validate(queries.convention_row(read_models, convention_id))
+
+
+@router.get("/territories", response_model=TerritoriesOut)
+def list_territories(
+    _: Reader,
+    level: TerritoryLevel | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> TerritoriesOut:
+    """Territories of the Code Officiel Géographique 2026, by level and name or code."""
+    found = load_territories().search(q, level, limit)
+    return TerritoriesOut(items=[TerritoryOut.of(t) for t in found])
+
+
+@router.get("/territories/{code}", response_model=TerritoryOut)
+def get_territory(
+    code: str,
+    request: Request,
+    read_models: ReadModelsDep,
+    _: Reader,
+    min_position: MinPosition = None,
+) -> TerritoryOut:
+    """A territory (name, level, parents, population, band) and the totals of its projects."""
+    fresh(request, min_position)
+    territory = load_territories().get(code)
+    answer = queries.totals(read_models, [], {"territory": territory.code})
+    return TerritoryOut.of(territory, answer.total, answer.position)
+
+
+@router.get("/reference", response_model=ReferenceOut)
+def get_reference(_: Reader) -> ReferenceOut:
+    """Themes, programmes, instruments and directorates, with their French labels."""
+    return ReferenceOut(
+        themes=[Label(code=c, label=label) for c, label in THEMES.items()],
+        programmes=[Label(code=c, label=label) for c, label in PROGRAMMES.items()],
+        instruments=[Label(code=i.value, label=label) for i, label in INSTRUMENT_LABELS.items()],
+        directorates=[
+            DirectorateOut(code=d.code, label=d.label, regions=sorted(d.regions))
+            for d in DIRECTORATES.values()
+        ],
+    )
+
+
+@router.get("/projections", response_model=ProjectionsOut)
+def get_projections(ledger: LedgerDep, read_models: ReadModelsDep, _: Reader) -> ProjectionsOut:
+    """Per read model: its position, the log head, lag in events and seconds, and state."""
+    return ProjectionsOut(
+        items=[
+            ProjectionOut(
+                name=s.name,
+                state=s.state.value,
+                position=s.position,
+                head=s.head,
+                lag_events=s.lag_events,
+                lag_seconds=round(s.lag_seconds, 3),
+                rebuild_position=s.rebuild_position,
+            )
+            for s in status(ledger, read_models)
+        ]
+    )

@@ -1,0 +1,247 @@
+"""Reads of the read models over HTTP: totals, projects, conventions, territories, status."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.application import Ledger, Written
+from domain.values import Actor
+from projections.db import ReadModelDatabase
+from projections.views import catch_up
+
+ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france")
+
+
+@pytest.fixture
+def funded(api_ledger: Ledger, read_models: ReadModelDatabase) -> list[Written]:
+    """Three projects of Hauts-de-France with loans and a study, projected."""
+    written = []
+    for i, (territory, theme) in enumerate(
+        [
+            ("commune:59650", "mobility"),
+            ("commune:59632", "tourism"),
+            ("departement:62", "housing_renovation"),
+        ]
+    ):
+        project = api_ledger.identify_project(
+            ACTOR,
+            name=f"Projet {i}",
+            territory=territory,
+            theme=theme,
+            directorate="hauts_de_france",
+            identified_on=date(2023, 1, 10),
+            estimated_cost="3000000",
+        )
+        written.append(
+            api_ledger.grant_loan(
+                ACTOR,
+                project.id,
+                amount="1000000.50",
+                granted_on=date(2024, 3, 1),
+                duration_months=120,
+            )
+        )
+    written.append(
+        api_ledger.launch_study(
+            ACTOR, written[0].id, amount="45000", launched_on=date(2025, 6, 2), subject="Étude"
+        )
+    )
+    catch_up(api_ledger, read_models)
+    return written
+
+
+def test_totals_group_by_dimensions_and_sum_to_the_grand_total(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/totals",
+        params={"group_by": "year,instrument"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    body = response.json()
+    committed = {(r["year"], r["instrument"]): r["committed"] for r in body["rows"]}
+    assert response.status_code == 200
+    assert committed[(2024, "loan")] == "3000001.50"
+    assert committed[(2025, "study")] == "45000.00"
+    assert body["total"]["committed"] == "3045001.50"
+    assert body["total"]["projects"] == 3
+    assert body["position"] == funded[-1].position
+
+
+def test_a_territory_filter_includes_everything_below_it(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/totals",
+        params={"group_by": "commune", "territory": "departement:59"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    rows = response.json()["rows"]
+    assert {r["commune"] for r in rows} == {"commune:59650", "commune:59632"}
+
+
+def test_totals_refuse_an_unknown_dimension(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get(
+        "/v1/totals", params={"group_by": "galaxy"}, headers={"Authorization": tokens["viewer"]}
+    )
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "galaxy" in response.json()["detail"]
+
+
+def test_totals_as_csv_start_with_a_bom(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/totals",
+        params={"group_by": "instrument", "format": "csv"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    lines = response.content.decode("utf-8").splitlines()
+    assert response.content.startswith("\ufeff".encode())
+    assert response.headers["content-type"].startswith("text/csv")
+    assert lines[0].lstrip("\ufeff").startswith("instrument,committed,cancelled")
+    assert "loan,3000001.50," in lines[1] + lines[2]
+
+
+def test_totals_as_csv_for_french_spreadsheets_use_semicolons_and_decimal_commas(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/totals",
+        params={"format": "csv", "sep": ";"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("committed;cancelled;net_committed")
+    assert lines[1].startswith("3045001,50;0,00;3045001,50")
+
+
+def test_a_read_waits_for_a_position_the_read_models_have_not_reached(
+    client: TestClient, tokens: dict[str, str], funded: list[Written], api_ledger: Ledger
+) -> None:
+    later = api_ledger.disburse(
+        ACTOR,
+        funded[0].id,
+        funded[0].commitment_id,  # type: ignore[arg-type]
+        amount="100",
+        disbursed_on=date(2024, 5, 1),
+    )
+
+    response = client.get(
+        "/v1/totals",
+        params={"min_position": later.position},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["position"] == funded[-1].position
+
+
+def test_a_read_at_a_reached_position_answers_at_once(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/totals",
+        params={"min_position": funded[-1].position},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert response.status_code == 200
+
+
+def test_projects_are_listed_a_page_at_a_time(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    headers = {"Authorization": tokens["viewer"]}
+
+    first = client.get("/v1/projects", params={"limit": 2}, headers=headers).json()
+    second = client.get(
+        "/v1/projects", params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers
+    ).json()
+
+    names = [p["name"] for p in first["items"] + second["items"]]
+    assert names == ["Projet 0", "Projet 1", "Projet 2"]
+    assert second["next_cursor"] is None
+    assert first["items"][0]["committed"] == "1045000.50"
+
+
+def test_projects_are_filtered_by_theme(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/projects", params={"theme": "tourism"}, headers={"Authorization": tokens["viewer"]}
+    )
+
+    assert [p["name"] for p in response.json()["items"]] == ["Projet 1"]
+
+
+def test_a_territory_answers_with_its_totals(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/territories/commune:59650", headers={"Authorization": tokens["viewer"]}
+    )
+
+    body = response.json()
+    assert body["name"] == "Wattrelos"
+    assert body["band"] == "medium"
+    assert body["totals"]["committed"] == "1045000.50"
+
+
+def test_an_unknown_territory_is_refused_naming_the_code(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    response = client.get(
+        "/v1/territories/commune:99999", headers={"Authorization": tokens["viewer"]}
+    )
+
+    assert response.status_code == 422
+    assert "commune:99999" in response.json()["detail"]
+
+
+def test_territories_are_searched_by_name(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get(
+        "/v1/territories",
+        params={"q": "wattrelos", "level": "commune"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert [t["code"] for t in response.json()["items"]] == ["commune:59650"]
+
+
+def test_the_reference_has_french_labels(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get("/v1/reference", headers={"Authorization": tokens["viewer"]})
+
+    body = response.json()
+    assert {"code": "mobility", "label": "Mobilité"} in body["themes"]
+    assert len(body["directorates"]) == 16
+
+
+def test_the_projections_report_their_lag(
+    client: TestClient, tokens: dict[str, str], funded: list[Written], api_ledger: Ledger
+) -> None:
+    api_ledger.identify_project(
+        ACTOR,
+        name="Pas encore projeté",
+        territory="commune:59650",
+        theme="mobility",
+        directorate="hauts_de_france",
+        identified_on=date(2024, 1, 1),
+    )
+
+    response = client.get("/v1/projections", headers={"Authorization": tokens["viewer"]})
+
+    items = {i["name"]: i for i in response.json()["items"]}
+    assert items["totals"]["lag_events"] == 1
+    assert items["totals"]["state"] == "live"
+    assert items["projects"]["head"] == api_ledger.head_position()
