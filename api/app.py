@@ -11,9 +11,9 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import metrics, problems
 from api.deps import Services
-from api.routes import health, imports, projects, reads, writes
+from api.routes import audit, health, imports, projects, reads, writes
 from api.settings import Settings
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
@@ -109,6 +109,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(reads.router)
+    app.include_router(audit.router)
     app.include_router(writes.router)
     app.include_router(imports.router)
     # Added before the logging middleware, so it runs inside it: a 413 is logged too.
@@ -129,15 +130,19 @@ def create_app(
             response.headers["X-Request-ID"] = request_id
             return response
         finally:
-            route = request.scope.get("route")
+            elapsed = time.perf_counter() - started
+            # The route template, not the path: ids would make unbounded metric labels.
+            route = getattr(request.scope.get("route"), "path", None) or "unmatched"
             principal = getattr(request.state, "principal", None)
+            metrics.REQUESTS.labels(request.method, route, str(status)).inc()
+            metrics.LATENCY.labels(request.method, route).observe(elapsed)
             log.info(
                 "request",
                 method=request.method,
                 path=request.url.path,
-                route=getattr(route, "path", None),
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
                 actor=principal.name if principal else None,
             )
             structlog.contextvars.clear_contextvars()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +89,9 @@ def serve(
 
     settings = _settings()
     settings.prepare_storage()
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker counts in files here; /metrics adds them up, whichever worker answers.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="funding-metrics-")
     projector = None
     if not no_projector:
         # One projector for all workers: it runs in this (the supervising) process.

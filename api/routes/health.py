@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from api.deps import LedgerDep
+from api import metrics
+from api.deps import LedgerDep, ReadModelsDep
 from api.schemas import Health
 
 router = APIRouter(tags=["operations"])
@@ -20,3 +21,10 @@ def healthz() -> Health:
 def readyz(ledger: LedgerDep) -> Health:
     """The store answers (503 otherwise): the position of the last event."""
     return Health(status="ready", position=ledger.head_position())
+
+
+@router.get("/metrics", response_class=Response)
+def get_metrics(ledger: LedgerDep, read_models: ReadModelsDep) -> Response:
+    """Prometheus metrics: requests, latency, events appended, projection lag."""
+    body, content_type = metrics.render(ledger, read_models)
+    return Response(body, media_type=content_type)

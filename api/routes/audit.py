@@ -1,0 +1,97 @@
+"""The auditor's view of the global log: every event in order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from api.deps import Auditor, LedgerDep
+from domain.application import Ledger, event_data
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+NDJSON = "application/x-ndjson"
+# Pages read from the store while streaming NDJSON.
+STREAM_PAGE = 1000
+
+
+class LogEventOut(BaseModel):
+    """One event of the global log."""
+
+    position: int
+    aggregate_id: str
+    aggregate_type: str
+    version: int
+    type: str
+    recorded_at: datetime
+    actor: str | None
+    directorate: str | None
+    correlation_id: str | None
+    data: dict[str, Any]
+
+
+class LogPage(BaseModel):
+    """A page of the global log; ask for `after=next_after` for the next."""
+
+    events: list[LogEventOut]
+    next_after: int | None
+    head: int
+
+
+def _events(ledger: Ledger, after: int, limit: int) -> list[LogEventOut]:
+    found = []
+    for notification in ledger.recorder.select_notifications(start=after + 1, limit=limit):
+        event: Any = ledger.mapper.to_domain_event(notification)
+        meta = dict(getattr(event, "meta", {}))
+        topic = notification.topic
+        found.append(
+            LogEventOut(
+                position=notification.id,
+                aggregate_id=str(notification.originator_id),
+                aggregate_type=topic.split(":", 1)[1].split(".")[0],
+                version=notification.originator_version,
+                type=type(event).__name__,
+                recorded_at=event.timestamp,
+                actor=meta.get("actor") or None,
+                directorate=meta.get("directorate") or None,
+                correlation_id=meta.get("correlation_id") or None,
+                data=event_data(event),
+            )
+        )
+    return found
+
+
+@router.get("/events", response_model=LogPage)
+def audit_events(
+    request: Request,
+    ledger: LedgerDep,
+    _: Auditor,
+    after: Annotated[int, Query(ge=0, description="Events after this log position.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Any:
+    """The global log in order (`Accept: application/x-ndjson` streams one event per line)."""
+    if NDJSON in request.headers.get("accept", ""):
+        return StreamingResponse(_stream(ledger, after, limit), media_type=NDJSON)
+    events = _events(ledger, after, limit)
+    return LogPage(
+        events=events,
+        next_after=events[-1].position if len(events) == limit else None,
+        head=ledger.head_position(),
+    )
+
+
+def _stream(ledger: Ledger, after: int, limit: int) -> Iterator[bytes]:
+    sent = 0
+    while sent < limit:
+        page = _events(ledger, after, min(STREAM_PAGE, limit - sent))
+        if not page:
+            return
+        for event in page:
+            yield json.dumps(event.model_dump(mode="json"), ensure_ascii=False).encode() + b"\n"
+        sent += len(page)
+        after = page[-1].position
