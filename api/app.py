@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics, problems
+from api.cache import AnswerCache
 from api.deps import Services
 from api.routes import audit, health, imports, projects, reads, writes
 from api.settings import Settings
@@ -105,6 +106,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = Services(settings=settings, ledger=ledger, read_models=read_models)
+    app.state.totals_cache = AnswerCache()
     problems.install(app)
     app.include_router(health.router)
     app.include_router(projects.router)

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
+from api.cache import AnswerCache, live_state
 from api.deps import LedgerDep, Reader, ReadModelsDep, fresh
 from api.schemas import (
     ConventionOut,
@@ -60,12 +61,23 @@ def get_totals(
     fresh(request, min_position)
     filters = {k: v for k, v in request.query_params.items() if k not in TOTALS_PARAMS}
     dims = [d.strip() for d in group_by.split(",") if d.strip()]
-    answer = queries.totals(read_models, dims, filters, date_from, date_to)
     if output == "csv":
-        return _csv(dims, answer, sep)
-    return TotalsOut.model_validate(
-        {"rows": answer.rows, "total": answer.total, "position": answer.position}
-    )
+        return _csv(dims, queries.totals(read_models, dims, filters, date_from, date_to), sep)
+
+    def compute() -> bytes:
+        answer = queries.totals(read_models, dims, filters, date_from, date_to)
+        return (
+            TotalsOut.model_validate(
+                {"rows": answer.rows, "total": answer.total, "position": answer.position}
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    key = (tuple(dims), tuple(sorted(filters.items())), date_from, date_to)
+    state = live_state(read_models, "totals")
+    cache: AnswerCache = request.app.state.totals_cache
+    return Response(cache.get_or_compute(key, state, compute), media_type="application/json")
 
 
 def _csv(dims: list[str], answer: queries.Totals, sep: str) -> Response:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from uuid import UUID
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from httpx import Response
 from typer.testing import CliRunner
@@ -284,7 +286,22 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+def restored_logging() -> Iterator[None]:
+    """Put back the logging set-up the CLI replaces, for the tests that follow."""
+    # The same processor list, not a copy: loggers already cached hold on to it.
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**config)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def cli_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restored_logging: None
+) -> Iterator[Ledger]:
     """A fresh SQLite store that the CLI is pointed at, with two projects."""
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     monkeypatch.setenv("FUNDING_DATABASE_URL", url)

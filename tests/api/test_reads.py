@@ -245,3 +245,28 @@ def test_the_projections_report_their_lag(
     assert items["totals"]["lag_events"] == 1
     assert items["totals"]["state"] == "live"
     assert items["projects"]["head"] == api_ledger.head_position()
+
+
+def test_a_repeated_totals_query_reflects_events_projected_in_between(
+    client: TestClient,
+    tokens: dict[str, str],
+    funded: list[Written],
+    api_ledger: Ledger,
+    read_models: ReadModelDatabase,
+) -> None:
+    headers = {"Authorization": tokens["viewer"]}
+    before = client.get("/v1/totals", headers=headers).json()
+    api_ledger.disburse(
+        ACTOR,
+        funded[0].id,
+        funded[0].commitment_id,  # type: ignore[arg-type]
+        amount="250.00",
+        disbursed_on=date(2024, 5, 1),
+    )
+    catch_up(api_ledger, read_models)
+
+    after = client.get("/v1/totals", headers=headers).json()
+
+    assert before["total"]["disbursed"] == "0.00"
+    assert after["total"]["disbursed"] == "250.00"
+    assert after["position"] == before["position"] + 1
