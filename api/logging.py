@@ -35,7 +35,8 @@ def configure_logging(log_format: LogFormat = LogFormat.AUTO, level: str = "INFO
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Loggers follow a later reconfiguration (tests capture logs by reconfiguring).
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

@@ -485,14 +485,14 @@ class Project(Aggregate):
     def complete(self, *, on: date, reason: str | None = None) -> None:
         """Close the project as completed."""
         self._require_open()
-        self._not_before_identification(on)
-        self._complete(on=effective_date(on, "on"), reason=_optional_text(reason))
+        self._not_before_identification(effective_date(on, "on"))
+        self._complete(on=on, reason=_optional_text(reason))
 
     def abandon(self, *, on: date, reason: str | None = None) -> None:
         """Close the project as abandoned."""
         self._require_open()
-        self._not_before_identification(on)
-        self._abandon(on=effective_date(on, "on"), reason=_optional_text(reason))
+        self._not_before_identification(effective_date(on, "on"))
+        self._abandon(on=on, reason=_optional_text(reason))
 
     # Queries -------------------------------------------------------------------------------
 

@@ -40,8 +40,11 @@ def library_env(database_url: str) -> dict[str, str]:
     event tables in a schema of their own; `?pool_size=` and `?max_overflow=` size the pool).
     """
     parts = urlsplit(database_url)
+    # Aggregates stay in memory between commands and only read the events recorded since
+    # (by any process): a write to a busy project does not replay its whole history.
+    cache = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     if database_url == MEMORY_URL:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo", **cache}
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if parts.netloc or not path:
@@ -52,6 +55,7 @@ def library_env(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "10",
+            **cache,
         }
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
@@ -70,6 +74,7 @@ def library_env(database_url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_PRE_PING": "y",
+            **cache,
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
