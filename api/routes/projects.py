@@ -11,8 +11,24 @@ from fastapi import APIRouter, Query, Response
 from api.deps import EventReader, LedgerDep, Reader
 from api.problems import ProblemError
 from api.schemas import EventOut, EventsOut, ProjectOut
+from domain.application import Ledger
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
+
+# These reads come from the event store itself: any position the log holds is reached.
+MinPosition = Annotated[
+    int | None, Query(ge=0, description="Refused (503) only beyond the log's head.")
+]
+
+
+def _reached(ledger: Ledger, min_position: int | None) -> None:
+    if min_position is not None and min_position > (head := ledger.head_position()):
+        raise ProblemError(
+            503,
+            f"the log ends at position {head}, before {min_position}",
+            headers={"Retry-After": "1"},
+            extra={"position": head},
+        )
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
@@ -23,8 +39,10 @@ def get_project(
     response: Response,
     version: Annotated[int | None, Query(ge=1)] = None,
     as_at: Annotated[datetime | None, Query(description="ISO 8601 timestamp with zone")] = None,
+    min_position: MinPosition = None,
 ) -> ProjectOut:
     """The project now, at a version, or as recorded at a time; ETag is its version."""
+    _reached(ledger, min_position)
     if version is not None and as_at is not None:
         raise ProblemError(400, "ask for either version or as_at, not both")
     if as_at is not None:
@@ -38,8 +56,11 @@ def get_project(
 
 
 @router.get("/{project_id}/events", response_model=EventsOut)
-def get_project_events(project_id: UUID, ledger: LedgerDep, _: EventReader) -> EventsOut:
+def get_project_events(
+    project_id: UUID, ledger: LedgerDep, _: EventReader, min_position: MinPosition = None
+) -> EventsOut:
     """The project's events in order, with version, log position, recording time and actor."""
+    _reached(ledger, min_position)
     return EventsOut(
         project_id=project_id,
         events=[EventOut.of(e) for e in ledger.project_events(project_id)],
