@@ -92,6 +92,48 @@ class Cursor:
         marks = ", ".join("?" * len(columns))
         self._raw.executemany(f"INSERT INTO {qualified} ({names}) VALUES ({marks})", rows)  # noqa: S608
 
+    def add_rows(
+        self,
+        table: str,
+        keys: Sequence[str],
+        measures: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> None:
+        """Add measures to the rows of a table (unqualified name) by key; create missing rows.
+
+        Each row is keys then measures; a key appears at most once. PostgreSQL copies the
+        rows into a scratch table and upserts them in one statement; SQLite upserts each row.
+        """
+        rows = list(rows)
+        if not rows:
+            return
+        qualified = self._db.table(table)
+        columns = [*keys, *measures]
+        names = ", ".join(columns)
+        updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in measures)
+        conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        if self._postgres:
+            # COPY into a session-private scratch table, then one upsert from it.
+            scratch = f"pg_temp.{table}_add"
+            self._raw.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {table}_add "
+                f"(LIKE {qualified}) ON COMMIT DELETE ROWS"
+            )
+            with self._raw.copy(f"COPY {scratch} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            self._raw.execute(
+                f"INSERT INTO {qualified} AS t ({names}) "  # noqa: S608
+                f"SELECT {names} FROM {scratch} {conflict}"
+            )
+            self._raw.execute(f"DELETE FROM {scratch}")  # noqa: S608
+            return
+        marks = ", ".join("?" * len(columns))
+        self._raw.executemany(
+            f"INSERT INTO {qualified} AS t ({names}) VALUES ({marks}) {conflict}",  # noqa: S608
+            rows,
+        )
+
     def select_in(
         self, sql: str, values: Iterable[Any], params: Sequence[Any] = (), chunk: int = 500
     ) -> list[tuple[Any, ...]]:
@@ -124,6 +166,8 @@ class ReadModelDatabase:
         self.dialect = dialect
         self.reporting_schema = reporting_schema
         self.events_schema = events_schema
+        # Tables found per (read model, generation): a generation's tables never change.
+        self.tables_found: dict[tuple[str, int], frozenset[str]] = {}
         self._sqlite_target = sqlite_target
         self._local = threading.local()
         self._sqlite_connections: list[sqlite3.Connection] = []
@@ -176,6 +220,9 @@ class ReadModelDatabase:
             password=env["POSTGRES_PASSWORD"] or None,
             connect_timeout=env["POSTGRES_CONNECT_TIMEOUT"],
             application_name="funding-reporting",
+            # Territory filters are very skewed (a région holds 1 to 15% of the rows): plan
+            # each query for its own values, never with a generic plan.
+            options="-c plan_cache_mode=force_custom_plan",
         )
         schema = parse_qs(parts.query).get("schema", [None])[0]
         return cls(
@@ -212,6 +259,23 @@ class ReadModelDatabase:
     def timestamp_type(self) -> str:
         """The column type of a recording time."""
         return "TEXT" if self.dialect is Dialect.SQLITE else "TIMESTAMPTZ"
+
+    def existing_tables(self, cur: Cursor, names: Sequence[str]) -> frozenset[str]:
+        """Return which of these unqualified table names exist."""
+        if self.dialect is Dialect.SQLITE:
+            qualified = {self.table(name): name for name in names}
+            found = cur.select_in(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({})",
+                list(qualified),
+            )
+            return frozenset(qualified[row[0]] for row in found)
+        found = cur.select_in(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name IN ({})",
+            list(names),
+            (self.reporting_schema,),
+        )
+        return frozenset(str(row[0]) for row in found)
 
     def is_missing_table(self, error: BaseException) -> bool:
         """Whether an error says a table vanished (a reader racing a blue/green swap)."""

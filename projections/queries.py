@@ -31,6 +31,7 @@ from projections.schema import (
     TOTALS,
     generation_table,
     read_live_position,
+    tables_of,
 )
 from projections.state import NONE, fold
 
@@ -72,6 +73,8 @@ NULLABLE = frozenset(
 # Only the facts table has these; the cubes leave them out to stay small.
 FACTS_ONLY = frozenset({"epci", "commune", "convention"})
 MONTHLY = frozenset({"quarter", "month"})
+# Only the facts and the département-level cubes have these.
+DETAILED = frozenset({"departement", "band"})
 TERRITORY_LEVELS = frozenset(level.value for level in TerritoryLevel)
 QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -168,7 +171,7 @@ def totals(
     source = _source(used, date_from, date_to)
     where: list[str] = []
     params: list[Any] = []
-    for column, value in conditions:
+    for column, value in _with_ancestors(conditions):
         where.append(f"{column} = ?")
         params.append(value)
     where_dates, date_params = _date_conditions(db, source, date_from, date_to)
@@ -182,7 +185,13 @@ def totals(
     )
 
     def query(cur: Cursor, generation: int) -> list[tuple[Any, ...]]:
-        table = db.table(generation_table(source, generation))
+        chosen = source
+        if chosen.startswith("cube_region_") and chosen not in tables_of(
+            db, cur, TOTALS, generation
+        ):
+            # A generation built before the région cubes existed: the fuller cube answers.
+            chosen = chosen.replace("cube_region_", "cube_")
+        table = db.table(generation_table(chosen, generation))
         cur.execute(sql.format(table=table), params)
         return cur.fetchall()
 
@@ -266,6 +275,23 @@ def _condition(name: str, raw: object) -> tuple[str, object]:
     return name, value
 
 
+def _with_ancestors(conditions: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """Add the région (and département) a département or commune filter implies.
+
+    They change no answer, and let the cubes' primary key (région first) serve the query.
+    EPCI are left alone: a few span two départements.
+    """
+    extra: list[tuple[str, object]] = []
+    for column, value in conditions:
+        if column in ("departement", "commune") and value != NONE:
+            territory = load_territories().get(str(value))
+            for level in (TerritoryLevel.REGION, TerritoryLevel.DEPARTEMENT):
+                code = territory.at_level(level)
+                if level.value != column and code is not None:
+                    extra.append((level.value, code))
+    return [*conditions, *(c for c in extra if c not in conditions)]
+
+
 def _period(name: str, value: str) -> object:
     if name == "year":
         if not value.isdigit() or not EARLIEST_DATE.year <= int(value) <= LATEST_DATE.year:
@@ -287,7 +313,7 @@ def _month_end(day: date) -> bool:
 
 
 def _source(used: set[str], date_from: date | None, date_to: date | None) -> str:
-    """Pick the smallest table that answers: cube_year, cube_month or facts."""
+    """Pick the smallest table that answers: a région-level cube, a cube, or the facts."""
     month_aligned = (date_from is None or date_from.day == 1) and (
         date_to is None or _month_end(date_to)
     )
@@ -296,9 +322,8 @@ def _source(used: set[str], date_from: date | None, date_to: date | None) -> str
     )
     if used & FACTS_ONLY or not month_aligned:
         return "facts"
-    if used & MONTHLY or not year_aligned:
-        return "cube_month"
-    return "cube_year"
+    period = "month" if used & MONTHLY or not year_aligned else "year"
+    return f"cube_{period}" if used & DETAILED else f"cube_region_{period}"
 
 
 def _date_conditions(
@@ -312,7 +337,7 @@ def _date_conditions(
         if source == "facts":
             where.append(f"day {operator} ?")
             params.append(db.date_param(bound))
-        elif source == "cube_month":
+        elif source.endswith("month"):
             where.append(f"month {operator} ?")
             params.append(bound.isoformat()[:7])
         else:
@@ -466,6 +491,19 @@ def _links(
 def _project(row: dict[str, Any], conventions: list[str]) -> dict[str, Any]:
     cost = row["estimated_cost"]
     net = row["committed"] - row["cancelled"]
+    figures = _figures(
+        [
+            int(row["committed"]),
+            int(row["cancelled"]),
+            int(row["disbursed"]),
+            int(row["repaid"]),
+            int(row["outstanding"]),
+            1,
+            int(row["commitments"]),
+            int(cost or 0),
+            net if cost is not None else 0,
+        ]
+    )
     return {
         "project_id": row["project_id"],
         "name": row["name"],
@@ -486,19 +524,7 @@ def _project(row: dict[str, Any], conventions: list[str]) -> dict[str, Any]:
         "version": int(row["version"]),
         "position": int(row["position"]),
         "updated_position": int(row["updated_position"]),
-        **_figures(
-            [
-                int(row["committed"]),
-                int(row["cancelled"]),
-                int(row["disbursed"]),
-                int(row["repaid"]),
-                int(row["outstanding"]),
-                1,
-                int(row["commitments"]),
-                int(cost or 0),
-                net if cost is not None else 0,
-            ]
-        ),
+        **figures,
     }
 
 

@@ -8,7 +8,7 @@ SQL, within the page's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from projections.db import Cursor, ReadModelDatabase
@@ -22,8 +22,7 @@ from projections.events import (
     uuid_text,
 )
 from projections.schema import (
-    CUBE_MONTH_KEY,
-    CUBE_YEAR_KEY,
+    CUBES,
     FACT_COLUMNS,
     MEASURES,
     PROJECT_DIMENSIONS,
@@ -47,6 +46,30 @@ COMMITTED, CANCELLED, DISBURSED, REPAID, OUTSTANDING, ESTIMATED_COST, PROJECTS, 
 THEME = PROJECT_DIMENSIONS.index("theme")
 CONVENTION = PROJECT_DIMENSIONS.index("convention")
 DIM_COLUMNS = ", ".join(PROJECT_DIMENSIONS)
+PERIODS = ("instrument", "year", "quarter", "month")
+MOVE_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CubeSpec:
+    """A cube: its key's project part (dimensions of the project) and whether it is monthly."""
+
+    name: str
+    key: tuple[str, ...]
+    base: tuple[str, ...]  # the key's columns that are project dimensions
+    monthly: bool
+
+    @property
+    def base_indices(self) -> tuple[int, ...]:
+        """Where the base columns sit in ProjectDims.dims."""
+        return tuple(PROJECT_DIMENSIONS.index(column) for column in self.base)
+
+
+CUBE_SPECS = tuple(
+    CubeSpec(name, key, tuple(k for k in key if k not in PERIODS), "month" in key)
+    for name, key in CUBES.items()
+)
+BASE_INDICES = tuple(spec.base_indices for spec in CUBE_SPECS)
 
 
 @dataclass(slots=True)
@@ -55,19 +78,18 @@ class ProjectDims:
 
     dims: tuple[Any, ...]  # in the order of PROJECT_DIMENSIONS
     estimated_cost: int | None
+    # The project's part of each cube's key, in the order of CUBE_SPECS.
+    bases: tuple[tuple[Any, ...], ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        d = self.dims
+        self.bases = tuple(tuple(d[i] for i in indices) for indices in BASE_INDICES)
 
     @property
     def territory(self) -> str:
         """The finest territory code among the dimensions: the project's own territory."""
         region, departement, epci, commune = self.dims[:4]
         return str(commune or epci or departement or region)
-
-    @property
-    def cube_base(self) -> tuple[Any, ...]:
-        """The project's part of a cube key: region, departement, band, theme, programme,
-        directorate, costed."""
-        d = self.dims
-        return (d[0], d[1], d[4], d[5], d[6], d[7], d[9])
 
 
 def project_dims(
@@ -104,15 +126,13 @@ class TotalsPage:
         self.db = db
         self.cur = cur
         self.facts = generation_table("facts", generation)
-        self.cube_year = generation_table("cube_year", generation)
-        self.cube_month = generation_table("cube_month", generation)
+        self.cubes = [generation_table(spec.name, generation) for spec in CUBE_SPECS]
         self.commitments = CommitmentBook(db, generation_table("totals_commitments", generation))
         self.projects: dict[str, ProjectDims] = {}
         self.rows: list[tuple[Any, ...]] = []
-        self.year_deltas: dict[tuple[Any, ...], list[int]] = {}
-        self.month_deltas: dict[tuple[Any, ...], list[int]] = {}
+        self.deltas: list[dict[tuple[Any, ...], list[int]]] = [{} for _ in CUBE_SPECS]
         self.moved: dict[str, ProjectDims] = {}
-        self.stale_bases: set[tuple[Any, ...]] = set()
+        self.stale: list[ProjectDims] = []
 
     # Loading -------------------------------------------------------------------------------
 
@@ -309,11 +329,10 @@ class TotalsPage:
                 *measures,
             )
         )
-        base = project.cube_base
-        for deltas, key in (
-            (self.year_deltas, (*base, instrument, year)),
-            (self.month_deltas, (*base, instrument, year, quarter, month)),
-        ):
+        by_year = (instrument, year)
+        by_month = (instrument, year, quarter, month)
+        for spec, base, deltas in zip(CUBE_SPECS, project.bases, self.deltas, strict=True):
+            key = (*base, *(by_month if spec.monthly else by_year))
             total = deltas.get(key)
             if total is None:
                 deltas[key] = measures.copy()
@@ -325,7 +344,7 @@ class TotalsPage:
 
     def _move(self, project_id: str, moved: ProjectDims) -> None:
         """Give a project new dimensions; its stored facts follow once the page is written."""
-        self.stale_bases.add(self._project(project_id).cube_base)
+        self.stale.append(self._project(project_id))
         self.projects[project_id] = moved
         self.moved[project_id] = moved
 
@@ -336,50 +355,50 @@ class TotalsPage:
         under: the cubes lose each fact's sums under its current key and gain them under the
         project's final one.
         """
+        if not self.moved:
+            return
         assignments = ", ".join(f"{d} = ?" for d in PROJECT_DIMENSIONS)
         facts = self.db.table(self.facts)
-        for project_id, moved in self.moved.items():
-            self._shift_cubes(project_id, -1)
-            self.cur.execute(
-                f"UPDATE {facts} SET {assignments} WHERE project_id = ?",  # noqa: S608
-                (*moved.dims, project_id),
+        project_ids = list(self.moved)
+        self._shift_cubes(project_ids, -1)
+        self.cur.executemany(
+            f"UPDATE {facts} SET {assignments} WHERE project_id = ?",  # noqa: S608
+            [(*moved.dims, project_id) for project_id, moved in self.moved.items()],
+        )
+        self.cur.executemany(
+            f"UPDATE {facts} SET estimated_cost = ? "  # noqa: S608
+            "WHERE project_id = ? AND kind = 'identified'",
+            [(moved.estimated_cost or 0, project_id) for project_id, moved in self.moved.items()],
+        )
+        self._shift_cubes(project_ids, 1)
+        # A cube row with facts always has a non-zero measure: a zero row is a moved-out group.
+        zero = " AND ".join(f"{m} = 0" for m in MEASURES)
+        for i, (cube, spec) in enumerate(zip(self.cubes, CUBE_SPECS, strict=True)):
+            where = " AND ".join(f"{column} = ?" for column in spec.base)
+            self.cur.executemany(
+                f"DELETE FROM {self.db.table(cube)} WHERE {where} AND {zero}",  # noqa: S608
+                sorted({before.bases[i] for before in self.stale}),
             )
-            self.cur.execute(
-                f"UPDATE {facts} SET estimated_cost = ? "  # noqa: S608
-                "WHERE project_id = ? AND kind = 'identified'",
-                (moved.estimated_cost or 0, project_id),
-            )
-            self._shift_cubes(project_id, 1)
-        for base in self.stale_bases:
-            self._drop_empty_cube_rows(base)
         self.moved.clear()
-        self.stale_bases.clear()
+        self.stale.clear()
 
-    def _shift_cubes(self, project_id: str, sign: int) -> None:
+    def _shift_cubes(self, project_ids: list[str], sign: int) -> None:
+        """Add (sign 1) or take away (sign -1) the projects' facts from every cube."""
         sums = ", ".join(f"{'-' if sign < 0 else ''}SUM({m})" for m in MEASURES)
         measures = ", ".join(MEASURES)
         updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in MEASURES)
-        for cube, key in ((self.cube_year, CUBE_YEAR_KEY), (self.cube_month, CUBE_MONTH_KEY)):
-            keys = ", ".join(key)
-            self.cur.execute(
-                f"INSERT INTO {self.db.table(cube)} AS t ({keys}, {measures}) "  # noqa: S608
-                f"SELECT {keys}, {sums} FROM {self.db.table(self.facts)} "
-                f"WHERE project_id = ? GROUP BY {keys} "
-                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-                (project_id,),
-            )
-
-    def _drop_empty_cube_rows(self, cube_base: tuple[Any, ...]) -> None:
-        # A cube row with facts always has a non-zero measure: a zero row is a moved-out group.
-        base = ("region", "departement", "band", "theme", "programme", "directorate", "costed")
-        where = " AND ".join(
-            [*(f"{column} = ?" for column in base), *(f"{m} = 0" for m in MEASURES)]
-        )
-        for cube in (self.cube_year, self.cube_month):
-            self.cur.execute(
-                f"DELETE FROM {self.db.table(cube)} WHERE {where}",  # noqa: S608
-                cube_base,
-            )
+        for start in range(0, len(project_ids), MOVE_CHUNK):
+            chunk = project_ids[start : start + MOVE_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for cube, spec in zip(self.cubes, CUBE_SPECS, strict=True):
+                keys = ", ".join(spec.key)
+                self.cur.execute(
+                    f"INSERT INTO {self.db.table(cube)} AS t ({keys}, {measures}) "  # noqa: S608
+                    f"SELECT {keys}, {sums} FROM {self.db.table(self.facts)} "
+                    f"WHERE project_id IN ({marks}) GROUP BY {keys} "
+                    f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+                    chunk,
+                )
 
     # Writing -------------------------------------------------------------------------------
 
@@ -388,20 +407,9 @@ class TotalsPage:
         if self.rows:
             self.cur.copy_rows(self.facts, FACT_COLUMNS, self.rows)
             self.rows = []
-        for cube, key, deltas in (
-            (self.cube_year, CUBE_YEAR_KEY, self.year_deltas),
-            (self.cube_month, CUBE_MONTH_KEY, self.month_deltas),
-        ):
-            if not deltas:
-                continue
-            keys = ", ".join(key)
-            marks = ", ".join("?" * (len(key) + len(MEASURES)))
-            updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in MEASURES)
-            self.cur.executemany(
-                f"INSERT INTO {self.db.table(cube)} AS t ({keys}, {', '.join(MEASURES)}) "  # noqa: S608
-                f"VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-                [(*k, *v) for k, v in deltas.items() if any(v)],
-            )
+        for cube, spec, deltas in zip(self.cubes, CUBE_SPECS, self.deltas, strict=True):
+            rows = [(*key, *sums) for key, sums in deltas.items() if any(sums)]
+            self.cur.add_rows(cube, spec.key, MEASURES, rows)
             deltas.clear()
         self.commitments.flush(self.cur)
 

@@ -22,6 +22,7 @@ from projections.schema import (
     drop_generation,
     ensure_live_generation,
     generations,
+    is_outdated,
     layout,
     live_generation,
     swap,
@@ -148,6 +149,14 @@ def catch_up(
         name: generation if generation is not None else ensure_live_generation(db, name)
         for name in names
     }
+    if generation is None:
+        for name, live in targets.items():
+            if is_outdated(db, name, live):
+                # Built by an older layout: build the current one beside it, then swap.
+                rebuilt = create_generation(db, name)
+                catch_up(ledger, db, name, page_size, rebuilt, stop=stop)
+                swap(db, name, rebuilt)
+                targets[name] = rebuilt
     positions = {name: position_of(db, name, gen) for name, gen in targets.items()}
     while True:
         start = min(positions.values()) + 1

@@ -257,8 +257,20 @@ def part(room: Decimal, b: int) -> Decimal:
 # Recomputation -------------------------------------------------------------------------------
 
 
-def expected_groupings(ledger: Ledger, project_ids: list[UUID]) -> dict[str, dict[Any, list[Any]]]:
-    """Recompute every single-dimension grouping from the aggregates, in euros."""
+# Every single dimension, and pairs that reach each cube (département-level monthly too).
+GROUPINGS = [
+    *((d,) for d in DIMENSIONS),
+    ("departement", "month"),
+    ("band", "quarter"),
+    ("region", "year"),
+    ("commune", "instrument"),
+]
+
+
+def expected_groupings(
+    ledger: Ledger, project_ids: list[UUID]
+) -> dict[tuple[str, ...], dict[Any, list[Any]]]:
+    """Recompute every grouping from the aggregates, in euros."""
     # Each entry: (keys by dimension, measures); measures = committed, cancelled, disbursed,
     # repaid, outstanding, projects, commitments, estimated cost, net committed of costed.
     entries: list[tuple[dict[str, Any], list[Any]]] = []
@@ -313,14 +325,14 @@ def expected_groupings(ledger: Ledger, project_ids: list[UUID]) -> dict[str, dic
                     instruments[data["commitment_id"]],
                     {"cancelled": data["amount"]},
                 )
-    groupings: dict[str, dict[Any, list[Any]]] = {}
-    for dimension in DIMENSIONS:
+    groupings: dict[tuple[str, ...], dict[Any, list[Any]]] = {}
+    for grouping in GROUPINGS:
         sums: dict[Any, list[Any]] = defaultdict(lambda: [Decimal(0)] * len(MEASURES))
         for keys, row in entries:
-            total = sums[keys[dimension]]
+            total = sums[tuple(keys[d] for d in grouping)]
             for i, value in enumerate(row):
                 total[i] += value
-        groupings[dimension] = dict(sums)
+        groupings[grouping] = dict(sums)
     return groupings
 
 
@@ -436,13 +448,15 @@ def check_against_recomputation(
 
         assert position == ledger.head_position()
         expected = expected_groupings(ledger, books.projects)
-        grand = figures([sum(column) for column in zip(*expected["year"].values(), strict=True)])
-        for dimension in DIMENSIONS:
-            answer = totals(db, [dimension])
-            got = {row[dimension]: {k: row[k] for k in grand} for row in answer.rows}
-            assert got == {key: figures(sums) for key, sums in expected[dimension].items()}, (
-                dimension
-            )
+        sums_by_year = expected[("year",)].values()
+        grand = figures([sum(column) for column in zip(*sums_by_year, strict=True)])
+        for grouping in GROUPINGS:
+            answer = totals(db, grouping)
+            got = {
+                tuple(row[d] for d in grouping): {k: row[k] for k in grand} for row in answer.rows
+            }
+            want = {key: figures(sums) for key, sums in expected[grouping].items()}
+            assert got == want, (grouping, answer.source)
             assert answer.total == grand
             for figure in ADDITIVE:
                 assert sum(row[figure] for row in answer.rows) == grand[figure]

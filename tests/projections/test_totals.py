@@ -410,12 +410,15 @@ def test_date_ranges_give_the_same_figures_from_cubes_and_from_facts(
     days = totals(read_db, ["region"], {}, date(2024, 3, 15), date(2024, 5, 15))
     by_epci = totals(read_db, ["epci"], {}, date(2024, 3, 1), date(2024, 5, 31))
 
-    assert (year.source, months.source, days.source, by_epci.source) == (
+    by_band = totals(read_db, ["band"], {}, date(2024, 1, 1), None)
+    assert (year.source, months.source, days.source, by_epci.source, by_band.source) == (
+        "cube_region_year",
+        "cube_region_month",
+        "facts",
+        "facts",
         "cube_year",
-        "cube_month",
-        "facts",
-        "facts",
     )
+    assert by_band.total == year.total
     assert year.total["committed"] == euros("78.00")
     assert months.total["committed"] == days.total["committed"] == euros("12.00")
     assert by_epci.total == months.total
