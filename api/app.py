@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import metrics, problems
 from api.cache import AnswerCache
 from api.deps import Services
+from api.logging import configure_logging
 from api.routes import audit, health, imports, projects, reads, writes
 from api.settings import Settings
 from domain.application import Ledger
@@ -74,6 +75,13 @@ class BodyLimit:
             413, f"the request body must be at most {self.max_bytes} bytes; nothing was recorded"
         )
         await response(scope, receive, send)
+
+
+def app_factory() -> FastAPI:
+    """The app as a server process builds it: settings from the environment, logging set."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 def create_app(

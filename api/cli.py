@@ -98,7 +98,7 @@ def serve(
         projector = _projector(settings, Ledger(env=settings.ledger_env()))
         projector.start()
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:app_factory",
         factory=True,
         host=host,
         port=port,

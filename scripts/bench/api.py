@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -60,7 +61,9 @@ function request()
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 function response(status, headers, body)
-  if status == 201 then
+  if status ~= 201 then
+    out:write("refused " .. status .. " " .. body:sub(1, 120) .. "\n")
+  else
     out:write(body:match('"position":(%d+)') .. " "
       .. body:match('"commitment_id":"([%x%-]+)"') .. "\n")
     out:flush()
@@ -214,11 +217,13 @@ def main() -> None:
             writes = wrk("/", connections=16, seconds=args.write_seconds, script=str(script))
             stop.set()
             prober.join()
-            acks = [
-                line.split()
+            lines = [
+                line
                 for ack_file in Path(tmp).glob("acks.*")
                 for line in ack_file.read_text().splitlines()
             ]
+            acks = [line.split() for line in lines if not line.startswith("refused")]
+            refusals = Counter(line[:160] for line in lines if line.startswith("refused"))
         head_after = ledger.head_position()
         once = exactly_once(ledger, acks)
     finally:
@@ -240,6 +245,8 @@ def main() -> None:
         f"projection lag (201 → min_position read): p50 {lags[len(lags) // 2] * 1000:.0f} ms, "
         f"p99 {lags[int(len(lags) * 0.99)] * 1000:.0f} ms over {len(lags)} probes"
     )
+    for refusal, count in refusals.most_common(5):
+        print(f"  {count} × {refusal}")
     print(
         f"every 201 in the log exactly once: {'yes' if once else 'NO'} ({len(acks):,} 201s "
         f"checked; {head_after - head_before:,} events appended, probes and writes wrk "
