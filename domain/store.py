@@ -37,7 +37,8 @@ def library_env(database_url: str) -> dict[str, str]:
 
     `memory://` is the library's in-process store, `sqlite:///path` an embedded file,
     `postgresql://user:pass@host:port/db` the production store (`?schema=name` keeps the
-    event tables in a schema of their own; `?pool_size=` and `?max_overflow=` size the pool).
+    event tables in a schema of their own; `?pool_size=` and `?max_overflow=` size the pool;
+    `?connect_timeout=` in whole seconds, default 1).
     """
     parts = urlsplit(database_url)
     # Aggregates stay in memory between commands and only read the events recorded since
@@ -69,7 +70,9 @@ def library_env(database_url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            # Also how long a request waits for a pooled connection: during an outage the
+            # library retries 10 times, so this bounds the wait for the 503 (about 12 s).
+            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["1"])[0],
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
