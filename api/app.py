@@ -122,6 +122,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(writes.router)
     app.include_router(imports.router)
+    problems.document(app)
     # Added before the logging middleware, so it runs inside it: a 413 is logged too.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 

@@ -16,6 +16,9 @@ from projections.db import ReadModelDatabase
 from projections.projector import wait_for_position
 
 ANONYMOUS_VIEWER = Principal(name="anonymous", role=Role.VIEWER)
+# Log positions and versions are 64-bit integers in the store: a larger one in a query is
+# refused (422), not handed to the driver to overflow (500); `after` + 1 must fit too.
+MAX_POSITION = 2**63 - 2
 
 
 @dataclass

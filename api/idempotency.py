@@ -12,6 +12,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Header, Request
+from pydantic import WithJsonSchema
 
 from api.deps import Writer
 from api.problems import ProblemError
@@ -33,6 +34,8 @@ async def idempotency_claim(
     principal: Writer,
     idempotency_key: Annotated[
         str | None,
+        # Documented as what it must match: the app, not FastAPI, refuses the rest (400).
+        WithJsonSchema({"type": "string", "pattern": KEY.pattern}),
         Header(
             description="Send the request again with the same key: it is recorded once and "
             "answered with the first response (1 to 255 visible ASCII characters)."

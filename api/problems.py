@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 from typing import Any
 
@@ -11,6 +12,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Persiste
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from domain.errors import (
@@ -23,6 +25,7 @@ from domain.errors import (
 )
 
 PROBLEM = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
 log = structlog.get_logger("api")
 
 TITLES = {
@@ -39,6 +42,101 @@ TITLES = {
     422: "Invalid field",
     503: "Store unavailable",
 }
+
+
+class FieldError(BaseModel):
+    """Where a request is wrong (`["body", "amount"]`, `["query", "limit"]`), and why."""
+
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; some carry more members (a 503 its `position`, an import its rows)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def _header(description: str, schema: dict[str, str]) -> dict[str, Any]:
+    return {"description": description, "required": True, "schema": schema}
+
+
+# The OpenAPI response of each problem status, built once: see problem_responses and document.
+PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
+    status: {
+        "description": title,
+        "content": {PROBLEM: {"schema": {"$ref": PROBLEM_REF}}},
+    }
+    for status, title in TITLES.items()
+}
+PROBLEM_RESPONSES[401]["headers"] = {
+    "WWW-Authenticate": _header("How to authenticate: Bearer.", {"type": "string"})
+}
+PROBLEM_RESPONSES[503]["headers"] = {
+    "Retry-After": _header("Seconds to wait before trying again.", {"type": "integer"})
+}
+# Answered by any operation: a malformed request (Content-Length, JSON, a header), a body
+# over the size limit.
+ANY_OPERATION = (400, 413)
+# Answered by any write: a business rule broken or an Idempotency-Key reused with another body
+# (409), a body of another media type (415).
+ANY_WRITE = (409, 415)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of problems a router (or route) answers beyond what `document`
+    reads from the operation itself: 401/403 (its roles), 503 (it uses the store)."""
+    return {status: copy.deepcopy(PROBLEM_RESPONSES[status]) for status in statuses}
+
+
+def _operation_statuses(method: str, operation: dict[str, Any]) -> set[int]:
+    """The problems an operation answers by its shape: method, parameters, body."""
+    statuses = set(ANY_OPERATION)
+    parameters = operation.get("parameters", [])
+    if parameters or "requestBody" in operation:
+        statuses.add(422)
+    if any(p["in"] == "path" for p in parameters):
+        statuses.add(404)
+    if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in parameters):
+        statuses.add(412)
+    if method == "post":
+        statuses.update(ANY_WRITE)
+    return statuses
+
+
+def document(app: FastAPI) -> None:
+    """Document the problems every operation answers, all with the Problem schema.
+
+    FastAPI's own 422 (HTTPValidationError) is replaced: validation errors answer a problem.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()  # FastAPI keeps this very dict as app.openapi_schema
+        for operations in spec.get("paths", {}).values():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                for status in _operation_statuses(method, operation):
+                    if PROBLEM not in responses.get(str(status), {}).get("content", {}):
+                        responses[str(status)] = copy.deepcopy(PROBLEM_RESPONSES[status])
+                operation["responses"] = dict(sorted(responses.items()))
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ProblemError(Exception):

@@ -324,6 +324,8 @@ def versioned_write(
     context: NewWrite,
     if_match: Annotated[
         str | None,
+        # Documented as what it must match: the app, not FastAPI, refuses the rest (400).
+        WithJsonSchema({"type": "string", "pattern": IF_MATCH.pattern}),
         Header(description='Apply only if the project is at this version: 3, "3" or W/"3".'),
     ] = None,
 ) -> WriteContext:

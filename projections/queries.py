@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -309,7 +310,7 @@ def _check_dates(date_from: date | None, date_to: date | None) -> None:
 
 
 def _month_end(day: date) -> bool:
-    return (day + timedelta(days=1)).day == 1
+    return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
 def _source(used: set[str], date_from: date | None, date_to: date | None) -> str:

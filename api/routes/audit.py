@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from api.deps import Auditor, LedgerDep
+from api.deps import MAX_POSITION, Auditor, LedgerDep
+from api.problems import problem_responses
 from domain.application import Ledger, event_data
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 503))
 NDJSON = "application/x-ndjson"
 # Pages read from the store while streaming NDJSON.
 STREAM_PAGE = 1000
@@ -66,12 +67,24 @@ def _events(ledger: Ledger, after: int, limit: int) -> list[LogEventOut]:
     return found
 
 
-@router.get("/events", response_model=LogPage)
+@router.get(
+    "/events",
+    response_model=LogPage,
+    responses={
+        200: {
+            "description": "A page of the log, or with `Accept: application/x-ndjson` "
+            "one LogEventOut per line.",
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def audit_events(
     request: Request,
     ledger: LedgerDep,
     _: Auditor,
-    after: Annotated[int, Query(ge=0, description="Events after this log position.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Events after this log position.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Any:
     """The global log in order (`Accept: application/x-ndjson` streams one event per line)."""

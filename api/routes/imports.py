@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api.deps import LedgerDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyDep
 from api.imports import ImportReport, run_import
-from api.problems import ProblemError
+from api.problems import ProblemError, problem_responses
 from api.requests import ActorDep, WriteContext, require_media_type
 
-router = APIRouter(prefix="/v1", tags=["imports"])
+router = APIRouter(prefix="/v1", tags=["imports"], responses=problem_responses(401, 403, 503))
 
 
 async def csv_body(request: Request) -> bytes:
@@ -36,8 +36,14 @@ CSVWrite = Annotated[WriteContext, Depends(csv_write)]
     response_model_exclude_none=True,
     status_code=201,
     responses={
-        200: {"description": "Dry run, or every row was already recorded: nothing stored."},
-        422: {"description": "Some rows are refused (the report lists them): nothing stored."},
+        200: {
+            "model": ImportReport,
+            "description": "Dry run, or every row was already recorded: nothing stored.",
+        },
+        422: {
+            **problem_responses(422)[422],
+            "description": "Some rows are refused (the problem has the report): nothing stored.",
+        },
     },
     openapi_extra={
         "requestBody": {

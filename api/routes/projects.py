@@ -8,16 +8,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import EventReader, LedgerDep, Reader
-from api.problems import ProblemError
+from api.deps import MAX_POSITION, EventReader, LedgerDep, Reader
+from api.problems import ProblemError, problem_responses
 from api.schemas import EventOut, EventsOut, ProjectOut
 from domain.application import Ledger
 
-router = APIRouter(prefix="/v1/projects", tags=["projects"])
+router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=problem_responses(401, 503))
 
 # These reads come from the event store itself: any position the log holds is reached.
 MinPosition = Annotated[
-    int | None, Query(ge=0, description="Refused (503) only beyond the log's head.")
+    int | None,
+    Query(ge=0, le=MAX_POSITION, description="Refused (503) only beyond the log's head."),
 ]
 
 
@@ -37,7 +38,7 @@ def get_project(
     ledger: LedgerDep,
     _: Reader,
     response: Response,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
     as_at: Annotated[datetime | None, Query(description="ISO 8601 timestamp with zone")] = None,
     min_position: MinPosition = None,
 ) -> ProjectOut:
@@ -55,7 +56,7 @@ def get_project(
     return ProjectOut.of(project)
 
 
-@router.get("/{project_id}/events", response_model=EventsOut)
+@router.get("/{project_id}/events", response_model=EventsOut, responses=problem_responses(403))
 def get_project_events(
     project_id: UUID, ledger: LedgerDep, _: EventReader, min_position: MinPosition = None
 ) -> EventsOut:

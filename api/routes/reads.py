@@ -12,7 +12,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from api.cache import AnswerCache, live_state
-from api.deps import LedgerDep, Reader, ReadModelsDep, fresh
+from api.deps import MAX_POSITION, LedgerDep, Reader, ReadModelsDep, fresh
+from api.problems import problem_responses
 from api.schemas import (
     ConventionOut,
     ConventionsOut,
@@ -32,16 +33,30 @@ from domain.reference.territories import TerritoryLevel, load_territories
 from projections import queries
 from projections.projector import status
 
-router = APIRouter(prefix="/v1", tags=["reads"])
+# Every role may read these: no 403.
+router = APIRouter(prefix="/v1", tags=["reads"], responses=problem_responses(401, 503))
 
 MinPosition = Annotated[
     int | None,
-    Query(ge=0, description="Answer only once the read models reached this log position."),
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="Answer only once the read models reached this log position.",
+    ),
 ]
 TOTALS_PARAMS = frozenset({"group_by", "from", "to", "format", "sep", "min_position"})
 
 
-@router.get("/totals", response_model=TotalsOut)
+@router.get(
+    "/totals",
+    response_model=TotalsOut,
+    responses={
+        200: {
+            "description": "JSON, or with `format=csv` a CSV file (the grand total last).",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def get_totals(
     request: Request,
     read_models: ReadModelsDep,

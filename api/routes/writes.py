@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import LedgerDep
 from api.idempotency import REPLAYED_HEADER
+from api.problems import problem_responses
 from api.requests import (
     AmountCorrectionIn,
     CancellationIn,
@@ -31,7 +32,9 @@ from api.requests import (
 )
 from domain.application import Written
 
-router = APIRouter(prefix="/v1", route_class=ExactJSONRoute)
+router = APIRouter(
+    prefix="/v1", route_class=ExactJSONRoute, responses=problem_responses(401, 403, 503)
+)
 
 POSITION = Field(description="The write's place in the global log: read with min_position=it.")
 VERSION = Field(description="The aggregate's version after the write.")

@@ -419,3 +419,24 @@ def test_an_idempotency_key_with_control_characters_is_400(
 
     problem(response, 400)
     assert api_ledger.head_position() == head
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/audit/events?after={big}",
+        "/v1/projects/{project}?version={big}",
+        "/v1/projects/{project}/events?min_position={big}",
+        "/v1/totals?min_position={big}",
+    ],
+)
+def test_a_position_or_version_beyond_64_bits_is_422(
+    client: TestClient, tokens: dict[str, str], loan: tuple[UUID, UUID], url: str
+) -> None:
+    project, _ = loan
+
+    response = client.get(
+        url.format(big=2**63, project=project), headers={"Authorization": tokens["admin"]}
+    )
+
+    problem(response, 422)

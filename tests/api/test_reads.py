@@ -270,3 +270,14 @@ def test_a_repeated_totals_query_reflects_events_projected_in_between(
     assert before["total"]["disbursed"] == "0.00"
     assert after["total"]["disbursed"] == "250.00"
     assert after["position"] == before["position"] + 1
+
+
+def test_totals_up_to_the_last_representable_day_answer_everything(
+    client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = client.get(
+        "/v1/totals", params={"to": "9999-12-31"}, headers={"Authorization": tokens["viewer"]}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["total"]["committed"] == "3045001.50"
