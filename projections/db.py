@@ -137,9 +137,17 @@ class Cursor:
     def select_in(
         self, sql: str, values: Iterable[Any], params: Sequence[Any] = (), chunk: int = 500
     ) -> list[tuple[Any, ...]]:
-        """Run `sql`, whose last condition ends with `IN ({})`, over many values in chunks."""
+        """Run `sql`, whose last condition ends with `IN ({})`, over many values in chunks.
+
+        PostgreSQL runs it once, with `= ANY(array)` for the `IN` list.
+        """
         values = list(values)
         rows: list[tuple[Any, ...]] = []
+        if self._postgres and "IN ({})" in sql:
+            if values:
+                self.execute(sql.replace("IN ({})", "= ANY(?)"), (*params, values))
+                rows = self.fetchall()
+            return rows
         for start in range(0, len(values), chunk):
             part = values[start : start + chunk]
             self.execute(sql.format(", ".join("?" * len(part))), (*params, *part))
@@ -288,10 +296,13 @@ class ReadModelDatabase:
     # Transactions --------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, readonly: bool = False) -> Iterator[Cursor]:
+    def transaction(self, readonly: bool = False, *, durable: bool = True) -> Iterator[Cursor]:
         """Run statements in one transaction: committed on success, rolled back on error.
 
         A read-only transaction reads one snapshot (PostgreSQL: REPEATABLE READ READ ONLY).
+        A transaction that need not be `durable` commits without waiting for its WAL flush
+        on PostgreSQL (a crash may lose it whole, never part of it): for projection pages,
+        which are applied again from the log after a crash.
         """
         if self.dialect is Dialect.SQLITE:
             with self._sqlite_transaction(readonly) as cursor:
@@ -305,6 +316,8 @@ class ReadModelDatabase:
             conn.read_only = readonly
             conn.isolation_level = IsolationLevel.REPEATABLE_READ if readonly else None
             with conn.transaction(), conn.cursor() as raw:
+                if not durable:
+                    raw.execute("SET LOCAL synchronous_commit = off")
                 yield Cursor(self, raw)
 
     @contextmanager
@@ -375,8 +388,30 @@ class ReadModelDatabase:
                 "read_model TEXT NOT NULL, generation INTEGER NOT NULL, "
                 "position BIGINT NOT NULL, "
                 f"event_at TEXT, updated_at {self.timestamp_type}, "
+                "bulk INTEGER NOT NULL DEFAULT 0, "
                 "PRIMARY KEY (read_model, generation))"
             )
+            if not self._has_column(cur, "tracking", "bulk"):
+                # A tracking table from before bulk rebuilds: its generations are not bulk.
+                cur.execute(
+                    f"ALTER TABLE {self.table('tracking')} "
+                    "ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0"
+                )
+
+    def _has_column(self, cur: Cursor, table: str, column: str) -> bool:
+        if self.dialect is Dialect.SQLITE:
+            cur.execute(
+                "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
+                (self.table(table), column),
+            )
+        else:
+            cur.execute(
+                "SELECT COUNT(*) FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+                (self.reporting_schema, table, column),
+            )
+        row = cur.fetchone()
+        return row is not None and int(row[0]) > 0
 
     def lock(self, cur: Cursor) -> None:
         """Serialise schema changes (generations, swaps) for the rest of the transaction."""

@@ -8,10 +8,11 @@ instead of rebuilding domain event objects.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 from projections.money import to_cents
 
@@ -81,9 +82,17 @@ class StateDecoder(Protocol):
     compressor: Any
 
 
-@dataclass(frozen=True, slots=True)
+# A notification as read from the log: (id, topic, originator id text, version, state).
+Row = tuple[int, str, str, int, bytes]
+
+
+# Not frozen: a frozen dataclass costs four times as much to build, once per event.
+@dataclass(slots=True)
 class Change:
-    """One event a read model cares about: where it sits in the log and its decoded state."""
+    """One event a read model cares about: where it sits in the log and its decoded state.
+
+    Treat it as immutable: a page's changes are shared by every read model.
+    """
 
     position: int
     aggregate: str  # "project" or "convention"
@@ -97,29 +106,79 @@ def decode(
     notifications: Iterable[NotificationLike], mapper: StateDecoder | None = None
 ) -> list[Change]:
     """Return the changes of the read models' topics; other aggregates' events are skipped."""
+    return decode_rows(
+        (
+            (n.id, n.topic, str(n.originator_id), n.originator_version, n.state)
+            for n in notifications
+        ),
+        mapper,
+    )
+
+
+def decode_rows(rows: Iterable[Row], mapper: StateDecoder | None = None) -> list[Change]:
+    """Like `decode`, for notifications read as plain rows (see `select_rows`)."""
     cipher = None if mapper is None else mapper.cipher
     compressor = None if mapper is None else mapper.compressor
+    kinds = _KINDS
+    loads = orjson.loads
     changes: list[Change] = []
-    for notification in notifications:
-        kind = _KINDS.get(notification.topic)
+    append = changes.append
+    for position, topic, originator_id, version, state in rows:
+        kind = kinds.get(topic)
         if kind is None:
             continue
-        state = notification.state
         if cipher is not None:
             state = cipher.decrypt(state)
         if compressor is not None:
             state = compressor.decompress(state)
-        changes.append(
-            Change(
-                notification.id,
-                kind[0],
-                kind[1],
-                str(notification.originator_id),
-                notification.originator_version,
-                json.loads(state),
-            )
-        )
+        append(Change(position, kind[0], kind[1], originator_id, version, loads(state)))
     return changes
+
+
+def select_rows(recorder: Any, start: int, limit: int, stop: int | None = None) -> list[Row]:
+    """Read a page of the log as rows: ids from `start` (to `stop`), in order, at most `limit`.
+
+    The library's `select_notifications` semantics; on PostgreSQL the rows are read in
+    binary as plain tuples (three times faster than the library's dict rows and objects).
+    """
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return _select_postgres_rows(recorder, start, limit, stop)
+    notifications: Sequence[NotificationLike] = recorder.select_notifications(
+        start=start, limit=limit, stop=stop
+    )
+    return [
+        (n.id, n.topic, str(n.originator_id), n.originator_version, n.state) for n in notifications
+    ]
+
+
+def _select_postgres_rows(recorder: Any, start: int, limit: int, stop: int | None) -> list[Row]:
+    from eventsourcing.persistence import InterfaceError, OperationalError
+    from eventsourcing.utils import retry
+    from psycopg.rows import tuple_row
+
+    table = f'"{recorder.datastore.schema or "public"}"."{recorder.events_table_name}"'
+    query = (
+        "SELECT notification_id, topic, originator_id::text, originator_version, state "  # noqa: S608
+        f"FROM {table} WHERE notification_id >= %s AND notification_id <= %s "
+        "ORDER BY notification_id LIMIT %s"
+    )
+    # No upper bound: the largest BIGINT.
+    params = (start, (1 << 63) - 1 if stop is None else stop, limit)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select() -> list[Row]:
+        with (
+            recorder.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as cur,
+        ):
+            cur.execute(query, params, prepare=True)
+            rows: list[Row] = cur.fetchall()
+            return rows
+
+    rows: list[Row] = select()
+    return rows
 
 
 def cents(value: Any) -> int:

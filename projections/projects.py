@@ -28,14 +28,35 @@ from projections.state import (
 )
 
 Row = dict[str, Any]
+# The events that change a project's row but its figures.
+DETAILS_CHANGED = frozenset({"ProjectDetailsCorrected", "ProjectCompleted", "ProjectAbandoned"})
+MOVE_COLUMNS = (
+    "project_id",
+    "commitment_id",
+    "version",
+    "position",
+    "cancelled",
+    "disbursed",
+    "repaid",
+)
 
 
 class ProjectsPage:
-    """Applies one page of changes to a generation of `projects`, inside one transaction."""
+    """Applies one page of changes to a generation of `projects`, inside one transaction.
 
-    def __init__(self, db: ReadModelDatabase, cur: Cursor, generation: int) -> None:
+    In `bulk` (a generation being rebuilt, see `schema.settle`) the page neither reads nor
+    updates a project's row for its figures: it writes what each event moved to a scratch
+    table, and the figures are summed from it (and the commitments) at the end.
+    """
+
+    def __init__(
+        self, db: ReadModelDatabase, cur: Cursor, generation: int, bulk: bool = False
+    ) -> None:
         self.db = db
         self.cur = cur
+        self.bulk = bulk
+        self.moves: list[tuple[Any, ...]] = []
+        self.moves_table = generation_table("project_moves", generation)
         self.projects_table = generation_table("projects", generation)
         self.links_table = generation_table("project_conventions", generation)
         self.conventions_table = generation_table("conventions", generation)
@@ -51,8 +72,13 @@ class ProjectsPage:
         projects: set[str] = set()
         conventions: set[str] = set()
         commitments: set[str] = set()
+        bulk = self.bulk
         for change in changes:
             if change.aggregate == "project":
+                if bulk:
+                    if change.name in DETAILS_CHANGED:
+                        projects.add(change.aggregate_id)
+                    continue
                 if change.name != "ProjectIdentified":
                     projects.add(change.aggregate_id)
                 if change.name in COMMITMENT_MOVED:
@@ -76,11 +102,14 @@ class ProjectsPage:
     def apply(self, changes: Sequence[Change]) -> None:
         """Apply the changes in log order, then write the rows."""
         self.load(changes)
+        bulk = self.bulk
         for change in changes:
-            if change.aggregate == "project":
-                self._apply_project(change)
-            else:
+            if change.aggregate != "project":
                 self._apply_convention(change)
+            elif bulk and change.name != "ProjectIdentified":
+                self._apply_bulk(change)
+            else:
+                self._apply_project(change)
         self.flush()
 
     def _row(self, rows: dict[str, Row], key: str, what: str) -> Row:
@@ -174,6 +203,49 @@ class ProjectsPage:
             row["status"] = "abandoned"
             row["closed_on"] = day(data["on"])
 
+    def _apply_bulk(self, change: Change) -> None:
+        """Apply a project's event in bulk: remember what it moved."""
+        name = change.name
+        data = change.data
+        cancelled = disbursed = repaid = 0
+        commitment_id = None
+        if name in COMMITMENT_CREATED:
+            date_field, instrument = COMMITMENT_CREATED[name]
+            self.commitments.add(
+                uuid_text(data["commitment_id"]),
+                CommitmentState(
+                    change.aggregate_id, instrument, day(data[date_field]), cents(data["amount"])
+                ),
+            )
+        elif name == "FundsDisbursed":
+            commitment_id = uuid_text(data["commitment_id"])
+            disbursed = cents(data["amount"])
+        elif name == "LoanRepaid":
+            repaid = cents(data["principal"])
+        elif name == "CommitmentCancelled":
+            cancelled = cents(data["amount"])
+        elif name == "CommitmentAmountCorrected":
+            self.commitments.overwrite_amount(
+                uuid_text(data["commitment_id"]), cents(data["amount"])
+            )
+        elif name in DETAILS_CHANGED:
+            self._apply_project(change)
+        elif name == "ProjectLinkedToConvention":
+            self.links.append(
+                (change.aggregate_id, uuid_text(data["convention_id"]), change.position)
+            )
+        self.moves.append(
+            (
+                change.aggregate_id,
+                commitment_id,
+                change.version,
+                change.position,
+                cancelled,
+                disbursed,
+                repaid,
+            )
+        )
+
     def _apply_convention(self, change: Change) -> None:
         data = change.data
         cid = change.aggregate_id
@@ -227,6 +299,7 @@ class ProjectsPage:
             self.cur.copy_rows(
                 self.links_table, ("project_id", "convention_id", "position"), self.links
             )
+        self.cur.copy_rows(self.moves_table, MOVE_COLUMNS, self.moves)
         self.commitments.flush(self.cur)
 
 
@@ -244,10 +317,14 @@ def _place(row: Row, territory: str) -> None:
 
 
 def apply_projects(
-    db: ReadModelDatabase, cur: Cursor, generation: int, changes: Sequence[Change]
+    db: ReadModelDatabase,
+    cur: Cursor,
+    generation: int,
+    changes: Sequence[Change],
+    bulk: bool,
 ) -> None:
     """Apply a page of changes to a generation of the `projects` read model."""
-    ProjectsPage(db, cur, generation).apply(changes)
+    ProjectsPage(db, cur, generation, bulk).apply(changes)
 
 
 NAME = PROJECTS

@@ -9,6 +9,7 @@ it and the previous generation's tables are dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from projections.db import Cursor, Dialect, ReadModelDatabase
@@ -122,6 +123,10 @@ CONVENTION_COLUMNS = (
 )
 
 
+# Tasks of a settle run at once on PostgreSQL (connections of the read models' pool).
+SETTLE_WORKERS = 2
+
+
 class UnknownGenerationError(LookupError):
     """No such generation of this read model (never created, or dropped by a swap)."""
 
@@ -133,7 +138,15 @@ class ReadModelLayout:
     name: str
     tables: tuple[str, ...]
     views: tuple[str, ...]
-    ddl: Callable[[ReadModelDatabase, int], list[str]]
+    # The tables of a generation, as fed page by page or (bulk) as `settle` completes them.
+    ddl: Callable[[ReadModelDatabase, int, bool], list[str]]
+    # Indexes no page needs: a generation fed in bulk gets them as it settles.
+    deferred: Callable[[ReadModelDatabase, int], list[str]]
+    # What settling a bulk generation runs: lists of statements, each list in a transaction
+    # of its own (in parallel on PostgreSQL), each list safe to run again.
+    settling: Callable[[ReadModelDatabase, int], list[list[str]]]
+    # Tables only a generation fed in bulk has, dropped as it settles.
+    scratch: tuple[str, ...] = ()
 
 
 def generation_table(name: str, generation: int) -> str:
@@ -146,10 +159,14 @@ def _index(db: ReadModelDatabase, table: str, columns: Sequence[str]) -> str:
     name = f"{table}_{'_'.join(columns)}"
     if db.dialect is Dialect.SQLITE:
         name = db.table(name)
-    return f"CREATE INDEX {name} ON {db.table(table)} ({', '.join(columns)})"
+    return f"CREATE INDEX IF NOT EXISTS {name} ON {db.table(table)} ({', '.join(columns)})"
 
 
-def _totals_ddl(db: ReadModelDatabase, generation: int) -> list[str]:
+# The facts' indexes for readers only (the pages find facts by project).
+FACT_READ_INDEXES = ("region", "departement", "epci", "commune", "day")
+
+
+def _totals_ddl(db: ReadModelDatabase, generation: int, bulk: bool) -> list[str]:
     def t(name: str) -> str:
         return db.table(generation_table(name, generation))
 
@@ -161,6 +178,10 @@ def _totals_ddl(db: ReadModelDatabase, generation: int) -> list[str]:
 
     def cube(name: str, key: tuple[str, ...]) -> str:
         columns = ", ".join(f"{k} {KEY_TYPES.get(k, 'TEXT')} NOT NULL" for k in key)
+        if bulk and db.dialect is Dialect.POSTGRES:
+            # Built once from the rows as the generation settles (see `cube_statements`):
+            # far cheaper than inserting the rows one by one into it.
+            return f"CREATE TABLE {t(name)} ({columns}, {measures})"
         return f"CREATE TABLE {t(name)} ({columns}, {measures}, PRIMARY KEY ({', '.join(key)}))"
 
     return [
@@ -169,12 +190,22 @@ def _totals_ddl(db: ReadModelDatabase, generation: int) -> list[str]:
         "kind TEXT NOT NULL, instrument TEXT NOT NULL, "
         f"day {db.date_type} NOT NULL, year INTEGER NOT NULL, quarter TEXT NOT NULL, "
         f"month TEXT NOT NULL, {dims}, costed INTEGER NOT NULL, {measures})",
-        *(
-            index("facts", column)
-            for column in ("project_id", "region", "departement", "epci", "commune", "day")
-        ),
+        index("facts", "project_id"),
         *(cube(name, key) for name, key in CUBES.items()),
         *_commitments_ddl(t("totals_commitments")),
+    ]
+
+
+def _totals_deferred(db: ReadModelDatabase, generation: int) -> list[str]:
+    facts = generation_table("facts", generation)
+    return [_index(db, facts, (column,)) for column in FACT_READ_INDEXES]
+
+
+def _totals_settling(db: ReadModelDatabase, generation: int) -> list[list[str]]:
+    # The longest first: the cubes, then one index each.
+    return [
+        *cube_statements(db, generation),
+        *([index] for index in _totals_deferred(db, generation)),
     ]
 
 
@@ -185,7 +216,7 @@ def _commitments_ddl(table: str) -> list[str]:
     ]
 
 
-def _projects_ddl(db: ReadModelDatabase, generation: int) -> list[str]:
+def _projects_ddl(db: ReadModelDatabase, generation: int, bulk: bool) -> list[str]:
     def t(name: str) -> str:
         return db.table(generation_table(name, generation))
 
@@ -204,21 +235,73 @@ def _projects_ddl(db: ReadModelDatabase, generation: int) -> list[str]:
         "committed BIGINT NOT NULL, cancelled BIGINT NOT NULL, disbursed BIGINT NOT NULL, "
         "repaid BIGINT NOT NULL, outstanding BIGINT NOT NULL, commitments INTEGER NOT NULL, "
         "updated_position BIGINT NOT NULL)",
-        index("projects", "name", "project_id"),
-        *(
-            index("projects", column)
-            for column in ("region", "departement", "epci", "commune", "directorate")
-        ),
         f"CREATE TABLE {t('project_conventions')} (project_id TEXT NOT NULL, "
         "convention_id TEXT NOT NULL, position BIGINT NOT NULL, "
         "PRIMARY KEY (project_id, convention_id))",
-        index("project_conventions", "convention_id"),
         f"CREATE TABLE {t('conventions')} (convention_id TEXT PRIMARY KEY, title TEXT NOT NULL, "
         "directorate TEXT NOT NULL, signatories TEXT NOT NULL, themes TEXT NOT NULL, "
         f"signed_on {db.date_type} NOT NULL, ends_on {db.date_type}, envelope BIGINT, "
         f"ended_on {db.date_type}, version INTEGER NOT NULL, position BIGINT NOT NULL)",
         *_commitments_ddl(t("projects_commitments")),
+        *(
+            [
+                # One row per event of a project but its identification: what it moved.
+                f"CREATE TABLE {t('project_moves')} (project_id TEXT NOT NULL, "
+                "commitment_id TEXT, version INTEGER NOT NULL, position BIGINT NOT NULL, "
+                "cancelled BIGINT NOT NULL, disbursed BIGINT NOT NULL, repaid BIGINT NOT NULL)"
+            ]
+            if bulk
+            else []
+        ),
     ]
+
+
+def _projects_deferred(db: ReadModelDatabase, generation: int) -> list[str]:
+    def index(table: str, *columns: str) -> str:
+        return _index(db, generation_table(table, generation), columns)
+
+    return [
+        index("projects", "name", "project_id"),
+        *(
+            index("projects", column)
+            for column in ("region", "departement", "epci", "commune", "directorate")
+        ),
+        index("project_conventions", "convention_id"),
+    ]
+
+
+def _projects_settling(db: ReadModelDatabase, generation: int) -> list[list[str]]:
+    """Set each project's figures from its commitments and its moves, then index."""
+
+    def t(name: str) -> str:
+        return db.table(generation_table(name, generation))
+
+    latest = "GREATEST" if db.dialect is Dialect.POSTGRES else "MAX"
+    figures = (
+        f"UPDATE {t('projects')} AS p SET committed = f.committed, "  # noqa: S608
+        "commitments = f.commitments, cancelled = f.cancelled, disbursed = f.disbursed, "
+        "repaid = f.repaid, outstanding = f.outstanding, "
+        f"version = {latest}(p.version, f.version), "
+        f"updated_position = {latest}(p.updated_position, f.position) "
+        "FROM (SELECT project_id, SUM(committed) AS committed, "
+        "SUM(commitments) AS commitments, SUM(cancelled) AS cancelled, "
+        "SUM(disbursed) AS disbursed, SUM(repaid) AS repaid, "
+        "SUM(outstanding) AS outstanding, MAX(version) AS version, "
+        "MAX(position) AS position FROM ("
+        "SELECT project_id, amount AS committed, 1 AS commitments, 0 AS cancelled, "
+        "0 AS disbursed, 0 AS repaid, 0 AS outstanding, 0 AS version, 0 AS position "
+        f"FROM {t('projects_commitments')} "
+        "UNION ALL SELECT m.project_id, 0, 0, m.cancelled, m.disbursed, m.repaid, "
+        "CASE WHEN c.instrument = 'loan' THEN m.disbursed ELSE 0 END - m.repaid, "
+        f"m.version, m.position FROM {t('project_moves')} AS m "
+        f"LEFT JOIN {t('projects_commitments')} AS c ON c.commitment_id = m.commitment_id"
+        ") AS moved GROUP BY project_id) AS f WHERE p.project_id = f.project_id"
+    )
+    projects_indexes, links_index = (
+        _projects_deferred(db, generation)[:-1],
+        _projects_deferred(db, generation)[-1],
+    )
+    return [[figures, *projects_indexes], [links_index]]
 
 
 LAYOUTS: dict[str, ReadModelLayout] = {
@@ -227,12 +310,17 @@ LAYOUTS: dict[str, ReadModelLayout] = {
         tables=("facts", *CUBES, "totals_commitments"),
         views=("facts", *CUBES),
         ddl=_totals_ddl,
+        deferred=_totals_deferred,
+        settling=_totals_settling,
     ),
     PROJECTS: ReadModelLayout(
         PROJECTS,
         tables=("projects", "project_conventions", "conventions", "projects_commitments"),
         views=("projects", "project_conventions", "conventions"),
         ddl=_projects_ddl,
+        deferred=_projects_deferred,
+        settling=_projects_settling,
+        scratch=("project_moves",),
     ),
 }
 
@@ -291,15 +379,21 @@ def tracked_position(db: ReadModelDatabase, cur: Cursor, read_model: str, genera
     return int(row[0])
 
 
-def create_generation(db: ReadModelDatabase, read_model: str) -> int:
-    """Create a new, empty generation of a read model beside the live one; return its number."""
+def create_generation(db: ReadModelDatabase, read_model: str, *, bulk: bool = False) -> int:
+    """Create a new, empty generation of a read model beside the live one; return its number.
+
+    A generation created in `bulk` is fed without what is cheaper to derive once at the
+    end (the cubes of `totals`, the indexes only readers use) until `settle` derives it.
+    """
     model = layout(read_model)
     with db.transaction() as cur:
         db.lock(cur)
-        return _create_generation(db, cur, model)
+        return _create_generation(db, cur, model, bulk=bulk)
 
 
-def _create_generation(db: ReadModelDatabase, cur: Cursor, model: ReadModelLayout) -> int:
+def _create_generation(
+    db: ReadModelDatabase, cur: Cursor, model: ReadModelLayout, *, bulk: bool = False
+) -> int:
     # Numbers only grow: a dropped generation's number is never handed out again.
     generations_table = db.table("generations")
     cur.execute(
@@ -319,15 +413,118 @@ def _create_generation(db: ReadModelDatabase, cur: Cursor, model: ReadModelLayou
     if row is None:
         raise UnknownGenerationError(f"{model.name} has no generations row")
     generation = int(row[0])
-    for statement in model.ddl(db, generation):
+    for statement in model.ddl(db, generation, bulk):
         cur.execute(statement)
+    if not bulk:
+        for statement in model.deferred(db, generation):
+            cur.execute(statement)
     cur.execute(
         f"INSERT INTO {db.table('tracking')} "  # noqa: S608
-        "(read_model, generation, position, event_at, updated_at) "
-        "VALUES (?, ?, 0, NULL, CURRENT_TIMESTAMP)",
-        (model.name, generation),
+        "(read_model, generation, position, event_at, updated_at, bulk) "
+        "VALUES (?, ?, 0, NULL, CURRENT_TIMESTAMP, ?)",
+        (model.name, generation, int(bulk)),
     )
     return generation
+
+
+def settle(db: ReadModelDatabase, read_model: str, generation: int) -> bool:
+    """End the bulk feeding of a generation; return False if it was not fed in bulk.
+
+    In one transaction that holds the generation's tracking row (a page in flight waits,
+    then applies in the normal way): the cubes of `totals` are recomputed from the facts,
+    so they are exact at the tracked position, and the deferred indexes are built.
+    """
+    model = layout(read_model)
+    with db.transaction() as cur:
+        return _settle(db, cur, model, generation)
+
+
+def _settle(db: ReadModelDatabase, cur: Cursor, model: ReadModelLayout, generation: int) -> bool:
+    cur.execute(
+        f"UPDATE {db.table('tracking')} SET bulk = 0, updated_at = CURRENT_TIMESTAMP "  # noqa: S608
+        "WHERE read_model = ? AND generation = ? AND bulk = 1",
+        (model.name, generation),
+    )
+    if cur.rowcount != 1:
+        tracked_position(db, cur, model.name, generation)  # raises for an unknown generation
+        return False
+    tasks = model.settling(db, generation)
+    if db.dialect is Dialect.SQLITE:
+        for task in tasks:
+            for statement in task:
+                cur.execute(statement)
+    else:
+        # Each task in a transaction of its own, in parallel, all committed before this
+        # one: pages wait on the tracking row it holds meanwhile, and a settle that fails
+        # half-way is done again whole (every task can be run again).
+        with ThreadPoolExecutor(SETTLE_WORKERS, thread_name_prefix="settle") as workers:
+            for done in [workers.submit(_run_task, db, task) for task in tasks]:
+                done.result()
+    for table in model.scratch:
+        cur.execute(f"DROP TABLE {db.table(generation_table(table, generation))}")
+    return True
+
+
+def _run_task(db: ReadModelDatabase, statements: list[str]) -> None:
+    with db.transaction() as cur:
+        # Sort for the indexes and hash the groups of the cubes in memory, not on disk.
+        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        for statement in statements:
+            cur.execute(statement)
+
+
+def cube_statements(db: ReadModelDatabase, generation: int) -> list[list[str]]:
+    """Return the statements that sum every cube of a `totals` generation from its facts.
+
+    One list per monthly cube, which each can run in a transaction of its own: the monthly
+    cube summed from the facts, then the yearly one from it. Groups whose sums are all
+    zero get no row, as when the cubes are fed page by page. On PostgreSQL the primary
+    key is dropped first and built again last (a sort, cheaper than row by row).
+    """
+    measures = ", ".join(MEASURES)
+    sums = ", ".join(f"SUM({m})" for m in MEASURES)
+    nonzero = " OR ".join(f"SUM({m}) <> 0" for m in MEASURES)
+    periods = {"quarter", "month"}
+    chains: dict[str, list[str]] = {}
+    for cube, key in sorted(CUBES.items(), key=lambda item: -len(item[1])):
+        # A yearly cube is summed from the monthly cube with the same other columns.
+        source = next(
+            (
+                monthly
+                for monthly, monthly_key in CUBES.items()
+                if set(monthly_key) - set(key) == periods and set(key) <= set(monthly_key)
+            ),
+            "facts",
+        )
+        table = generation_table(cube, generation)
+        keys = ", ".join(key)
+        statements = chains.setdefault(cube if source == "facts" else source, [])
+        if db.dialect is Dialect.POSTGRES:
+            statements.append(
+                f"ALTER TABLE {db.table(table)} DROP CONSTRAINT IF EXISTS {table}_pkey"
+            )
+        statements += [
+            f"DELETE FROM {db.table(table)}",  # noqa: S608
+            f"INSERT INTO {db.table(table)} ({keys}, {measures}) "  # noqa: S608
+            f"SELECT {keys}, {sums} FROM {db.table(generation_table(source, generation))} "
+            f"GROUP BY {keys} HAVING {nonzero}",
+        ]
+        if db.dialect is Dialect.POSTGRES:
+            statements.append(f"ALTER TABLE {db.table(table)} ADD PRIMARY KEY ({keys})")
+    return list(chains.values())
+
+
+def is_bulk(db: ReadModelDatabase, cur: Cursor, read_model: str, generation: int) -> bool:
+    """Whether a generation is still fed in bulk (within a transaction)."""
+    cur.execute(
+        f"SELECT bulk FROM {db.table('tracking')} WHERE read_model = ? AND generation = ?",  # noqa: S608
+        (read_model, generation),
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise UnknownGenerationError(f"{read_model} has no generation {generation}")
+    return bool(row[0])
 
 
 def tables_of(
@@ -366,11 +563,14 @@ def ensure_live_generation(db: ReadModelDatabase, read_model: str) -> int:
 
 
 def swap(db: ReadModelDatabase, read_model: str, generation: int) -> None:
-    """Make a generation live in one transaction; drop the one it replaces."""
+    """Make a generation live in one transaction; drop the one it replaces.
+
+    A generation still fed in bulk is settled first, in the same transaction.
+    """
     model = layout(read_model)
     with db.transaction() as cur:
         db.lock(cur)
-        tracked_position(db, cur, read_model, generation)
+        _settle(db, cur, model, generation)
         _swap(db, cur, model, generation)
 
 
@@ -426,7 +626,7 @@ def drop_generation(db: ReadModelDatabase, read_model: str, generation: int) -> 
 def _drop_tables(
     db: ReadModelDatabase, cur: Cursor, model: ReadModelLayout, generation: int
 ) -> None:
-    for table in model.tables:
+    for table in (*model.tables, *model.scratch):
         cur.execute(f"DROP TABLE IF EXISTS {db.table(generation_table(table, generation))}")
     cur.execute(
         f"DELETE FROM {db.table('tracking')} WHERE read_model = ? AND generation = ?",  # noqa: S608

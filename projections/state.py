@@ -81,6 +81,7 @@ class CommitmentBook:
         self._known: dict[str, CommitmentState] = {}
         self._new: set[str] = set()
         self._changed: set[str] = set()
+        self._overwritten: dict[str, int] = {}
 
     def load(self, cur: Cursor, commitment_ids: Iterable[str]) -> None:
         """Read the commitments not yet in memory."""
@@ -115,6 +116,13 @@ class CommitmentBook:
         if commitment_id not in self._new:
             self._changed.add(commitment_id)
 
+    def overwrite_amount(self, commitment_id: str, amount: int) -> None:
+        """Change a commitment's amount without reading it first (bulk feeding)."""
+        if commitment_id in self._known:
+            self.set_amount(commitment_id, amount)
+        else:
+            self._overwritten[commitment_id] = amount
+
     def flush(self, cur: Cursor) -> None:
         """Write new and changed commitments."""
         if self._new:
@@ -127,10 +135,14 @@ class CommitmentBook:
                     for s in (self._known[cid],)
                 ],
             )
-        if self._changed:
+        if self._changed or self._overwritten:
             cur.executemany(
                 f"UPDATE {self._db.table(self._table)} SET amount = ? WHERE commitment_id = ?",  # noqa: S608
-                [(self._known[cid].amount, cid) for cid in self._changed],
+                [
+                    *((self._known[cid].amount, cid) for cid in self._changed),
+                    *((amount, cid) for cid, amount in self._overwritten.items()),
+                ],
             )
         self._new.clear()
         self._changed.clear()
+        self._overwritten.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import add, itemgetter
 from typing import Any
 
 from projections.db import Cursor, ReadModelDatabase
@@ -70,6 +71,15 @@ CUBE_SPECS = tuple(
     for name, key in CUBES.items()
 )
 BASE_INDICES = tuple(spec.base_indices for spec in CUBE_SPECS)
+# A page sums its facts by the key of the finest cube only, then rolls those sums up into
+# every other cube: each key is a part of the finest one.
+FINEST = max(range(len(CUBE_SPECS)), key=lambda i: len(CUBE_SPECS[i].key))
+ROLL_UPS = tuple(
+    itemgetter(*(CUBE_SPECS[FINEST].key.index(column) for column in spec.key))
+    for spec in CUBE_SPECS
+)
+if not all(set(spec.key) <= set(CUBE_SPECS[FINEST].key) for spec in CUBE_SPECS):
+    raise RuntimeError("every cube's key must be a part of the finest cube's key")
 
 
 @dataclass(slots=True)
@@ -120,17 +130,25 @@ def project_dims(
 
 
 class TotalsPage:
-    """Applies one page of changes to a generation of `totals`, inside one transaction."""
+    """Applies one page of changes to a generation of `totals`, inside one transaction.
 
-    def __init__(self, db: ReadModelDatabase, cur: Cursor, generation: int) -> None:
+    In `bulk` (a generation being rebuilt, see `schema.settle`) the page writes the facts
+    and the commitments but leaves the cubes alone: they are summed from the facts at the end.
+    """
+
+    def __init__(
+        self, db: ReadModelDatabase, cur: Cursor, generation: int, bulk: bool = False
+    ) -> None:
         self.db = db
         self.cur = cur
+        self.bulk = bulk
         self.facts = generation_table("facts", generation)
         self.cubes = [generation_table(spec.name, generation) for spec in CUBE_SPECS]
         self.commitments = CommitmentBook(db, generation_table("totals_commitments", generation))
         self.projects: dict[str, ProjectDims] = {}
         self.rows: list[tuple[Any, ...]] = []
-        self.deltas: list[dict[tuple[Any, ...], list[int]]] = [{} for _ in CUBE_SPECS]
+        # The page's sums by key of the finest cube.
+        self.deltas: dict[tuple[Any, ...], list[int]] = {}
         self.moved: dict[str, ProjectDims] = {}
         self.stale: list[ProjectDims] = []
 
@@ -329,16 +347,11 @@ class TotalsPage:
                 *measures,
             )
         )
-        by_year = (instrument, year)
-        by_month = (instrument, year, quarter, month)
-        for spec, base, deltas in zip(CUBE_SPECS, project.bases, self.deltas, strict=True):
-            key = (*base, *(by_month if spec.monthly else by_year))
-            total = deltas.get(key)
-            if total is None:
-                deltas[key] = measures.copy()
-            else:
-                for i, value in enumerate(measures):
-                    total[i] += value
+        if self.bulk:
+            return
+        key = (*project.bases[FINEST], instrument, year, quarter, month)
+        total = self.deltas.get(key)
+        self.deltas[key] = measures if total is None else list(map(add, total, measures))
 
     # Moving a project ----------------------------------------------------------------------
 
@@ -360,7 +373,8 @@ class TotalsPage:
         assignments = ", ".join(f"{d} = ?" for d in PROJECT_DIMENSIONS)
         facts = self.db.table(self.facts)
         project_ids = list(self.moved)
-        self._shift_cubes(project_ids, -1)
+        if not self.bulk:
+            self._shift_cubes(project_ids, -1)
         self.cur.executemany(
             f"UPDATE {facts} SET {assignments} WHERE project_id = ?",  # noqa: S608
             [(*moved.dims, project_id) for project_id, moved in self.moved.items()],
@@ -370,6 +384,10 @@ class TotalsPage:
             "WHERE project_id = ? AND kind = 'identified'",
             [(moved.estimated_cost or 0, project_id) for project_id, moved in self.moved.items()],
         )
+        if self.bulk:
+            self.moved.clear()
+            self.stale.clear()
+            return
         self._shift_cubes(project_ids, 1)
         # A cube row with facts always has a non-zero measure: a zero row is a moved-out group.
         zero = " AND ".join(f"{m} = 0" for m in MEASURES)
@@ -407,18 +425,26 @@ class TotalsPage:
         if self.rows:
             self.cur.copy_rows(self.facts, FACT_COLUMNS, self.rows)
             self.rows = []
-        for cube, spec, deltas in zip(self.cubes, CUBE_SPECS, self.deltas, strict=True):
-            rows = [(*key, *sums) for key, sums in deltas.items() if any(sums)]
-            self.cur.add_rows(cube, spec.key, MEASURES, rows)
-            deltas.clear()
+        if self.deltas:
+            for cube, spec, roll_up in zip(self.cubes, CUBE_SPECS, ROLL_UPS, strict=True):
+                sums_by_key = self.deltas
+                if spec is not CUBE_SPECS[FINEST]:
+                    sums_by_key = {}
+                    for fine, sums in self.deltas.items():
+                        key = roll_up(fine)
+                        total = sums_by_key.get(key)
+                        sums_by_key[key] = sums if total is None else list(map(add, total, sums))
+                rows = [(*key, *sums) for key, sums in sums_by_key.items() if any(sums)]
+                self.cur.add_rows(cube, spec.key, MEASURES, rows)
+            self.deltas = {}
         self.commitments.flush(self.cur)
 
 
 def apply_totals(
-    db: ReadModelDatabase, cur: Cursor, generation: int, changes: Sequence[Change]
+    db: ReadModelDatabase, cur: Cursor, generation: int, changes: Sequence[Change], bulk: bool
 ) -> None:
     """Apply a page of changes to a generation of the `totals` read model."""
-    TotalsPage(db, cur, generation).apply(changes)
+    TotalsPage(db, cur, generation, bulk).apply(changes)
 
 
 NAME = TOTALS
