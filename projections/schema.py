@@ -508,7 +508,8 @@ def cube_statements(db: ReadModelDatabase, generation: int) -> list[list[str]]:
             f"DELETE FROM {db.table(table)}",  # noqa: S608
             f"INSERT INTO {db.table(table)} ({keys}, {measures}) "  # noqa: S608
             f"SELECT {keys}, {sums} FROM {db.table(generation_table(source, generation))} "
-            f"GROUP BY {keys} HAVING {nonzero}",
+            # Stored in key order: a région's or a département's rows share a few pages.
+            f"GROUP BY {keys} HAVING {nonzero} ORDER BY {keys}",
         ]
         if db.dialect is Dialect.POSTGRES:
             statements.append(f"ALTER TABLE {db.table(table)} ADD PRIMARY KEY ({keys})")
