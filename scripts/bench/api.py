@@ -43,7 +43,7 @@ PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
 WRITE_PROJECTS = 2000
 
-WRITE_SCRIPT = """
+WRITE_SCRIPT = r"""
 local projects = {}
 for line in io.lines(os.getenv("BENCH_PROJECTS")) do projects[#projects + 1] = line end
 local token = os.getenv("BENCH_TOKEN")
@@ -85,9 +85,11 @@ def wrk(
         command += ["-H", f"{name}: {value}"]
     if script is not None:
         command += ["-s", script]
-    output = subprocess.run(
-        [*command, BASE + path], capture_output=True, text=True, check=True
-    ).stdout
+    run = subprocess.run([*command, BASE + path], capture_output=True, text=True, check=True)
+    if run.stderr.strip():
+        # wrk reports a broken script on stderr and goes on with plain GETs: stop instead.
+        raise SystemExit(f"wrk: {run.stderr.strip()}")
+    output = run.stdout
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
     if p99:
