@@ -46,7 +46,7 @@ def configure_logging(log_format: LogFormat = LogFormat.AUTO, level: str = "INFO
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -57,6 +57,16 @@ def configure_logging(log_format: LogFormat = LogFormat.AUTO, level: str = "INFO
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
+
+
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is at the time (a test runner swaps and closes it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _identity(_: Any, __: str, event_dict: Any) -> Any:
