@@ -100,6 +100,15 @@ class Change:
     aggregate_id: str
     version: int
     data: dict[str, Any]
+    # The state's `commitment_id` as canonical UUID text (read once for every read model).
+    commitment_id: str | None = None
+
+    @property
+    def commitment(self) -> str:
+        """The commitment the event is about, or KeyError if none."""
+        if self.commitment_id is None:
+            raise KeyError(f"{self.name} names no commitment")
+        return self.commitment_id
 
 
 def decode(
@@ -131,7 +140,19 @@ def decode_rows(rows: Iterable[Row], mapper: StateDecoder | None = None) -> list
             state = cipher.decrypt(state)
         if compressor is not None:
             state = compressor.decompress(state)
-        append(Change(position, kind[0], kind[1], originator_id, version, loads(state)))
+        data = loads(state)
+        commitment = data.get("commitment_id")
+        append(
+            Change(
+                position,
+                kind[0],
+                kind[1],
+                originator_id,
+                version,
+                data,
+                None if commitment is None else uuid_text(commitment),
+            )
+        )
     return changes
 
 
@@ -183,7 +204,11 @@ def _select_postgres_rows(recorder: Any, start: int, limit: int, stop: int | Non
 
 def cents(value: Any) -> int:
     """Return a stored `decimal_str` amount as integer cents."""
-    return to_cents(str(value["_data_"]))
+    text = str(value["_data_"])
+    whole, _, fraction = text.partition(".")
+    if len(fraction) == 2 and whole.isdigit() and fraction.isdigit():
+        return int(whole) * 100 + int(fraction)  # the store's usual form: "1250.50"
+    return to_cents(text)
 
 
 def optional_cents(value: Any) -> int | None:

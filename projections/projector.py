@@ -28,7 +28,7 @@ from projections.views import (
     catch_up,
     create_generation,
     position_of,
-    settle,
+    settle_all,
     swap,
 )
 
@@ -311,8 +311,7 @@ def _rebuild(
             stop=position + chunk,
             parallel=True,
         )
-    for name, generation in targets.items():
-        settle(db, name, generation)
+    settle_all(db, targets)
     # What arrived while settling, in the normal way; later events are the live projector's.
     position = catch_up(ledger, db, page_size=page_size, generations=targets, parallel=True)
     for name, generation in targets.items():

@@ -82,7 +82,7 @@ class ProjectsPage:
                 if change.name != "ProjectIdentified":
                     projects.add(change.aggregate_id)
                 if change.name in COMMITMENT_MOVED:
-                    commitments.add(uuid_text(change.data["commitment_id"]))
+                    commitments.add(change.commitment)
             elif change.name != "ConventionSigned":
                 conventions.add(change.aggregate_id)
         for ids, table, columns, rows in (
@@ -158,13 +158,13 @@ class ProjectsPage:
             date_field, instrument = COMMITMENT_CREATED[name]
             amount = cents(data["amount"])
             self.commitments.add(
-                uuid_text(data["commitment_id"]),
+                change.commitment,
                 CommitmentState(pid, instrument, day(data[date_field]), amount),
             )
             row["committed"] += amount
             row["commitments"] += 1
         elif name == "FundsDisbursed":
-            commitment = self.commitments.get(uuid_text(data["commitment_id"]))
+            commitment = self.commitments.get(change.commitment)
             amount = cents(data["amount"])
             row["disbursed"] += amount
             if commitment.instrument == "loan":
@@ -176,7 +176,7 @@ class ProjectsPage:
         elif name == "CommitmentCancelled":
             row["cancelled"] += cents(data["amount"])
         elif name == "CommitmentAmountCorrected":
-            cid = uuid_text(data["commitment_id"])
+            cid = change.commitment
             amount = cents(data["amount"])
             row["committed"] += amount - self.commitments.get(cid).amount
             self.commitments.set_amount(cid, amount)
@@ -212,22 +212,20 @@ class ProjectsPage:
         if name in COMMITMENT_CREATED:
             date_field, instrument = COMMITMENT_CREATED[name]
             self.commitments.add(
-                uuid_text(data["commitment_id"]),
+                change.commitment,
                 CommitmentState(
                     change.aggregate_id, instrument, day(data[date_field]), cents(data["amount"])
                 ),
             )
         elif name == "FundsDisbursed":
-            commitment_id = uuid_text(data["commitment_id"])
+            commitment_id = change.commitment
             disbursed = cents(data["amount"])
         elif name == "LoanRepaid":
             repaid = cents(data["principal"])
         elif name == "CommitmentCancelled":
             cancelled = cents(data["amount"])
         elif name == "CommitmentAmountCorrected":
-            self.commitments.overwrite_amount(
-                uuid_text(data["commitment_id"]), cents(data["amount"])
-            )
+            self.commitments.overwrite_amount(change.commitment, cents(data["amount"]))
         elif name in DETAILS_CHANGED:
             self._apply_project(change)
         elif name == "ProjectLinkedToConvention":

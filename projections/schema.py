@@ -8,7 +8,7 @@ it and the previous generation's tables are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -193,6 +193,15 @@ def _totals_ddl(db: ReadModelDatabase, generation: int, bulk: bool) -> list[str]
         index("facts", "project_id"),
         *(cube(name, key) for name, key in CUBES.items()),
         *_commitments_ddl(t("totals_commitments")),
+        *(
+            [
+                # Each project's dimensions, as its facts carry them (bulk pages look here).
+                f"CREATE TABLE {t('totals_projects')} (project_id TEXT PRIMARY KEY, {dims}, "
+                "costed INTEGER NOT NULL, estimated_cost BIGINT NOT NULL)"
+            ]
+            if bulk
+            else []
+        ),
     ]
 
 
@@ -312,6 +321,7 @@ LAYOUTS: dict[str, ReadModelLayout] = {
         ddl=_totals_ddl,
         deferred=_totals_deferred,
         settling=_totals_settling,
+        scratch=("totals_projects",),
     ),
     PROJECTS: ReadModelLayout(
         PROJECTS,
@@ -432,37 +442,50 @@ def settle(db: ReadModelDatabase, read_model: str, generation: int) -> bool:
 
     In one transaction that holds the generation's tracking row (a page in flight waits,
     then applies in the normal way): the cubes of `totals` are recomputed from the facts,
-    so they are exact at the tracked position, and the deferred indexes are built.
+    so they are exact at the tracked position, the projects' figures are summed, and the
+    deferred indexes are built.
     """
-    model = layout(read_model)
+    return bool(settle_all(db, {read_model: generation}))
+
+
+def settle_all(db: ReadModelDatabase, generations: Mapping[str, int]) -> list[str]:
+    """Settle generations of several read models at once; return those fed in bulk."""
+    targets = [(layout(name), generation) for name, generation in generations.items()]
     with db.transaction() as cur:
-        return _settle(db, cur, model, generation)
+        return _settle(db, cur, targets)
 
 
-def _settle(db: ReadModelDatabase, cur: Cursor, model: ReadModelLayout, generation: int) -> bool:
-    cur.execute(
-        f"UPDATE {db.table('tracking')} SET bulk = 0, updated_at = CURRENT_TIMESTAMP "  # noqa: S608
-        "WHERE read_model = ? AND generation = ? AND bulk = 1",
-        (model.name, generation),
-    )
-    if cur.rowcount != 1:
-        tracked_position(db, cur, model.name, generation)  # raises for an unknown generation
-        return False
-    tasks = model.settling(db, generation)
+def _settle(
+    db: ReadModelDatabase, cur: Cursor, targets: Sequence[tuple[ReadModelLayout, int]]
+) -> list[str]:
+    settled: list[tuple[ReadModelLayout, int]] = []
+    for model, generation in targets:
+        cur.execute(
+            f"UPDATE {db.table('tracking')} SET bulk = 0, updated_at = CURRENT_TIMESTAMP "  # noqa: S608
+            "WHERE read_model = ? AND generation = ? AND bulk = 1",
+            (model.name, generation),
+        )
+        if cur.rowcount == 1:
+            settled.append((model, generation))
+        else:
+            tracked_position(db, cur, model.name, generation)  # raises for an unknown one
+    tasks = [task for model, generation in settled for task in model.settling(db, generation)]
     if db.dialect is Dialect.SQLITE:
         for task in tasks:
             for statement in task:
                 cur.execute(statement)
-    else:
+    elif tasks:
         # Each task in a transaction of its own, in parallel, all committed before this
-        # one: pages wait on the tracking row it holds meanwhile, and a settle that fails
-        # half-way is done again whole (every task can be run again).
+        # one: pages wait on the tracking rows it holds meanwhile, and a settle that fails
+        # half-way is done again whole (every task can be run again). The longest first.
+        tasks.sort(key=len, reverse=True)
         with ThreadPoolExecutor(SETTLE_WORKERS, thread_name_prefix="settle") as workers:
             for done in [workers.submit(_run_task, db, task) for task in tasks]:
                 done.result()
-    for table in model.scratch:
-        cur.execute(f"DROP TABLE {db.table(generation_table(table, generation))}")
-    return True
+    for model, generation in settled:
+        for table in model.scratch:
+            cur.execute(f"DROP TABLE {db.table(generation_table(table, generation))}")
+    return [model.name for model, _ in settled]
 
 
 def _run_task(db: ReadModelDatabase, statements: list[str]) -> None:
@@ -571,7 +594,7 @@ def swap(db: ReadModelDatabase, read_model: str, generation: int) -> None:
     model = layout(read_model)
     with db.transaction() as cur:
         db.lock(cur)
-        _settle(db, cur, model, generation)
+        _settle(db, cur, [(model, generation)])
         _swap(db, cur, model, generation)
 
 

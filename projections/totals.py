@@ -88,12 +88,15 @@ class ProjectDims:
 
     dims: tuple[Any, ...]  # in the order of PROJECT_DIMENSIONS
     estimated_cost: int | None
-    # The project's part of each cube's key, in the order of CUBE_SPECS.
-    bases: tuple[tuple[Any, ...], ...] = field(init=False, compare=False)
+    _bases: tuple[tuple[Any, ...], ...] | None = field(default=None, init=False, compare=False)
 
-    def __post_init__(self) -> None:
-        d = self.dims
-        self.bases = tuple(tuple(d[i] for i in indices) for indices in BASE_INDICES)
+    @property
+    def bases(self) -> tuple[tuple[Any, ...], ...]:
+        """The project's part of each cube's key, in the order of CUBE_SPECS."""
+        if self._bases is None:
+            d = self.dims
+            self._bases = tuple(tuple(d[i] for i in indices) for indices in BASE_INDICES)
+        return self._bases
 
     @property
     def territory(self) -> str:
@@ -134,6 +137,8 @@ class TotalsPage:
 
     In `bulk` (a generation being rebuilt, see `schema.settle`) the page writes the facts
     and the commitments but leaves the cubes alone: they are summed from the facts at the end.
+    It keeps each project's dimensions in a scratch table of their own, one row a project,
+    instead of finding them among the facts.
     """
 
     def __init__(
@@ -151,6 +156,8 @@ class TotalsPage:
         self.deltas: dict[tuple[Any, ...], list[int]] = {}
         self.moved: dict[str, ProjectDims] = {}
         self.stale: list[ProjectDims] = []
+        self.dims_table = generation_table("totals_projects", generation)
+        self.created: list[str] = []
 
     # Loading -------------------------------------------------------------------------------
 
@@ -167,12 +174,19 @@ class TotalsPage:
             elif change.aggregate_id not in created:
                 touched.add(change.aggregate_id)
             if change.name in COMMITMENT_MOVED:
-                commitments.add(uuid_text(change.data["commitment_id"]))
+                commitments.add(change.commitment)
         if touched:
             rows = self.cur.select_in(
-                f"SELECT project_id, {DIM_COLUMNS}, estimated_cost "  # noqa: S608
-                f"FROM {self.db.table(self.facts)} "
-                "WHERE kind = 'identified' AND project_id IN ({})",
+                (
+                    f"SELECT project_id, {DIM_COLUMNS}, estimated_cost "  # noqa: S608
+                    f"FROM {self.db.table(self.dims_table)} WHERE project_id IN ({{}})"
+                )
+                if self.bulk
+                else (
+                    f"SELECT project_id, {DIM_COLUMNS}, estimated_cost "  # noqa: S608
+                    f"FROM {self.db.table(self.facts)} "
+                    "WHERE kind = 'identified' AND project_id IN ({})"
+                ),
                 touched,
             )
             for project_id, *values, cost in rows:
@@ -208,13 +222,13 @@ class TotalsPage:
         pid = change.aggregate_id
         if name in COMMITMENT_CREATED:
             date_field, instrument = COMMITMENT_CREATED[name]
-            cid = uuid_text(data["commitment_id"])
+            cid = change.commitment
             amount = cents(data["amount"])
             on = day(data[date_field])
             self.commitments.add(cid, CommitmentState(pid, instrument, on, amount))
             self._fact(change, cid, "committed", instrument, on, COMMITTED, amount, commitments=1)
         elif name == "FundsDisbursed":
-            cid = uuid_text(data["commitment_id"])
+            cid = change.commitment
             commitment = self.commitments.get(cid)
             amount = cents(data["amount"])
             measures = [0] * len(MEASURES)
@@ -225,7 +239,7 @@ class TotalsPage:
                 change, cid, "disbursed", commitment.instrument, day(data["disbursed_on"]), measures
             )
         elif name == "LoanRepaid":
-            cid = uuid_text(data["commitment_id"])
+            cid = change.commitment
             commitment = self.commitments.get(cid)
             amount = cents(data["principal"])
             measures = [0] * len(MEASURES)
@@ -235,7 +249,7 @@ class TotalsPage:
                 change, cid, "repaid", commitment.instrument, day(data["repaid_on"]), measures
             )
         elif name == "CommitmentCancelled":
-            cid = uuid_text(data["commitment_id"])
+            cid = change.commitment
             commitment = self.commitments.get(cid)
             self._fact(
                 change,
@@ -247,7 +261,7 @@ class TotalsPage:
                 cents(data["amount"]),
             )
         elif name == "CommitmentAmountCorrected":
-            cid = uuid_text(data["commitment_id"])
+            cid = change.commitment
             commitment = self.commitments.get(cid)
             amount = cents(data["amount"])
             delta = amount - commitment.amount
@@ -273,6 +287,7 @@ class TotalsPage:
                 cost,
             )
             self.projects[pid] = dims
+            self.created.append(pid)
             measures = [0] * len(MEASURES)
             measures[PROJECTS] = 1
             measures[ESTIMATED_COST] = cost or 0
@@ -385,6 +400,14 @@ class TotalsPage:
             [(moved.estimated_cost or 0, project_id) for project_id, moved in self.moved.items()],
         )
         if self.bulk:
+            self.cur.executemany(
+                f"UPDATE {self.db.table(self.dims_table)} "  # noqa: S608
+                f"SET {assignments}, estimated_cost = ? WHERE project_id = ?",
+                [
+                    (*moved.dims, moved.estimated_cost or 0, project_id)
+                    for project_id, moved in self.moved.items()
+                ],
+            )
             self.moved.clear()
             self.stale.clear()
             return
@@ -425,6 +448,18 @@ class TotalsPage:
         if self.rows:
             self.cur.copy_rows(self.facts, FACT_COLUMNS, self.rows)
             self.rows = []
+        if self.bulk and self.created:
+            # Their dimensions at the end of the page (moves within it included).
+            self.cur.copy_rows(
+                self.dims_table,
+                ("project_id", *PROJECT_DIMENSIONS, "estimated_cost"),
+                [
+                    (pid, *dims.dims, dims.estimated_cost or 0)
+                    for pid in self.created
+                    for dims in (self.projects[pid],)
+                ],
+            )
+            self.created = []
         if self.deltas:
             for cube, spec, roll_up in zip(self.cubes, CUBE_SPECS, ROLL_UPS, strict=True):
                 sums_by_key = self.deltas

@@ -7,8 +7,11 @@ once and a projector resumes where the last commit left it, after any crash.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from typing import Any
 
 from domain.application import Ledger
 from projections.db import Cursor, Dialect, ReadModelDatabase
@@ -36,6 +39,7 @@ from projections.schema import (
     layout,
     live_generation,
     settle,
+    settle_all,
     swap,
     tracked_position,
 )
@@ -54,10 +58,13 @@ __all__ = [
     "live_generation",
     "position_of",
     "settle",
+    "settle_all",
     "swap",
 ]
 
 DEFAULT_PAGE_SIZE = 2000
+# Pages read ahead of the slowest read model when they apply pages in parallel.
+PAGES_AHEAD = 2
 
 # (database, cursor, generation, changes, bulk): applies a page within its transaction.
 Applier = Callable[[ReadModelDatabase, Cursor, int, Sequence[Change], bool], None]
@@ -162,8 +169,9 @@ def catch_up(
     followed to the new live generation. `generations` names one generation per read model
     instead (a rebuild of several read models in one pass).
 
-    In `parallel` (PostgreSQL), the read models apply each page in threads of their own
-    while the next page is read and decoded: the database works while Python does.
+    In `parallel` (PostgreSQL, named generations), each read model applies the pages in a
+    thread of its own while the next pages are read and decoded: the database works while
+    Python does.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
@@ -191,55 +199,109 @@ def catch_up(
                 swap(db, name, rebuilt)
                 targets[name] = rebuilt
     positions = {name: position_of(db, name, gen) for name, gen in targets.items()}
-    workers = (
-        ThreadPoolExecutor(len(targets) + 1, thread_name_prefix="catch-up")
-        if parallel and db.dialect is Dialect.POSTGRES
-        else None
-    )
-    # The next page, read and decoded while the current one is applied (in parallel).
-    ahead: tuple[int, Future[Page]] | None = None
-    try:
-        while True:
-            start = min(positions.values()) + 1
-            if stop is not None and start > stop:
-                break
-            if ahead is not None and ahead[0] == start:
-                rows, changes = ahead[1].result()
-            else:
-                rows, changes = _read_page(ledger, start, page_size, stop)
-            ahead = None
-            if not rows:
-                break
-            last = rows[-1][0]
-            full = len(rows) == page_size
-            if workers is not None and full and (stop is None or last < stop):
-                ahead = (last + 1, workers.submit(_read_page, ledger, last + 1, page_size, stop))
-            due = [name for name in targets if positions[name] < last]
-            if workers is None or len(due) < 2:
-                outcomes = [_outcome(apply_changes, db, n, targets[n], changes, last) for n in due]
-            else:
-                futures = [
-                    workers.submit(_outcome, apply_changes, db, n, targets[n], changes, last)
-                    for n in due
-                ]
-                outcomes = [future.result() for future in futures]
-            for name, outcome in zip(due, outcomes, strict=True):
-                if isinstance(outcome, int):
-                    positions[name] = outcome
-                elif isinstance(outcome, ConcurrentProjectionError):
-                    positions[name] = position_of(db, name, targets[name])
-                elif isinstance(outcome, UnknownGenerationError) and follow_live:
-                    # A swap replaced the live generation: follow the new one from its position.
-                    targets[name] = ensure_live_generation(db, name)
-                    positions[name] = position_of(db, name, targets[name])
-                else:
-                    raise outcome
-            if not full:
-                break
-    finally:
-        if workers is not None:
-            workers.shutdown(wait=True, cancel_futures=True)
+    if parallel and not follow_live and db.dialect is Dialect.POSTGRES:
+        return _catch_up_in_parallel(ledger, db, targets, positions, page_size, stop)
+    while True:
+        start = min(positions.values()) + 1
+        if stop is not None and start > stop:
+            break
+        rows, changes = _read_page(ledger, start, page_size, stop)
+        if not rows:
+            break
+        last = rows[-1][0]
+        for name, gen in targets.items():
+            if positions[name] >= last:
+                continue
+            try:
+                positions[name] = apply_changes(db, name, gen, changes, last)
+            except ConcurrentProjectionError:
+                positions[name] = position_of(db, name, gen)
+            except UnknownGenerationError:
+                if not follow_live:
+                    raise
+                # A swap replaced the live generation: follow the new one from its position.
+                targets[name] = ensure_live_generation(db, name)
+                positions[name] = position_of(db, name, targets[name])
+        if len(rows) < page_size:
+            break
     return min(positions.values())
+
+
+def _catch_up_in_parallel(
+    ledger: Ledger,
+    db: ReadModelDatabase,
+    targets: Mapping[str, int],
+    positions: Mapping[str, int],
+    page_size: int,
+    stop: int | None,
+) -> int:
+    """Catch named generations up, each read model applying the pages in a thread of its own.
+
+    A thread reads and decodes the pages, at most PAGES_AHEAD ahead of the slowest read
+    model; each read model applies them as fast as it can, so that the database works on
+    one page while Python works on another. The first error stops every thread.
+    """
+    failed = threading.Event()
+    errors: list[BaseException] = []
+    queues: dict[str, queue.Queue[tuple[Sequence[Change], int] | None]] = {
+        name: queue.Queue(PAGES_AHEAD) for name in targets
+    }
+
+    def put(pages: queue.Queue[tuple[Sequence[Change], int] | None], page: Any) -> None:
+        while not failed.is_set():
+            with suppress(queue.Full):
+                pages.put(page, timeout=0.1)
+                return
+
+    def read() -> None:
+        start = min(positions.values()) + 1
+        try:
+            while stop is None or start <= stop:
+                rows, changes = _read_page(ledger, start, page_size, stop)
+                if not rows:
+                    break
+                last = rows[-1][0]
+                for name, pages in queues.items():
+                    if positions[name] < last:
+                        put(pages, (changes, last))
+                if len(rows) < page_size:
+                    break
+                start = last + 1
+        except BaseException as error:
+            errors.append(error)
+            failed.set()
+        finally:
+            for pages in queues.values():
+                put(pages, None)
+
+    def apply(name: str) -> None:
+        pages = queues[name]
+        try:
+            while not failed.is_set():
+                try:
+                    page = pages.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if page is None:
+                    return
+                changes, last = page
+                # Another projector ahead on this generation: its pages are skipped.
+                with suppress(ConcurrentProjectionError):
+                    apply_changes(db, name, targets[name], changes, last)
+        except BaseException as error:
+            errors.append(error)
+            failed.set()
+
+    threads = [threading.Thread(target=read, name="catch-up-read")] + [
+        threading.Thread(target=apply, args=(name,), name=f"catch-up-{name}") for name in targets
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return min(position_of(db, name, generation) for name, generation in targets.items())
 
 
 Page = tuple[list[Row], list[Change]]
@@ -248,18 +310,3 @@ Page = tuple[list[Row], list[Change]]
 def _read_page(ledger: Ledger, start: int, limit: int, stop: int | None) -> Page:
     rows = select_rows(ledger.recorder, start, limit, stop)
     return rows, decode_rows(rows, ledger.mapper)
-
-
-def _outcome(
-    apply: Callable[[ReadModelDatabase, str, int, Sequence[Change], int], int],
-    db: ReadModelDatabase,
-    read_model: str,
-    generation: int,
-    changes: Sequence[Change],
-    last_position: int,
-) -> int | Exception:
-    """Apply a page to one read model; return its new position, or what went wrong."""
-    try:
-        return apply(db, read_model, generation, changes, last_position)
-    except Exception as error:  # raised or handled by the caller, in its thread
-        return error
