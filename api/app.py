@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics, problems
@@ -19,6 +19,7 @@ from api.routes import audit, health, imports, projects, reads, writes
 from api.settings import Settings
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
+from projections.live import LiveStates
 
 log = structlog.get_logger("api.access")
 
@@ -77,6 +78,66 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class CanonicalLogLine:
+    """One JSON log line and the request metrics per request; the X-Request-ID header.
+
+    A plain ASGI middleware: the request's id is bound to the log context for the routes,
+    and the answer's status read from the response as it starts.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            # The route template, not the path: ids would make unbounded metric labels.
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            principal = scope["state"].get("principal")
+            method = scope["method"]
+            metrics.REQUESTS.labels(method, route, str(status)).inc()
+            metrics.LATENCY.labels(method, route).observe(elapsed)
+            log.info(
+                "request",
+                method=method,
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                actor=principal.name if principal else None,
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+def _request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID (checked where it is used), else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return bytes(value).decode("latin-1")
+    return uuid.uuid4().hex
+
+
 def app_factory() -> FastAPI:
     """The app as a server process builds it: settings from the environment, logging set."""
     settings = Settings()
@@ -97,6 +158,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.live_states.stop()
         if owns_ledger:
             app.state.services.ledger.close()
         if owns_read_models:
@@ -115,6 +177,7 @@ def create_app(
     )
     app.state.services = Services(settings=settings, ledger=ledger, read_models=read_models)
     app.state.totals_cache = AnswerCache()
+    app.state.live_states = LiveStates(read_models)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(projects.router)
@@ -126,36 +189,6 @@ def create_app(
     # Added before the logging middleware, so it runs inside it: a 413 is logged too.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def canonical_log_line(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request_id
-            return response
-        finally:
-            elapsed = time.perf_counter() - started
-            # The route template, not the path: ids would make unbounded metric labels.
-            route = getattr(request.scope.get("route"), "path", None) or "unmatched"
-            principal = getattr(request.state, "principal", None)
-            metrics.REQUESTS.labels(request.method, route, str(status)).inc()
-            metrics.LATENCY.labels(request.method, route).observe(elapsed)
-            log.info(
-                "request",
-                method=request.method,
-                path=request.url.path,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                actor=principal.name if principal else None,
-            )
-            structlog.contextvars.clear_contextvars()
-
+    # Outermost: every answer, a 413 or an unmatched path included, is logged and counted.
+    app.add_middleware(CanonicalLogLine)
     return app

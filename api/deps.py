@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from api.problems import ProblemError
 from api.settings import Settings
-from api.tokens import Principal, Role, authenticate
+from api.tokens import Authenticator, Principal, Role
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
 from projections.projector import wait_for_position
@@ -28,9 +28,13 @@ class Services:
     settings: Settings
     ledger: Ledger
     read_models: ReadModelDatabase
+    authenticate: Authenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.authenticate = Authenticator(self.ledger)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """Return the app's services."""
     services: Services = request.app.state.services
     return services
@@ -39,7 +43,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_ledger(services: ServicesDep) -> Ledger:
+async def get_ledger(services: ServicesDep) -> Ledger:
     """Return the ledger application."""
     return services.ledger
 
@@ -47,7 +51,7 @@ def get_ledger(services: ServicesDep) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
-def get_read_models(services: ServicesDep) -> ReadModelDatabase:
+async def get_read_models(services: ServicesDep) -> ReadModelDatabase:
     """Return the read models' database."""
     return services.read_models
 
@@ -59,7 +63,7 @@ def fresh(request: Request, min_position: int | None) -> None:
     """Read-your-writes: wait until the read models reach `min_position`, else 503."""
     if min_position is None or min_position == 0:
         return
-    services = get_services(request)
+    services: Services = request.app.state.services
     reached = wait_for_position(
         services.read_models, min_position, services.settings.read_wait_timeout
     )
@@ -82,9 +86,7 @@ def get_principal(request: Request, services: ServicesDep) -> Principal:
             401, "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
         )
     scheme, _, presented = header.partition(" ")
-    principal = (
-        authenticate(services.ledger, presented.strip()) if scheme.lower() == "bearer" else None
-    )
+    principal = services.authenticate(presented.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
         raise ProblemError(
             401,
@@ -98,10 +100,10 @@ def get_principal(request: Request, services: ServicesDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency letting through only the given roles."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
             raise ProblemError(403, f"the {principal.role} role may not do this")
         return principal

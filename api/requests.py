@@ -290,7 +290,7 @@ def require_media_type(request: Request, *accepted: str) -> None:
         raise ProblemError(415, "send the body in UTF-8")
 
 
-def actor_of(request: Request, principal: Writer) -> Actor:
+async def actor_of(request: Request, principal: Writer) -> Actor:
     """The domain actor of a writing principal; the request id becomes the correlation id."""
     request_id: str = request.state.request_id
     if not REQUEST_ID.match(request_id):
@@ -301,7 +301,9 @@ def actor_of(request: Request, principal: Writer) -> Actor:
 ActorDep = Annotated[Actor, Depends(actor_of)]
 
 
-def json_write(request: Request, actor: ActorDep, idempotency: IdempotencyDep) -> WriteContext:
+async def json_write(
+    request: Request, actor: ActorDep, idempotency: IdempotencyDep
+) -> WriteContext:
     """A write with a JSON body that creates an aggregate."""
     require_media_type(request, "application/json")
     return WriteContext(actor, idempotency)
@@ -320,7 +322,7 @@ def parse_if_match(value: str | None) -> int | None:
     return int(found.group(1))
 
 
-def versioned_write(
+async def versioned_write(
     context: NewWrite,
     if_match: Annotated[
         str | None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -204,6 +204,28 @@ class Project(Aggregate):
         self.commitments: dict[UUID, Commitment] = {}
         self.indicators: dict[str, Indicator] = {}
         self.conventions: list[UUID] = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Project:
+        """A copy to run commands on (the repository copies cached projects for each one).
+
+        Fields hold immutable values (text, dates, Decimals, UUIDs, enums) except the
+        containers copied here: far cheaper than a generic deep copy of every commitment.
+        """
+        clone = object.__new__(type(self))
+        state = dict(self.__dict__)
+        state["_pending_events"] = list(self._pending_events)
+        state["commitments"] = {
+            key: replace(commitment, details=dict(commitment.details))
+            for key, commitment in self.commitments.items()
+        }
+        state["indicators"] = {
+            key: replace(indicator, measurements=list(indicator.measurements))
+            for key, indicator in self.indicators.items()
+        }
+        state["conventions"] = list(self.conventions)
+        clone.__dict__.update(state)
+        memo[id(self)] = clone
+        return clone
 
     # Commands ------------------------------------------------------------------------------
 

@@ -77,15 +77,29 @@ class Cursor:
         count: int = self._raw.rowcount
         return count
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """Insert many rows fast into a table (unqualified name): COPY on PostgreSQL."""
+    def copy_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        types: Sequence[str] | None = None,
+    ) -> None:
+        """Insert many rows fast into a table (unqualified name): COPY on PostgreSQL.
+
+        With the columns' PostgreSQL `types` (e.g. "int8", "text", "date": a DATE takes a
+        `datetime.date`), the rows are copied in binary, cheaper on both sides.
+        """
         rows = list(rows)
         if not rows:
             return
         qualified = self._db.table(table)
         names = ", ".join(columns)
         if self._postgres:
-            with self._raw.copy(f"COPY {qualified} ({names}) FROM STDIN") as copy:
+            binary = types is not None
+            options = " (FORMAT BINARY)" if binary else ""
+            with self._raw.copy(f"COPY {qualified} ({names}) FROM STDIN{options}") as copy:
+                if types is not None:
+                    copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
             return
@@ -321,6 +335,24 @@ class ReadModelDatabase:
                 yield Cursor(self, raw)
 
     @contextmanager
+    def statement(self) -> Iterator[Cursor]:
+        """A cursor for one statement run on its own (autocommit): a single round trip.
+
+        For a lone read that needs no snapshot shared with another statement.
+        """
+        if self.dialect is Dialect.SQLITE:
+            if self._memory_connection is not None:
+                with self._memory_lock:
+                    yield Cursor(self, self._memory_connection.cursor())
+                return
+            yield Cursor(self, self._thread_connection().cursor())
+            return
+        if self._pool is None:
+            raise RuntimeError("the database is closed")
+        with self._pool.connection() as conn, conn.cursor() as raw:
+            yield Cursor(self, raw)
+
+    @contextmanager
     def _sqlite_transaction(self, readonly: bool) -> Iterator[Cursor]:
         if self._memory_connection is not None:
             memory = self._memory_connection
@@ -418,6 +450,35 @@ class ReadModelDatabase:
         if self.dialect is Dialect.POSTGRES:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.table("generations"),))
         # SQLite: BEGIN IMMEDIATE already holds the database's only write lock.
+
+    # Notifications ---------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> str:
+        """PostgreSQL: the channel told when a read model's position or generation changes."""
+        return f"{self.reporting_schema}.positions"
+
+    def notify_moved(self, cur: Cursor) -> None:
+        """Tell listeners, when this transaction commits, that a read model moved."""
+        if self.dialect is Dialect.POSTGRES:
+            cur.execute("SELECT pg_notify(?, '')", (self.channel,))
+
+    def listen(self) -> Any:
+        """PostgreSQL: a new autocommit connection listening on `channel` (the caller closes it)."""
+        if self._pool is None:
+            raise RuntimeError("only an open PostgreSQL database has notifications")
+        import psycopg
+
+        conninfo = self._pool.conninfo
+        conn = psycopg.connect(
+            conninfo if isinstance(conninfo, str) else conninfo(), autocommit=True
+        )
+        try:
+            conn.execute(f'LISTEN "{self.channel}"')
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         """Close every connection."""

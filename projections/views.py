@@ -148,6 +148,7 @@ def apply_changes(
                 f"{read_model} generation {generation} moved past {position} meanwhile"
             )
         applier(db, cur, generation, todo, bool(claimed[0]))
+        db.notify_moved(cur)
     return last_position
 
 

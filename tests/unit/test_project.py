@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -777,3 +777,57 @@ def test_linking_a_project_twice_to_the_same_convention_is_refused() -> None:
         BusinessRuleError,
         lambda: project.link_to_convention(convention_id=convention_id),
     )
+
+
+# Copies for commands ------------------------------------------------------------------------
+
+IMMUTABLE = (str, int, Decimal, date, UUID, type(None), ProjectStatus, Instrument)
+
+
+def busy_project() -> Project:
+    project = identified_project()
+    loan = with_loan(project, "5000.00")
+    with_study(project)
+    project.disburse(commitment_id=loan, amount="1000.00", disbursed_on=date(2024, 6, 3))
+    project.link_to_convention(convention_id=uuid4())
+    project.set_indicator(
+        indicator="homes", unit="logements", target="20", due_on=date(2026, 12, 31)
+    )
+    project.measure(indicator="homes", value="4", measured_on=date(2025, 1, 2))
+    return project
+
+
+def test_a_copy_for_a_command_equals_the_original_and_shares_nothing_mutable() -> None:
+    import copy
+
+    original = busy_project()
+    clone = copy.deepcopy(original)
+    assert type(clone) is Project
+    assert vars(clone) == vars(original)
+    # Every field is immutable, or one of the containers the copy makes anew: a new
+    # mutable field must be copied in Project.__deepcopy__ too.
+    copied = {"_pending_events", "commitments", "indicators", "conventions"}
+    for name, value in vars(original).items():
+        assert name in copied or isinstance(value, (*IMMUTABLE, datetime)), name
+        if name in copied:
+            assert value is not getattr(clone, name), name
+    for key, commitment in original.commitments.items():
+        assert clone.commitments[key] is not commitment
+        assert clone.commitments[key].details is not commitment.details
+    for code, indicator in original.indicators.items():
+        assert clone.indicators[code].measurements is not indicator.measurements
+
+
+def test_commands_on_a_copy_leave_the_original_alone() -> None:
+    import copy
+
+    original = busy_project()
+    before = copy.deepcopy(vars(original))
+    clone = copy.deepcopy(original)
+    loan = next(iter(clone.commitments))
+    clone.disburse(commitment_id=loan, amount="500.00", disbursed_on=date(2024, 7, 1))
+    clone.measure(indicator="homes", value="9", measured_on=date(2025, 6, 1))
+    clone.link_to_convention(convention_id=uuid4())
+    clone.commitments[loan].details["product"] = "changed"
+    assert vars(original) == before
+    assert clone.version == original.version + 3
