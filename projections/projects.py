@@ -39,6 +39,7 @@ MOVE_COLUMNS = (
     "disbursed",
     "repaid",
 )
+MOVE_TYPES = ("text", "text", "int4", "int8", "int8", "int8", "int8")
 
 
 class ProjectsPage:
@@ -297,7 +298,7 @@ class ProjectsPage:
             self.cur.copy_rows(
                 self.links_table, ("project_id", "convention_id", "position"), self.links
             )
-        self.cur.copy_rows(self.moves_table, MOVE_COLUMNS, self.moves)
+        self.cur.copy_rows(self.moves_table, MOVE_COLUMNS, self.moves, MOVE_TYPES)
         self.commitments.flush(self.cur)
 
 

@@ -27,6 +27,8 @@ from projections.db import Cursor, ReadModelDatabase
 from projections.money import from_cents
 from projections.schema import (
     CONVENTION_COLUMNS,
+    CUBES,
+    CUBES_BY_SIZE,
     PROJECT_COLUMNS,
     PROJECTS,
     TOTALS,
@@ -71,11 +73,10 @@ TERRITORY_FILTER = "territory"
 NULLABLE = frozenset(
     {"departement", "epci", "commune", "band", "instrument", "programme", "convention"}
 )
-# Only the facts table has these; the cubes leave them out to stay small.
-FACTS_ONLY = frozenset({"epci", "commune", "convention"})
-MONTHLY = frozenset({"quarter", "month"})
-# Only the facts and the département-level cubes have these.
-DETAILED = frozenset({"departement", "band"})
+# The columns of each cube; the facts have every dimension. Every source needs `costed`
+# besides what a query groups and filters by: the leverage sums the costed projects.
+CUBE_COLUMNS = {cube: frozenset(key) for cube, key in CUBES.items()}
+ALWAYS_USED = frozenset({"costed"})
 TERRITORY_LEVELS = frozenset(level.value for level in TerritoryLevel)
 QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -83,17 +84,21 @@ LEVERAGE_PLACES = Decimal("0.01")
 MAX_PAGE = 1000
 READ_ATTEMPTS = 3
 
-# Sums read from the totals tables, in this order.
-SUMS = (
-    "SUM(committed)",
-    "SUM(cancelled)",
-    "SUM(disbursed)",
-    "SUM(repaid)",
-    "SUM(outstanding)",
-    "SUM(projects)",
-    "SUM(commitments)",
-    "SUM(estimated_cost)",
-    "SUM(CASE WHEN costed = 1 THEN committed - cancelled ELSE 0 END)",
+# Sums read from the totals tables, in this order. As BIGINT: PostgreSQL sums BIGINT into
+# NUMERIC, which the driver reads as Decimal, far slower (sums of cents stay below 2^63).
+SUMS = tuple(
+    f"CAST({total} AS BIGINT)"
+    for total in (
+        "SUM(committed)",
+        "SUM(cancelled)",
+        "SUM(disbursed)",
+        "SUM(repaid)",
+        "SUM(outstanding)",
+        "SUM(projects)",
+        "SUM(commitments)",
+        "SUM(estimated_cost)",
+        "SUM(CASE WHEN costed = 1 THEN committed - cancelled ELSE 0 END)",
+    )
 )
 PROJECT_FILTERS = ("territory", "theme", "programme", "directorate", "status", "q")
 
@@ -166,55 +171,51 @@ def totals(
     everything below it. Dates are inclusive.
     """
     dims = _group_by(group_by)
-    conditions = [_condition(name, value) for name, value in (filters or {}).items()]
-    _check_dates(date_from, date_to)
-    used = set(dims) | {column for column, _ in conditions}
-    source = _source(used, date_from, date_to)
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in _with_ancestors(conditions):
-        where.append(f"{column} = ?")
-        params.append(value)
-    where_dates, date_params = _date_conditions(db, source, date_from, date_to)
-    where.extend(where_dates)
-    params.extend(date_params)
-    columns = ", ".join(dims)
-    sql = (
-        f"SELECT {', '.join([*dims, *SUMS])} FROM {{table}}"  # noqa: S608
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + (f" GROUP BY {columns} ORDER BY {columns}" if dims else "")
+    conditions = _with_ancestors(
+        [_condition(name, value) for name, value in (filters or {}).items()]
     )
+    _check_dates(date_from, date_to)
+    sources = _sources(
+        frozenset(dims).union(column for column, _ in conditions), date_from, date_to
+    )
+    where = [f"{column} = ?" for column, _ in conditions]
+    params = [value for _, value in conditions]
+    columns = ", ".join(dims)
+    select = f"SELECT {', '.join([*dims, *SUMS])} FROM "  # noqa: S608
+    grouped = f" GROUP BY {columns} ORDER BY {columns}" if dims else ""
 
     def query(cur: Cursor, generation: int) -> list[tuple[Any, ...]]:
-        chosen = source
-        if chosen.startswith("cube_region_") and chosen not in tables_of(
-            db, cur, TOTALS, generation
-        ):
-            # A generation built before the région cubes existed: the fuller cube answers.
-            chosen = chosen.replace("cube_region_", "cube_")
-        table = db.table(generation_table(chosen, generation))
-        cur.execute(sql.format(table=table), params)
+        # A generation built before some cube existed: the next smallest table answers.
+        present = tables_of(db, cur, TOTALS, generation)
+        chosen = next((table for table in sources if table in present), "facts")
+        where_dates, date_params = _date_conditions(db, chosen, date_from, date_to)
+        clauses = [*where, *where_dates]
+        cur.execute(
+            select
+            + db.table(generation_table(chosen, generation))
+            + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+            + grouped,
+            [*params, *date_params],
+        )
         return cur.fetchall()
 
     found, at = _read(db, TOTALS, query)
+    if not dims:
+        # One row, of NULL sums when no row matched.
+        sums = [int(v or 0) for v in found[0]] if found else [0] * len(SUMS)
+        return Totals([_figures(sums)], _figures(sums), at, sources[0])
+    # Grouped, every sum has a value: its group has rows, whose measures are NOT NULL.
     width = len(dims)
-    sums = [0] * len(SUMS)
     rows: list[dict[str, Any]] = []
     for record in found or ():
-        values = [int(v or 0) for v in record[width:]]
-        if not dims and not any(values):
-            continue
-        for i, value in enumerate(values):
-            sums[i] += value
         row = {
             dim: (None if value == NONE else value)
             for dim, value in zip(dims, record, strict=False)
         }
-        row.update(_figures(values))
+        row.update(_figures(record[width:]))
         rows.append(row)
-    if not dims:
-        rows = [_figures(sums)]
-    return Totals(rows, _figures(sums), at, source)
+    sums = [sum(column) for column in zip(*(record[width:] for record in found or ()), strict=True)]
+    return Totals(rows, _figures(sums or [0] * len(SUMS)), at, sources[0])
 
 
 def _group_by(group_by: Sequence[str]) -> list[str]:
@@ -313,18 +314,20 @@ def _month_end(day: date) -> bool:
     return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
-def _source(used: set[str], date_from: date | None, date_to: date | None) -> str:
-    """Pick the smallest table that answers: a région-level cube, a cube, or the facts."""
+def _sources(used: frozenset[str], date_from: date | None, date_to: date | None) -> list[str]:
+    """Return the tables that answer, the smallest first: the cubes whose key has every
+    column the query uses (and the period its dates need), then the facts.
+    """
     month_aligned = (date_from is None or date_from.day == 1) and (
         date_to is None or _month_end(date_to)
     )
+    if not month_aligned:
+        return ["facts"]
     year_aligned = (date_from is None or (date_from.month, date_from.day) == (1, 1)) and (
         date_to is None or (date_to.month, date_to.day) == (12, 31)
     )
-    if used & FACTS_ONLY or not month_aligned:
-        return "facts"
-    period = "month" if used & MONTHLY or not year_aligned else "year"
-    return f"cube_{period}" if used & DETAILED else f"cube_region_{period}"
+    needed = used | ALWAYS_USED if year_aligned else used | ALWAYS_USED | {"month"}
+    return [*(cube for cube in CUBES_BY_SIZE if needed <= CUBE_COLUMNS[cube]), "facts"]
 
 
 def _date_conditions(

@@ -54,6 +54,17 @@ FACT_COLUMNS = (
     *PROJECT_DIMENSIONS,
     *MEASURES,
 )
+# The facts' PostgreSQL types, for a binary COPY.
+FACT_TYPES = tuple(
+    "int8"
+    if column in ("position", *MEASURES)
+    else "int4"
+    if column in ("year", "costed")
+    else "date"
+    if column == "day"
+    else "text"
+    for column in FACT_COLUMNS
+)
 CUBE_YEAR_KEY = (
     "region",
     "departement",
@@ -70,15 +81,34 @@ CUBE_MONTH_KEY = (*CUBE_YEAR_KEY, "quarter", "month")
 # ten times fewer rows from them.
 CUBE_REGION_YEAR_KEY = tuple(k for k in CUBE_YEAR_KEY if k not in ("departement", "band"))
 CUBE_REGION_MONTH_KEY = (*CUBE_REGION_YEAR_KEY, "quarter", "month")
+# Territorial roll-ups (région, département, costed, instrument, period): queries by
+# territory and instrument read thirty times fewer rows from them than from `cube_year`.
+CUBE_DEPARTEMENT_YEAR_KEY = ("region", "departement", "costed", "instrument", "year")
+CUBE_DEPARTEMENT_MONTH_KEY = (*CUBE_DEPARTEMENT_YEAR_KEY, "quarter", "month")
 # Each cube: its table and its key, in the order its rows are written.
 CUBES: dict[str, tuple[str, ...]] = {
     "cube_year": CUBE_YEAR_KEY,
     "cube_month": CUBE_MONTH_KEY,
     "cube_region_year": CUBE_REGION_YEAR_KEY,
     "cube_region_month": CUBE_REGION_MONTH_KEY,
+    "cube_departement_year": CUBE_DEPARTEMENT_YEAR_KEY,
+    "cube_departement_month": CUBE_DEPARTEMENT_MONTH_KEY,
 }
+# The cubes from the smallest to the largest (rows at 1M events: 6k, 55k, 66k, 190k,
+# 380k, 700k): a query reads the first whose key has every column it needs.
+CUBES_BY_SIZE = (
+    "cube_departement_year",
+    "cube_region_year",
+    "cube_departement_month",
+    "cube_year",
+    "cube_region_month",
+    "cube_month",
+)
+if sorted(CUBES_BY_SIZE) != sorted(CUBES):
+    raise RuntimeError("CUBES_BY_SIZE must list every cube once")
 KEY_TYPES = {"costed": "INTEGER", "year": "INTEGER"}
 COMMITMENT_COLUMNS = ("commitment_id", "project_id", "instrument", "committed_on", "amount")
+COMMITMENT_TYPES = ("text", "text", "text", "text", "int8")
 PROJECT_COLUMNS = (
     "project_id",
     "name",
@@ -504,6 +534,11 @@ def cube_statements(db: ReadModelDatabase, generation: int) -> list[list[str]]:
     cube summed from the facts, then the yearly one from it. Groups whose sums are all
     zero get no row, as when the cubes are fed page by page. On PostgreSQL the primary
     key is dropped first and built again last (a sort, cheaper than row by row).
+
+    Summing the coarser monthly cubes from `cube_month` instead of the facts would be as
+    exact (every measure is a sum) but saves little: at 1M events it holds 70% as many rows
+    as the facts, sorting the groups costs more than reading them, and it would chain them
+    all behind `cube_month` instead of summing them in parallel.
     """
     measures = ", ".join(MEASURES)
     sums = ", ".join(f"SUM({m})" for m in MEASURES)

@@ -9,7 +9,7 @@ from functools import cache
 
 from domain.reference.territories import TerritoryLevel, load_territories
 from projections.db import Cursor, ReadModelDatabase
-from projections.schema import COMMITMENT_COLUMNS
+from projections.schema import COMMITMENT_COLUMNS, COMMITMENT_TYPES
 
 NONE = ""  # "not applicable / coarser level" in SQL; JSON null on output
 
@@ -134,6 +134,7 @@ class CommitmentBook:
                     for cid in self._new
                     for s in (self._known[cid],)
                 ],
+                COMMITMENT_TYPES,
             )
         if self._changed or self._overwritten:
             cur.executemany(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
 from operator import add, itemgetter
 from typing import Any
 
-from projections.db import Cursor, ReadModelDatabase
+from projections.db import Cursor, Dialect, ReadModelDatabase
 from projections.events import (
     COMMITMENT_CREATED,
     COMMITMENT_MOVED,
@@ -25,6 +27,7 @@ from projections.events import (
 from projections.schema import (
     CUBES,
     FACT_COLUMNS,
+    FACT_TYPES,
     MEASURES,
     PROJECT_DIMENSIONS,
     TOTALS,
@@ -49,6 +52,8 @@ CONVENTION = PROJECT_DIMENSIONS.index("convention")
 DIM_COLUMNS = ", ".join(PROJECT_DIMENSIONS)
 PERIODS = ("instrument", "year", "quarter", "month")
 MOVE_CHUNK = 500
+# An ISO date as a date, for the binary COPY of the facts on PostgreSQL.
+dated = cache(date.fromisoformat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,7 @@ class TotalsPage:
         self.db = db
         self.cur = cur
         self.bulk = bulk
+        self.binary = db.dialect is Dialect.POSTGRES
         self.facts = generation_table("facts", generation)
         self.cubes = [generation_table(spec.name, generation) for spec in CUBE_SPECS]
         self.commitments = CommitmentBook(db, generation_table("totals_commitments", generation))
@@ -354,7 +360,7 @@ class TotalsPage:
                 commitment_id,
                 kind,
                 instrument,
-                on,
+                dated(on) if self.binary else on,
                 year,
                 quarter,
                 month,
@@ -446,7 +452,9 @@ class TotalsPage:
     def flush(self) -> None:
         """Write the pending facts, cube deltas and commitments."""
         if self.rows:
-            self.cur.copy_rows(self.facts, FACT_COLUMNS, self.rows)
+            self.cur.copy_rows(
+                self.facts, FACT_COLUMNS, self.rows, FACT_TYPES if self.binary else None
+            )
             self.rows = []
         if self.bulk and self.created:
             # Their dimensions at the end of the page (moves within it included).

@@ -27,7 +27,7 @@ from domain.values import Actor
 from projections.db import ReadModelDatabase
 from projections.projector import rebuild
 from projections.queries import DIMENSIONS, totals
-from projections.schema import READ_MODELS, live_generation
+from projections.schema import CUBES, READ_MODELS, live_generation
 from projections.views import catch_up
 from tests.projections.test_catch_up import table_rows
 
@@ -260,12 +260,14 @@ def part(room: Decimal, b: int) -> Decimal:
 # Recomputation -------------------------------------------------------------------------------
 
 
-# Every single dimension, and pairs that reach each cube (département-level monthly too).
+# Every single dimension, and pairs that reach each cube (each is the smallest for one).
 GROUPINGS = [
     *((d,) for d in DIMENSIONS),
     ("departement", "month"),
     ("band", "quarter"),
+    ("theme", "month"),
     ("region", "year"),
+    ("departement", "instrument"),
     ("commune", "instrument"),
 ]
 
@@ -453,6 +455,7 @@ def check_against_recomputation(
         expected = expected_groupings(ledger, books.projects)
         sums_by_year = expected[("year",)].values()
         grand = figures([sum(column) for column in zip(*sums_by_year, strict=True)])
+        sources: set[str] = set()
         for grouping in GROUPINGS:
             answer = totals(db, grouping)
             got = {
@@ -460,9 +463,11 @@ def check_against_recomputation(
             }
             want = {key: figures(sums) for key, sums in expected[grouping].items()}
             assert got == want, (grouping, answer.source)
+            sources.add(answer.source)
             assert answer.total == grand
             for figure in ADDITIVE:
                 assert sum(row[figure] for row in answer.rows) == grand[figure]
+        assert sources == {"facts", *CUBES}
 
         # A rebuild in bulk gives the very same tables as the pages did.
         page_by_page = {rm: table_rows(db, rm, live_generation(db, rm) or 0) for rm in READ_MODELS}

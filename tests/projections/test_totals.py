@@ -13,18 +13,23 @@ import pytest
 from domain.application import Ledger
 from domain.errors import InvalidValueError
 from domain.values import Actor
+from projections import queries
 from projections.db import ReadModelDatabase
 from projections.queries import DIMENSIONS, totals
+from projections.schema import CUBES_BY_SIZE
 from projections.views import catch_up
 
 ACTOR = Actor(name="projection-tests")
 HDF = "hauts_de_france"
+ARA = "auvergne_rhone_alpes"
 LILLE = "commune:59350"
 ARRAS = "commune:62041"
 WATTRELOS = "commune:59650"
 MEL = "epci:200093201"
 NORD = "departement:59"
 HAUTS_DE_FRANCE = "region:32"
+LYON = "commune:69123"
+LYON_REGION = "region:84"
 ADDITIVE = (
     "committed",
     "cancelled",
@@ -46,14 +51,15 @@ def identify(
     on: date = date(2023, 11, 6),
     cost: str | None = None,
     programme: str | None = None,
+    directorate: str = HDF,
 ) -> UUID:
-    """Identify a project in Hauts-de-France and return its id."""
+    """Identify a project (in Hauts-de-France unless told) and return its id."""
     return ledger.identify_project(
         ACTOR,
         name=f"Projet {territory} {theme}",
         territory=territory,
         theme=theme,
-        directorate=HDF,
+        directorate=directorate,
         identified_on=on,
         estimated_cost=cost,
         programme=programme,
@@ -290,7 +296,8 @@ def test_a_territory_filter_includes_everything_below_it(
     assert committed(departement="59") == committed(departement=NORD) == euros("111.00")
     assert committed(region="32") == euros("11111.00")
     assert committed(epci="") == euros("1100.00")
-    assert totals(read_db, ["year"], {"territory": NORD}).source == "cube_year"
+    assert totals(read_db, ["year"], {"territory": NORD}).source == "cube_departement_year"
+    assert totals(read_db, ["theme"], {"territory": NORD}).source == "cube_year"
     assert totals(read_db, ["year"], {"territory": MEL}).source == "facts"
 
 
@@ -411,18 +418,106 @@ def test_date_ranges_give_the_same_figures_from_cubes_and_from_facts(
     by_epci = totals(read_db, ["epci"], {}, date(2024, 3, 1), date(2024, 5, 31))
 
     by_band = totals(read_db, ["band"], {}, date(2024, 1, 1), None)
+    by_theme = totals(read_db, ["theme"], {}, date(2024, 1, 1), None)
+    by_theme_months = totals(read_db, ["theme"], {}, date(2024, 3, 1), date(2024, 5, 31))
+    by_band_months = totals(read_db, ["band"], {}, date(2024, 3, 1), date(2024, 5, 31))
     assert (year.source, months.source, days.source, by_epci.source, by_band.source) == (
-        "cube_region_year",
-        "cube_region_month",
+        "cube_departement_year",
+        "cube_departement_month",
         "facts",
         "facts",
         "cube_year",
     )
-    assert by_band.total == year.total
+    assert (by_theme.source, by_theme_months.source, by_band_months.source) == (
+        "cube_region_year",
+        "cube_region_month",
+        "cube_month",
+    )
+    assert by_band.total == by_theme.total == year.total
+    assert by_theme_months.total == by_band_months.total == months.total
     assert year.total["committed"] == euros("78.00")
     assert months.total["committed"] == days.total["committed"] == euros("12.00")
     assert by_epci.total == months.total
     assert totals(read_db, [], {}, date(2024, 3, 16), None).total["committed"] == euros("72.00")
+
+
+# Queries that each cube answers first (the smallest whose key has every column they use).
+CUBE_QUERIES: list[tuple[list[str], dict[str, str], date | None, date | None, str]] = [
+    (
+        ["departement", "instrument"],
+        {"territory": HAUTS_DE_FRANCE},
+        None,
+        None,
+        "cube_departement_year",
+    ),
+    (["region", "year"], {"instrument": "loan"}, date(2023, 1, 1), None, "cube_departement_year"),
+    ([], {"territory": NORD}, None, date(2024, 12, 31), "cube_departement_year"),
+    (["region", "theme"], {"territory": HAUTS_DE_FRANCE}, None, None, "cube_region_year"),
+    (["programme"], {}, date(2023, 1, 1), date(2024, 12, 31), "cube_region_year"),
+    (["departement", "month"], {"territory": LYON_REGION}, None, None, "cube_departement_month"),
+    (
+        ["instrument"],
+        {"territory": NORD},
+        date(2024, 3, 1),
+        date(2024, 8, 31),
+        "cube_departement_month",
+    ),
+    (["year", "programme"], {"territory": NORD}, None, None, "cube_year"),
+    (["band", "instrument"], {}, None, None, "cube_year"),
+    (["theme", "quarter"], {"territory": HAUTS_DE_FRANCE}, None, None, "cube_region_month"),
+    (["directorate"], {}, date(2024, 2, 1), date(2024, 6, 30), "cube_region_month"),
+    (["band", "month"], {"territory": NORD}, None, None, "cube_month"),
+    (["departement", "theme"], {}, date(2024, 1, 1), date(2024, 3, 31), "cube_month"),
+]
+
+
+def test_each_query_reads_the_smallest_cube_that_answers_it_with_the_facts_figures(
+    ledger: Ledger, read_db: ReadModelDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    places = (LILLE, WATTRELOS, MEL, NORD, ARRAS, HAUTS_DE_FRANCE, LYON, LYON_REGION)
+    for i, territory in enumerate(places):
+        project = identify(
+            ledger,
+            territory,
+            theme=("mobility", "health", "digital")[i % 3],
+            on=date(2022 + i % 2, 1 + i, 3),
+            cost=f"{(i + 1) * 1000}.00" if i % 2 else None,
+            programme="action_coeur_de_ville" if i % 3 == 0 else None,
+            directorate=ARA if territory in (LYON, LYON_REGION) else HDF,
+        )
+        granted = loan(ledger, project, f"{100 * (i + 1)}.50", date(2023 + i % 2, 1 + i, 9))
+        ledger.disburse(ACTOR, project, granted, amount="50.25", disbursed_on=date(2024, 1 + i, 20))
+        ledger.invest_equity(ACTOR, project, amount="30.00", invested_on=date(2024, 12 - i, 5))
+        ledger.launch_study(
+            ACTOR, project, amount="20.00", launched_on=date(2023, 12, 31), subject="étude"
+        )
+        if i == 2:
+            catch_up(ledger, read_db, page_size=5)
+            # Moved after its figures reached the cubes: they all follow it.
+            ledger.correct_project(ACTOR, project, reason="moved", territory=ARRAS)
+    catch_up(ledger, read_db, page_size=5)
+
+    def answer(cubes: tuple[str, ...], query: tuple[Any, ...]) -> Any:
+        group_by, filters, date_from, date_to, _ = query
+        monkeypatch.setattr(queries, "CUBES_BY_SIZE", cubes)
+        return totals(read_db, group_by, filters, date_from, date_to)
+
+    chosen = []
+    for query in CUBE_QUERIES:
+        smallest = totals(read_db, *query[:4])
+        chosen.append(smallest.source)
+        facts = answer((), query)
+        assert facts.source == "facts"
+        assert facts.total["projects"] or facts.total["committed"], query
+        # Every cube that can answer gives the facts' figures, the smallest one included.
+        for cube in CUBES_BY_SIZE:
+            one = answer((cube,), query)
+            if one.source == cube:
+                assert (one.rows, one.total) == (facts.rows, facts.total), (query, cube)
+        monkeypatch.undo()
+        assert (smallest.rows, smallest.total) == (facts.rows, facts.total), query
+    assert chosen == [query[-1] for query in CUBE_QUERIES]
+    assert set(chosen) == set(CUBES_BY_SIZE)
 
 
 def test_totals_tell_the_log_position_they_reflect(
