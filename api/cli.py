@@ -18,7 +18,6 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -31,6 +30,7 @@ from domain.application import Ledger
 from domain.errors import DomainError
 from domain.reference.territories import TerritoryLevel, load_territories
 from domain.values import Actor
+from projections.projector import REBUILD_PAGE_SIZE
 
 if TYPE_CHECKING:
     from projections.projector import Projector
@@ -132,46 +132,51 @@ def rebuild(
     name: Annotated[
         str | None, typer.Argument(help="The read model (totals, projects); all by default.")
     ] = None,
-    page_size: Annotated[int, typer.Option(min=100, help="Events per transaction.")] = 5000,
+    page_size: Annotated[
+        int, typer.Option(min=100, help="Events per transaction.")
+    ] = REBUILD_PAGE_SIZE,
 ) -> None:
-    """Rebuild read models beside the live ones from position 0, then swap them in."""
+    """Rebuild read models beside the live ones from position 0, then swap them in.
+
+    Without NAME every read model is rebuilt in one pass over the log.
+    """
     from projections.db import ReadModelDatabase
-    from projections.projector import rebuild as rebuild_read_model
+    from projections.projector import rebuild as rebuild_read_models
     from projections.schema import READ_MODELS
 
     settings = _settings()
-    names = READ_MODELS if name is None else (name,)
     if name is not None and name not in READ_MODELS:
         raise _fail(f"unknown read model {name!r}: choose among {', '.join(READ_MODELS)}")
+    label = name or ", ".join(READ_MODELS)
     with _ledger(settings) as ledger:
         db = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
-        for read_model in names:
-            started = time.perf_counter()
+        started = time.perf_counter()
+        try:
             with Progress(
-                TextColumn(f"rebuild {read_model}"),
+                TextColumn(f"rebuild {label}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]} events/s"),
                 TimeElapsedColumn(),
                 console=err,
             ) as progress:
-                task = progress.add_task(read_model, total=None, rate="-")
+                task = progress.add_task(label, total=None, rate="-")
 
-                def advance(
-                    done: int, head: int, task: TaskID = task, started: float = started
-                ) -> None:
+                def advance(done: int, head: int) -> None:
                     elapsed = max(time.perf_counter() - started, 1e-6)
-                    progress.update(task, completed=done, total=head, rate=f"{done / elapsed:,.0f}")
+                    rate = f"{done / elapsed:,.0f}"
+                    progress.update(task, completed=done, total=head, rate=rate)
 
-                position = rebuild_read_model(
-                    ledger, db, read_model, page_size=page_size, progress=advance
+                position = rebuild_read_models(
+                    ledger, db, name, page_size=page_size, progress=advance
                 )
-            elapsed = time.perf_counter() - started
-            err.print(
-                f"{read_model}: rebuilt to position {position} in {elapsed:.1f} s "
-                f"({position / max(elapsed, 1e-6):,.0f} events/s) and swapped in."
-            )
-        db.close()
+        finally:
+            db.close()
+        elapsed = time.perf_counter() - started
+        err.print(
+            f"{label}: rebuilt to position {position} in {elapsed:.1f} s "
+            f"({position / max(elapsed, 1e-6):,.0f} events/s) and swapped in."
+        )
 
 
 @app.command()

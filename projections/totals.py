@@ -76,15 +76,14 @@ CUBE_SPECS = tuple(
     for name, key in CUBES.items()
 )
 BASE_INDICES = tuple(spec.base_indices for spec in CUBE_SPECS)
-# A page sums its facts by the key of the finest cube only, then rolls those sums up into
-# every other cube: each key is a part of the finest one.
-FINEST = max(range(len(CUBE_SPECS)), key=lambda i: len(CUBE_SPECS[i].key))
+# A page sums its facts once, by a fine key holding every column of every cube's key, then
+# rolls those sums up into each cube.
+FINE_BASE = tuple(c for c in PROJECT_DIMENSIONS if any(c in spec.base for spec in CUBE_SPECS))
+FINE_BASE_OF = itemgetter(*(PROJECT_DIMENSIONS.index(column) for column in FINE_BASE))
+FINE_KEY = (*FINE_BASE, *PERIODS)
 ROLL_UPS = tuple(
-    itemgetter(*(CUBE_SPECS[FINEST].key.index(column) for column in spec.key))
-    for spec in CUBE_SPECS
+    itemgetter(*(FINE_KEY.index(column) for column in spec.key)) for spec in CUBE_SPECS
 )
-if not all(set(spec.key) <= set(CUBE_SPECS[FINEST].key) for spec in CUBE_SPECS):
-    raise RuntimeError("every cube's key must be a part of the finest cube's key")
 
 
 @dataclass(slots=True)
@@ -370,7 +369,7 @@ class TotalsPage:
         )
         if self.bulk:
             return
-        key = (*project.bases[FINEST], instrument, year, quarter, month)
+        key = (*FINE_BASE_OF(project.dims), instrument, year, quarter, month)
         total = self.deltas.get(key)
         self.deltas[key] = measures if total is None else list(map(add, total, measures))
 
@@ -470,13 +469,11 @@ class TotalsPage:
             self.created = []
         if self.deltas:
             for cube, spec, roll_up in zip(self.cubes, CUBE_SPECS, ROLL_UPS, strict=True):
-                sums_by_key = self.deltas
-                if spec is not CUBE_SPECS[FINEST]:
-                    sums_by_key = {}
-                    for fine, sums in self.deltas.items():
-                        key = roll_up(fine)
-                        total = sums_by_key.get(key)
-                        sums_by_key[key] = sums if total is None else list(map(add, total, sums))
+                sums_by_key: dict[tuple[Any, ...], list[int]] = {}
+                for fine, sums in self.deltas.items():
+                    key = roll_up(fine)
+                    total = sums_by_key.get(key)
+                    sums_by_key[key] = sums if total is None else list(map(add, total, sums))
                 rows = [(*key, *sums) for key, sums in sums_by_key.items() if any(sums)]
                 self.cur.add_rows(cube, spec.key, MEASURES, rows)
             self.deltas = {}

@@ -99,3 +99,44 @@ def test_history_prints_a_project_s_events_in_order(database_url: str) -> None:
     assert [line["type"] for line in lines] == ["ProjectIdentified", "StudyLaunched"]
     assert lines[1]["data"]["amount"] == "45000.00"
     assert lines[0]["actor"] == "cli-test"
+
+
+def test_rebuild_builds_every_read_model_in_one_pass_and_swaps_them_in(database_url: str) -> None:
+    from projections import queries
+    from projections.db import ReadModelDatabase
+    from projections.schema import READ_MODELS, generations
+
+    ledger = Ledger(env=library_env(database_url))
+    actor = Actor(name="cli-tests")
+    project = ledger.identify_project(
+        actor,
+        name="Tramway",
+        territory="commune:59650",
+        theme="mobility",
+        directorate="hauts_de_france",
+        identified_on=date(2024, 1, 2),
+    )
+    written = ledger.grant_loan(
+        actor, project.id, amount="1250.50", granted_on=date(2024, 3, 1), duration_months=60
+    )
+    ledger.close()
+
+    result = runner.invoke(app, ["rebuild"])
+
+    assert result.exit_code == 0, result.stderr
+    assert f"totals, projects: rebuilt to position {written.position}" in result.stderr
+    db = ReadModelDatabase.from_url(database_url)
+    try:
+        live = {g.read_model: g for g in generations(db) if g.live}
+        assert set(live) == set(READ_MODELS)
+        assert str(queries.totals(db).total["committed"]) == "1250.50"
+        assert queries.totals(db).position == written.position
+    finally:
+        db.close()
+
+
+def test_rebuild_names_an_unknown_read_model(database_url: str) -> None:
+    result = runner.invoke(app, ["rebuild", "budgets"])
+
+    assert result.exit_code != 0
+    assert "budgets" in result.stderr

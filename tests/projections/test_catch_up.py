@@ -208,7 +208,7 @@ def test_the_stable_views_show_the_live_generation(
     with read_db.transaction(readonly=True) as cur:
         cur.execute(f"SELECT COUNT(*), SUM(committed) FROM {read_db.table('facts')}")  # noqa: S608
         facts = cur.fetchone()
-        cur.execute(f"SELECT SUM(disbursed) FROM {read_db.table('cube_month')}")  # noqa: S608
+        cur.execute(f"SELECT SUM(disbursed) FROM {read_db.table('cube_region_month')}")  # noqa: S608
         cube = cur.fetchone()
         cur.execute(f"SELECT COUNT(*) FROM {read_db.table('projects')}")  # noqa: S608
         projects = cur.fetchone()
@@ -221,7 +221,7 @@ def test_the_stable_views_show_the_live_generation(
     assert int(cube[0]) == total["disbursed"] * 100
     assert int(facts[0]) > 0
     assert int(projects[0]) == 2
-    for view in ("facts", "cube_year", "cube_month", "projects", "project_conventions"):
+    for view in ("facts", "cube_year", "cube_region_month", "projects", "project_conventions"):
         assert table_exists(read_db, view)
 
 
