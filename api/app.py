@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics, problems
-from api.cache import AnswerCache
+from api.cache import AnswerCache, CachedTotals
 from api.deps import Services
 from api.logging import configure_logging
 from api.routes import audit, health, imports, projects, reads, writes
@@ -113,8 +113,9 @@ class CanonicalLogLine:
         finally:
             elapsed = time.perf_counter() - started
             # The route template, not the path: ids would make unbounded metric labels.
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            principal = scope["state"].get("principal")
+            state = scope["state"]
+            route = getattr(scope.get("route"), "path", None) or state.get("route") or "unmatched"
+            principal = state.get("principal")
             method = scope["method"]
             metrics.REQUESTS.labels(method, route, str(status)).inc()
             metrics.LATENCY.labels(method, route).observe(elapsed)
@@ -188,6 +189,13 @@ def create_app(
     problems.document(app)
     # Added before the logging middleware, so it runs inside it: a 413 is logged too.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CachedTotals,
+        cache=app.state.totals_cache,
+        states=app.state.live_states,
+        authenticate=app.state.services.authenticate,
+        public_read=settings.public_read,
+    )
 
     # Outermost: every answer, a 413 or an unmatched path included, is logged and counted.
     app.add_middleware(CanonicalLogLine)

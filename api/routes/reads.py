@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.cache import AnswerCache, known_state, live_state
+from api.cache import AnswerCache, known_state, live_state, remember_raw
 from api.deps import MAX_POSITION, LedgerDep, Reader, ReadModelsDep, fresh
 from api.problems import problem_responses
 from api.schemas import (
@@ -90,6 +90,7 @@ async def get_totals(
     key = (tuple(dims), tuple(sorted(filters.items())), date_from, date_to)
     state = None if min_position else known_state(request.app.state.live_states, "totals")
     if state is not None and (body := cache.get(key, state)) is not None:
+        remember_raw(cache, request.scope, state, body)
         return Response(body, media_type="application/json")
 
     def compute() -> bytes:
@@ -108,7 +109,10 @@ async def get_totals(
         cache.put(key, seen, body)
         return body
 
-    return Response(await run_in_threadpool(compute), media_type="application/json")
+    body = await run_in_threadpool(compute)
+    if state is not None:
+        remember_raw(cache, request.scope, state, body)
+    return Response(body, media_type="application/json")
 
 
 def _csv(dims: list[str], answer: queries.Totals, sep: str) -> Response:
