@@ -29,6 +29,8 @@ def configure_logging(log_format: LogFormat = LogFormat.AUTO, level: str = "INFO
     )
     structlog.configure(
         processors=[
+            # Below the level, drop the event before any other work (a request logs one).
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
