@@ -126,8 +126,10 @@ def tune_recorder(recorder: ApplicationRecorder) -> None:
 
     if isinstance(recorder, PostgresApplicationRecorder):
         pool: Any = recorder.datastore.pool
-        # The library's pre-ping checks every connection on every use.
-        pool._check = PingUnlessRecent()
+        # The library's pre-ping checks every connection on every use (psycopg_pool keeps
+        # the check it was given in `_check`; without it, every use stays checked).
+        if callable(getattr(pool, "_check", None)):
+            pool._check = PingUnlessRecent()
 
 
 def sqlite_path(database_url: str) -> Path | None:

@@ -140,3 +140,43 @@ def test_groups_never_exceed_the_event_limit(size: int) -> None:
     assert all(not isinstance(o, BaseException) for o in outcomes)
     assert all(call <= max(4, size) for call in recorder.calls)
     assert sum(recorder.calls) == 5 * size
+
+
+def test_pooled_connections_are_pinged_only_after_a_quiet_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from domain import store
+
+    class Conn:
+        pings = 0
+
+        def execute(self, query: str) -> None:
+            assert query == ""
+            self.pings += 1
+
+    now = [100.0]
+    monkeypatch.setattr("domain.store.time.monotonic", lambda: now[0])
+    check = store.PingUnlessRecent(bypass=0.5)
+    conn = Conn()
+    check(conn)  # never seen: pinged
+    now[0] += 0.2
+    check(conn)  # used 0.2 s ago: trusted
+    now[0] += 0.6
+    check(conn)  # quiet for 0.6 s: pinged again
+    other = Conn()
+    check(other)
+    assert (conn.pings, other.pings) == (2, 1)
+
+
+@pytest.mark.postgres
+def test_a_postgres_ledger_checks_its_connections_that_way(postgres_url: str) -> None:
+    from domain.application import Ledger
+    from domain.store import PingUnlessRecent, library_env
+
+    ledger = Ledger(env=library_env(postgres_url))
+    try:
+        pool: Any = getattr(ledger.recorder, "datastore").pool  # noqa: B009
+        assert isinstance(pool._check, PingUnlessRecent)
+        assert ledger.head_position() == 0  # and the connections work
+    finally:
+        ledger.close()
