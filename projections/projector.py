@@ -36,8 +36,6 @@ log = structlog.get_logger("projector")
 
 # Between two polls of the tracking table while a read waits for a position.
 WAIT_STEP = 0.01
-# Shortest time between two pages of the live projector (pages gather events meanwhile).
-MIN_PAGE_INTERVAL = 0.05
 # Events per transaction of a rebuild.
 REBUILD_PAGE_SIZE = 20_000
 # Allocations between two collections of the youngest objects during a rebuild.
@@ -133,13 +131,11 @@ class Projector:
         page_size: int = DEFAULT_PAGE_SIZE,
         poll_interval: float = 0.5,
         listen: bool = True,
-        min_page_interval: float = MIN_PAGE_INTERVAL,
     ) -> None:
         self.ledger = ledger
         self.db = db
         self.page_size = page_size
         self.poll_interval = poll_interval
-        self.min_page_interval = min_page_interval
         self.listen = listen and db.dialect is Dialect.POSTGRES
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -163,12 +159,7 @@ class Projector:
                     self._stop.wait(max(self.poll_interval, 1.0))
                     continue
                 log.debug("projector_caught_up", position=position)
-                stepped = time.monotonic()
                 wait(self.poll_interval)
-                # Under a steady stream of writes, let the next page gather what arrives
-                # meanwhile: fewer, larger transactions, for a few milliseconds of lag.
-                if (gather := self.min_page_interval - (time.monotonic() - stepped)) > 0:
-                    self._stop.wait(gather)
         log.info("projector_stopped")
 
     def start(self) -> threading.Thread:
