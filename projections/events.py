@@ -174,6 +174,39 @@ def select_rows(recorder: Any, start: int, limit: int, stop: int | None = None) 
     ]
 
 
+# The event table's planner statistics are refreshed before a full read when this share of
+# its rows changed since they were last gathered (or when they never were).
+STALE_STATISTICS = 0.1
+
+
+def refresh_log_statistics(recorder: Any) -> bool:
+    """PostgreSQL: gather the event table's planner statistics if they are stale; True if so.
+
+    Without them (autovacuum off, or a bulk load it has not caught up with) the planner
+    takes a page of the log for a few rows and reads every row after it, then sorts them:
+    a second per page at a million events instead of milliseconds.
+    """
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return False
+    schema = recorder.datastore.schema or "public"
+    table = f'"{schema}"."{recorder.events_table_name}"'
+    with recorder.datastore.get_connection() as conn:
+        found = conn.execute(
+            "SELECT n_live_tup, n_mod_since_analyze, "
+            "COALESCE(last_analyze, last_autoanalyze) IS NOT NULL AS analyzed "
+            "FROM pg_stat_user_tables WHERE schemaname = %s AND relname = %s",
+            (schema, recorder.events_table_name),
+        ).fetchone()
+        if found is not None and found["analyzed"]:
+            changed = int(found["n_mod_since_analyze"])
+            if changed <= STALE_STATISTICS * max(int(found["n_live_tup"]), 1):
+                return False
+        conn.execute(f"ANALYZE {table}")
+    return True
+
+
 def _select_postgres_rows(recorder: Any, start: int, limit: int, stop: int | None) -> list[Row]:
     from eventsourcing.persistence import InterfaceError, OperationalError
     from eventsourcing.utils import retry

@@ -22,6 +22,7 @@ import structlog
 
 from domain.application import Ledger
 from projections.db import Dialect, ReadModelDatabase
+from projections.events import refresh_log_statistics
 from projections.schema import READ_MODELS, generations, layout
 from projections.views import (
     DEFAULT_PAGE_SIZE,
@@ -290,6 +291,9 @@ def _rebuild(
     progress: Callable[[int, int], None] | None,
 ) -> int:
     names = READ_MODELS if read_model is None else (layout(read_model).name,)
+    # The whole log is about to be read in pages: let the planner know how big it is.
+    if refresh_log_statistics(ledger.recorder):
+        log.info("log_statistics_refreshed")
     found = generations(db)
     targets: dict[str, int] = {}
     for name in names:

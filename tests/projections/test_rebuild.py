@@ -162,3 +162,41 @@ def test_a_tracking_table_from_before_bulk_rebuilds_gets_the_column(
     assert position_of(read_db, "totals") == ledger.head_position()
     assert answers(read_db) != before
     assert not any(settle(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS)
+
+
+@pytest.mark.postgres
+def test_a_rebuild_first_gives_the_planner_the_event_tables_statistics(
+    postgres_url: str,
+) -> None:
+    import psycopg
+
+    from domain.store import library_env
+    from projections.events import refresh_log_statistics
+
+    ledger = Ledger(env=library_env(postgres_url))
+    try:
+        record_history(ledger, projects=2)
+        recorder: Any = ledger.recorder
+        schema, table = recorder.datastore.schema, recorder.events_table_name
+        assert refresh_log_statistics(recorder) is True
+        with psycopg.connect(postgres_url.partition("?")[0], autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT COUNT(*) FROM pg_stats WHERE schemaname = %s AND tablename = %s",
+                (schema, table),
+            ).fetchone()
+        assert found is not None
+        assert found[0] > 0
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite:///{tmp}/events.sqlite3"])
+def test_statistics_are_a_postgresql_matter(url: str, tmp_path: Any) -> None:
+    from domain.store import library_env
+    from projections.events import refresh_log_statistics
+
+    ledger = Ledger(env=library_env(url.format(tmp=tmp_path)))
+    try:
+        assert refresh_log_statistics(ledger.recorder) is False
+    finally:
+        ledger.close()
