@@ -37,6 +37,8 @@ log = structlog.get_logger("projector")
 
 # Between two polls of the tracking table while a read waits for a position.
 WAIT_STEP = 0.01
+# How often the live projector checks the event table's planner statistics.
+STATISTICS_CHECK_INTERVAL = 600.0
 # Events per transaction of a rebuild.
 REBUILD_PAGE_SIZE = 20_000
 # Allocations between two collections of the youngest objects during a rebuild.
@@ -148,9 +150,16 @@ class Projector:
     def run(self) -> None:
         """Follow the log until stop() is called; store outages are waited out."""
         log.info("projector_started", listen=self.listen, poll_interval=self.poll_interval)
+        checked = -STATISTICS_CHECK_INTERVAL
         with self._notifications() as wait:
             while not self._stop.is_set():
                 try:
+                    if time.monotonic() - checked >= STATISTICS_CHECK_INTERVAL:
+                        # Auditors and rebuilds read the log from its start: keep the
+                        # planner's idea of its size current, autovacuum or not.
+                        if refresh_log_statistics(self.ledger.recorder):
+                            log.info("log_statistics_refreshed")
+                        checked = time.monotonic()
                     position = self.step()
                 except Exception as error:
                     # The loop outlives store outages: log, back off, try again.

@@ -223,3 +223,25 @@ def test_the_status_reports_position_head_and_lag(any_store: Store) -> None:
     assert caught["totals"].lag_events == 0
     assert caught["projects"].position == caught["projects"].head
     assert any_store.db.dialect in (Dialect.SQLITE, Dialect.POSTGRES)
+
+
+@pytest.mark.postgres
+def test_the_projector_keeps_the_event_tables_statistics_current(pg_store: Store) -> None:
+    import psycopg
+
+    recorder: Any = pg_store.ledger.recorder
+    schema, table = recorder.datastore.schema, recorder.events_table_name
+    position = identify(pg_store)
+    projector = Projector(pg_store.ledger, pg_store.db, poll_interval=0.2)
+    projector.start()
+    try:
+        assert wait_for_position(pg_store.db, position, timeout=10) >= position
+    finally:
+        projector.stop()
+    with psycopg.connect(pg_store.url.partition("?")[0], autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT COUNT(*) FROM pg_stats WHERE schemaname = %s AND tablename = %s",
+            (schema, table),
+        ).fetchone()
+    assert found is not None
+    assert found[0] > 0
