@@ -10,6 +10,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.tokens import bearer_token
 from projections.db import ReadModelDatabase
 from projections.live import LiveStates, State
 from projections.schema import read_live_position
@@ -19,11 +20,6 @@ def live_state(db: ReadModelDatabase, read_model: str) -> State:
     """Return (live generation, its position): what an answer of this read model depends on."""
     with db.statement() as cur:
         return read_live_position(db, cur, read_model)
-
-
-def known_state(states: LiveStates, read_model: str) -> State | None:
-    """The state as followed in memory, or None when the database must be read."""
-    return states.current(read_model)
 
 
 class AnswerCache:
@@ -103,7 +99,8 @@ class CachedTotals:
         if b"min_position" in query or b"format" in query:
             return None
         state = self.states.current("totals")
-        if state is None or self.cache.get(("raw", query), state) is None:
+        body = None if state is None else self.cache.get(("raw", query), state)
+        if body is None:
             return None
         header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         if header is None:
@@ -111,17 +108,14 @@ class CachedTotals:
                 return None
             principal: Any = None
         else:
-            scheme, _, presented = bytes(header).decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer":
+            presented = bearer_token(bytes(header).decode("latin-1"))
+            if presented is None:
                 return None
-            principal = await run_in_threadpool(self.authenticate, presented.strip())
+            principal = await run_in_threadpool(self.authenticate, presented)
             if principal is None:
                 return None
-        # Read again: the answer for the state just checked, or for a later one.
-        body = self.cache.get(("raw", query), state)
-        if body is not None:
-            # What the canonical log line tells of the request.
-            scope.setdefault("state", {}).update(principal=principal, route=TOTALS_PATH)
+        # What the canonical log line tells of the request.
+        scope.setdefault("state", {}).update(principal=principal, route=TOTALS_PATH)
         return body
 
 

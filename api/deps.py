@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from api.problems import ProblemError
 from api.settings import Settings
-from api.tokens import Authenticator, Principal, Role
+from api.tokens import Authenticator, Principal, Role, bearer_token
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
 from projections.projector import wait_for_position
@@ -85,8 +85,8 @@ def get_principal(request: Request, services: ServicesDep) -> Principal:
         raise ProblemError(
             401, "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
         )
-    scheme, _, presented = header.partition(" ")
-    principal = services.authenticate(presented.strip()) if scheme.lower() == "bearer" else None
+    presented = bearer_token(header)
+    principal = None if presented is None else services.authenticate(presented)
     if principal is None:
         raise ProblemError(
             401,

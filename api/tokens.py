@@ -156,6 +156,12 @@ def revoke_token(ledger: Ledger, name_or_id: str) -> list[TokenInfo]:
     return targets
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token an `Authorization: Bearer <token>` header presents, or None for another scheme."""
+    scheme, _, presented = authorization.partition(" ")
+    return presented.strip() if scheme.lower() == "bearer" else None
+
+
 class Authenticator:
     """Checks bearer tokens against their records, remembering the records it has read.
 

@@ -6,13 +6,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, CanMutateAggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording
-from eventsourcing.utils import EnvType
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    EventStore,
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+)
 
 from domain.commit import GroupCommit
 from domain.convention import Convention
@@ -96,10 +101,15 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"
 
-    def __init__(self, env: EnvType | None = None) -> None:
-        super().__init__(env)
-        tune_recorder(self.recorder)
-        self._group_commit = GroupCommit(self.recorder)
+    def construct_recorder(self) -> ApplicationRecorder:
+        recorder = super().construct_recorder()
+        tune_recorder(recorder)
+        return recorder
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        # Saves go through group commit: concurrent writes share one transaction.
+        recorder = cast(ApplicationRecorder, GroupCommit(self.recorder))
+        return self.factory.event_store(mapper=self.mapper, recorder=recorder)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -788,23 +798,7 @@ class Ledger(Application[UUID]):
             for aggregate in aggregates
             for e in aggregate.collect_events()
         ]
-        # What Application.save does for this application (no snapshots, no cache to
-        # fill: the cache fast-forwards), with concurrent writes grouped in one transaction.
-        stored = [self.mapper.to_stored_event(e) for e in events]
-        positions = self._group_commit.insert(stored)
-        return [
-            Recording(
-                e,
-                Notification(
-                    originator_id=s.originator_id,
-                    originator_version=s.originator_version,
-                    topic=s.topic,
-                    state=s.state,
-                    id=position,
-                ),
-            )
-            for e, s, position in zip(events, stored, positions, strict=True)
-        ]
+        return self.save(*events)
 
 
 def event_data(e: object) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 
@@ -34,7 +35,11 @@ class _Write:
 
 
 class GroupCommit:
-    """Records the stored events of concurrent writers in shared transactions."""
+    """Records the stored events of concurrent writers in shared transactions.
+
+    It stands in for the recorder an event store writes through: `insert_events` is grouped,
+    everything else is the recorder's.
+    """
 
     def __init__(self, recorder: ApplicationRecorder, max_events: int = MAX_GROUP_EVENTS) -> None:
         self.recorder = recorder
@@ -70,6 +75,16 @@ class GroupCommit:
                 else:
                     self._leading = False
         return self._outcome(write)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        """The recorder's method, grouped (a write with tracking or other options is not)."""
+        if kwargs:
+            return list(self.recorder.insert_events(stored_events, **kwargs) or ())
+        return self.insert(stored_events)
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (reads of events and notifications) is the recorder's own.
+        return getattr(self.recorder, name)
 
     def wait_queued(self, count: int, timeout: float) -> bool:
         """Wait until `count` writers wait their turn (for tests and diagnostics)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from projections.db import Cursor, Dialect, ReadModelDatabase
 
@@ -408,14 +409,21 @@ def read_live_position(db: ReadModelDatabase, cur: Cursor, read_model: str) -> t
 
 def tracked_position(db: ReadModelDatabase, cur: Cursor, read_model: str, generation: int) -> int:
     """Return a generation's position within a transaction, or raise UnknownGenerationError."""
+    return int(_tracking(db, cur, read_model, generation, "position"))
+
+
+def _tracking(
+    db: ReadModelDatabase, cur: Cursor, read_model: str, generation: int, column: str
+) -> Any:
+    """A column of a generation's tracking row, or raise UnknownGenerationError."""
     cur.execute(
-        f"SELECT position FROM {db.table('tracking')} WHERE read_model = ? AND generation = ?",  # noqa: S608
+        f"SELECT {column} FROM {db.table('tracking')} WHERE read_model = ? AND generation = ?",  # noqa: S608
         (read_model, generation),
     )
     row = cur.fetchone()
     if row is None:
         raise UnknownGenerationError(f"{read_model} has no generation {generation}")
-    return int(row[0])
+    return row[0]
 
 
 def create_generation(db: ReadModelDatabase, read_model: str, *, bulk: bool = False) -> int:
@@ -571,14 +579,7 @@ def cube_statements(db: ReadModelDatabase, generation: int) -> list[list[str]]:
 
 def is_bulk(db: ReadModelDatabase, cur: Cursor, read_model: str, generation: int) -> bool:
     """Whether a generation is still fed in bulk (within a transaction)."""
-    cur.execute(
-        f"SELECT bulk FROM {db.table('tracking')} WHERE read_model = ? AND generation = ?",  # noqa: S608
-        (read_model, generation),
-    )
-    row = cur.fetchone()
-    if row is None:
-        raise UnknownGenerationError(f"{read_model} has no generation {generation}")
-    return bool(row[0])
+    return bool(_tracking(db, cur, read_model, generation, "bulk"))
 
 
 def tables_of(

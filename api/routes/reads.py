@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.cache import AnswerCache, known_state, live_state, remember_raw
+from api.cache import AnswerCache, live_state, remember_raw
 from api.deps import MAX_POSITION, LedgerDep, Reader, ReadModelsDep, fresh
 from api.problems import problem_responses
 from api.schemas import (
@@ -88,7 +88,7 @@ async def get_totals(
     # state is followed in memory (PostgreSQL), else read in one statement.
     cache: AnswerCache = request.app.state.totals_cache
     key = (tuple(dims), tuple(sorted(filters.items())), date_from, date_to)
-    state = None if min_position else known_state(request.app.state.live_states, "totals")
+    state = None if min_position else request.app.state.live_states.current("totals")
     if state is not None and (body := cache.get(key, state)) is not None:
         remember_raw(cache, request.scope, state, body)
         return Response(body, media_type="application/json")

@@ -87,7 +87,7 @@ def test_a_repeated_question_is_answered_from_the_cache_and_follows_new_events(
         answered = ask(client, first, viewer)
         # From now on the same question must not reach the route, nor the query module.
         monkeypatch.setattr(queries, "totals", lambda *_a, **_k: pytest.fail("not cached"))
-        monkeypatch.setattr(reads, "known_state", lambda *_a, **_k: pytest.fail("routed"))
+        monkeypatch.setattr(reads, "remember_raw", lambda *_a, **_k: pytest.fail("routed"))
         again = client.get(QUESTION, headers={"Authorization": f"Bearer {viewer}"})
         assert again.status_code == 200
         assert again.json() == answered
