@@ -158,7 +158,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.services.authenticate.open()
         yield
+        await app.state.services.authenticate.close()
         app.state.live_states.stop()
         if owns_ledger:
             app.state.services.ledger.close()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.tokens import bearer_token
+from api.tokens import Authenticator, bearer_token
 from projections.db import ReadModelDatabase
 from projections.live import LiveStates, State
 from projections.schema import read_live_position
@@ -77,7 +78,7 @@ class CachedTotals:
         app: ASGIApp,
         cache: AnswerCache,
         states: LiveStates,
-        authenticate: Callable[[str], Any],
+        authenticate: Authenticator,
         public_read: bool,
     ) -> None:
         self.app = app
@@ -111,7 +112,11 @@ class CachedTotals:
             presented = bearer_token(bytes(header).decode("latin-1"))
             if presented is None:
                 return None
-            principal = await run_in_threadpool(self.authenticate, presented)
+            try:
+                principal = await self.authenticate.check(presented)
+            except (psycopg.Error, PersistenceError):
+                # A store fault: the app answers it (503) as for any request.
+                return None
             if principal is None:
                 return None
         # What the canonical log line tells of the request.

@@ -76,7 +76,7 @@ def fresh(request: Request, min_position: int | None) -> None:
         )
 
 
-def get_principal(request: Request, services: ServicesDep) -> Principal:
+async def get_principal(request: Request, services: ServicesDep) -> Principal:
     """Authenticate the bearer token (or fall back to public read, when enabled)."""
     header = request.headers.get("authorization")
     if header is None:
@@ -86,7 +86,7 @@ def get_principal(request: Request, services: ServicesDep) -> Principal:
             401, "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
         )
     presented = bearer_token(header)
-    principal = None if presented is None else services.authenticate(presented)
+    principal = None if presented is None else await services.authenticate.check(presented)
     if principal is None:
         raise ProblemError(
             401,
