@@ -16,6 +16,7 @@ from pydantic import WithJsonSchema
 
 from api.deps import Writer
 from api.problems import ProblemError
+from api.tokens import Principal
 from domain.indexes import IdempotencyClaim
 
 KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
@@ -29,20 +30,22 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     return hashlib.sha256(target.encode() + body).hexdigest()
 
 
-async def idempotency_claim(
-    request: Request,
-    principal: Writer,
-    idempotency_key: Annotated[
-        str | None,
-        # Documented as what it must match: the app, not FastAPI, refuses the rest (400).
-        WithJsonSchema({"type": "string", "pattern": KEY.pattern}),
-        Header(
-            description="Send the request again with the same key: it is recorded once and "
-            "answered with the first response (1 to 255 visible ASCII characters)."
-        ),
-    ] = None,
+# The Idempotency-Key header, documented as what it must match: the app, not FastAPI,
+# refuses the rest (400).
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    WithJsonSchema({"type": "string", "pattern": KEY.pattern}),
+    Header(
+        description="Send the request again with the same key: it is recorded once and "
+        "answered with the first response (1 to 255 visible ASCII characters).",
+    ),
+]
+
+
+async def claim_of(
+    request: Request, principal: Principal, idempotency_key: str | None
 ) -> IdempotencyClaim | None:
-    """The caller's idempotency claim, when it sent an Idempotency-Key."""
+    """The caller's idempotency claim, when it sent an Idempotency-Key (400 if malformed)."""
     if idempotency_key is None:
         return None
     if not KEY.match(idempotency_key):
@@ -53,6 +56,13 @@ async def idempotency_claim(
         key=idempotency_key,
         fingerprint=fingerprint(request.method, request.url.path, request.url.query, body),
     )
+
+
+async def idempotency_claim(
+    request: Request, principal: Writer, idempotency_key: IdempotencyKeyHeader = None
+) -> IdempotencyClaim | None:
+    """The caller's idempotency claim, as a dependency."""
+    return await claim_of(request, principal, idempotency_key)
 
 
 IdempotencyDep = Annotated[IdempotencyClaim | None, Depends(idempotency_claim)]

@@ -17,8 +17,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, Strict, WithJsonSchema
 
 from api.deps import Writer
-from api.idempotency import IdempotencyDep
+from api.idempotency import IdempotencyKeyHeader, claim_of
 from api.problems import ProblemError
+from api.tokens import Principal
 from domain.indexes import IdempotencyClaim
 from domain.values import Actor
 
@@ -290,7 +291,7 @@ def require_media_type(request: Request, *accepted: str) -> None:
         raise ProblemError(415, "send the body in UTF-8")
 
 
-async def actor_of(request: Request, principal: Writer) -> Actor:
+def actor_for(request: Request, principal: Principal) -> Actor:
     """The domain actor of a writing principal; the request id becomes the correlation id."""
     request_id: str = request.state.request_id
     if not REQUEST_ID.match(request_id):
@@ -298,18 +299,12 @@ async def actor_of(request: Request, principal: Writer) -> Actor:
     return principal.actor(correlation_id=request_id)
 
 
+async def actor_of(request: Request, principal: Writer) -> Actor:
+    """The domain actor of a writing principal, as a dependency."""
+    return actor_for(request, principal)
+
+
 ActorDep = Annotated[Actor, Depends(actor_of)]
-
-
-async def json_write(
-    request: Request, actor: ActorDep, idempotency: IdempotencyDep
-) -> WriteContext:
-    """A write with a JSON body that creates an aggregate."""
-    require_media_type(request, "application/json")
-    return WriteContext(actor, idempotency)
-
-
-NewWrite = Annotated[WriteContext, Depends(json_write)]
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -322,17 +317,44 @@ def parse_if_match(value: str | None) -> int | None:
     return int(found.group(1))
 
 
+IfMatchHeader = Annotated[
+    str | None,
+    # Documented as what it must match: the app, not FastAPI, refuses the rest (400).
+    WithJsonSchema({"type": "string", "pattern": IF_MATCH.pattern}),
+    Header(
+        description='Apply only if the project is at this version: 3, "3" or W/"3".',
+    ),
+]
+
+
+# One dependency per kind of write (each nested one costs every request): the checks run
+# in this order, after the token's and the role's.
+
+
+async def json_write(
+    request: Request, principal: Writer, idempotency_key: IdempotencyKeyHeader = None
+) -> WriteContext:
+    """A write with a JSON body that creates an aggregate."""
+    actor = actor_for(request, principal)
+    claim = await claim_of(request, principal, idempotency_key)
+    require_media_type(request, "application/json")
+    return WriteContext(actor, claim)
+
+
+NewWrite = Annotated[WriteContext, Depends(json_write)]
+
+
 async def versioned_write(
-    context: NewWrite,
-    if_match: Annotated[
-        str | None,
-        # Documented as what it must match: the app, not FastAPI, refuses the rest (400).
-        WithJsonSchema({"type": "string", "pattern": IF_MATCH.pattern}),
-        Header(description='Apply only if the project is at this version: 3, "3" or W/"3".'),
-    ] = None,
+    request: Request,
+    principal: Writer,
+    idempotency_key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> WriteContext:
     """A write with a JSON body on an existing project, optionally conditional on its version."""
-    return WriteContext(context.actor, context.idempotency, parse_if_match(if_match))
+    actor = actor_for(request, principal)
+    claim = await claim_of(request, principal, idempotency_key)
+    require_media_type(request, "application/json")
+    return WriteContext(actor, claim, parse_if_match(if_match))
 
 
 Write = Annotated[WriteContext, Depends(versioned_write)]

@@ -106,13 +106,31 @@ def _project(response: Response, written: Written, location: str | None = None) 
     response.headers["ETag"] = f'"{written.version}"'
 
 
+ANSWER_HEADERS = ("location", "etag", REPLAYED_HEADER.lower())
+
+
+def created(answer: BaseModel, response: Response) -> Response:
+    """The 201 answer with the headers set on `response`, serialised once by its own model.
+
+    The route's `response_model` documents it; returning the finished response saves
+    FastAPI validating and encoding the model a second time on every write.
+    """
+    headers = {k: v for k, v in response.headers.items() if k in ANSWER_HEADERS}
+    return Response(
+        answer.model_dump_json().encode(),
+        status_code=201,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
 # Projects -------------------------------------------------------------------------------------
 
 
 @router.post("/projects", status_code=201, response_model=ProjectWritten, tags=["projects"])
 def identify_project(
     body: ProjectIn, ledger: LedgerDep, write: NewWrite, response: Response
-) -> ProjectWritten:
+) -> Response:
     """Identify a project (ProjectIdentified); a reference is unique within its directorate."""
     written = ledger.identify_project(
         write.actor,
@@ -127,7 +145,7 @@ def identify_project(
         idempotency=write.idempotency,
     )
     _project(response, written, f"/v1/projects/{written.id}")
-    return ProjectWritten.of(written)
+    return created(ProjectWritten.of(written), response)
 
 
 @router.post(
@@ -142,7 +160,7 @@ def correct_project(
     ledger: LedgerDep,
     write: Write,
     response: Response,
-) -> ProjectWritten:
+) -> Response:
     """Correct a project's details (ProjectDetailsCorrected); null clears programme or cost."""
     written = ledger.correct_project(
         write.actor,
@@ -158,7 +176,7 @@ def correct_project(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return ProjectWritten.of(written)
+    return created(ProjectWritten.of(written), response)
 
 
 @router.post(
@@ -169,7 +187,7 @@ def correct_project(
 )
 def grant_loan(
     project_id: UUID, body: LoanIn, ledger: LedgerDep, write: Write, response: Response
-) -> CommitmentWritten:
+) -> Response:
     """Grant a loan to the project (LoanGranted)."""
     written = ledger.grant_loan(
         write.actor,
@@ -184,7 +202,7 @@ def grant_loan(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -195,7 +213,7 @@ def grant_loan(
 )
 def invest_equity(
     project_id: UUID, body: EquityIn, ledger: LedgerDep, write: Write, response: Response
-) -> CommitmentWritten:
+) -> Response:
     """Take an equity stake in the project (EquityInvested)."""
     written = ledger.invest_equity(
         write.actor,
@@ -209,7 +227,7 @@ def invest_equity(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -220,7 +238,7 @@ def invest_equity(
 )
 def launch_study(
     project_id: UUID, body: StudyIn, ledger: LedgerDep, write: Write, response: Response
-) -> CommitmentWritten:
+) -> Response:
     """Launch an engineering study for the project (StudyLaunched)."""
     written = ledger.launch_study(
         write.actor,
@@ -234,7 +252,7 @@ def launch_study(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -250,7 +268,7 @@ def deliver_study(
     ledger: LedgerDep,
     write: Write,
     response: Response,
-) -> CommitmentWritten:
+) -> Response:
     """Record a study's delivery (StudyDelivered)."""
     written = ledger.deliver_study(
         write.actor,
@@ -261,7 +279,7 @@ def deliver_study(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -277,7 +295,7 @@ def disburse(
     ledger: LedgerDep,
     write: Write,
     response: Response,
-) -> CommitmentWritten:
+) -> Response:
     """Disburse money under a commitment, up to what remains to disburse (FundsDisbursed)."""
     written = ledger.disburse(
         write.actor,
@@ -289,7 +307,7 @@ def disburse(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -305,7 +323,7 @@ def record_repayment(
     ledger: LedgerDep,
     write: Write,
     response: Response,
-) -> CommitmentWritten:
+) -> Response:
     """Record principal repaid on a loan, up to what is outstanding (LoanRepaid)."""
     written = ledger.record_repayment(
         write.actor,
@@ -317,7 +335,7 @@ def record_repayment(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -333,7 +351,7 @@ def cancel_commitment(
     ledger: LedgerDep,
     write: Write,
     response: Response,
-) -> CommitmentWritten:
+) -> Response:
     """Cancel money committed and not yet disbursed (CommitmentCancelled)."""
     written = ledger.cancel_commitment(
         write.actor,
@@ -346,7 +364,7 @@ def cancel_commitment(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -362,7 +380,7 @@ def correct_commitment_amount(
     ledger: LedgerDep,
     write: Write,
     response: Response,
-) -> CommitmentWritten:
+) -> Response:
     """Correct a commitment's recorded amount; it counts at the original date."""
     written = ledger.correct_commitment_amount(
         write.actor,
@@ -374,7 +392,7 @@ def correct_commitment_amount(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return CommitmentWritten.of(written)
+    return created(CommitmentWritten.of(written), response)
 
 
 @router.post(
@@ -385,7 +403,7 @@ def correct_commitment_amount(
 )
 def set_indicator(
     project_id: UUID, body: IndicatorIn, ledger: LedgerDep, write: Write, response: Response
-) -> ProjectWritten:
+) -> Response:
     """Set (or reset) an impact indicator with its target (ImpactIndicatorSet)."""
     written = ledger.set_indicator(
         write.actor,
@@ -399,7 +417,7 @@ def set_indicator(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return ProjectWritten.of(written)
+    return created(ProjectWritten.of(written), response)
 
 
 @router.post(
@@ -415,7 +433,7 @@ def measure(
     ledger: LedgerDep,
     write: Write,
     response: Response,
-) -> ProjectWritten:
+) -> Response:
     """Record a measure of an impact indicator (ImpactMeasured)."""
     written = ledger.measure(
         write.actor,
@@ -427,7 +445,7 @@ def measure(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return ProjectWritten.of(written)
+    return created(ProjectWritten.of(written), response)
 
 
 @router.post(
@@ -438,7 +456,7 @@ def measure(
 )
 def complete_project(
     project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write, response: Response
-) -> ProjectWritten:
+) -> Response:
     """Close the project as completed (ProjectCompleted)."""
     written = ledger.complete_project(
         write.actor,
@@ -449,7 +467,7 @@ def complete_project(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return ProjectWritten.of(written)
+    return created(ProjectWritten.of(written), response)
 
 
 @router.post(
@@ -460,7 +478,7 @@ def complete_project(
 )
 def abandon_project(
     project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write, response: Response
-) -> ProjectWritten:
+) -> Response:
     """Close the project as abandoned (ProjectAbandoned)."""
     written = ledger.abandon_project(
         write.actor,
@@ -471,7 +489,7 @@ def abandon_project(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return ProjectWritten.of(written)
+    return created(ProjectWritten.of(written), response)
 
 
 # Conventions ----------------------------------------------------------------------------------
@@ -482,7 +500,7 @@ def abandon_project(
 )
 def sign_convention(
     body: ConventionIn, ledger: LedgerDep, write: NewWrite, response: Response
-) -> ConventionWritten:
+) -> Response:
     """Sign a partnership convention (ConventionSigned)."""
     written = ledger.sign_convention(
         write.actor,
@@ -496,7 +514,10 @@ def sign_convention(
         idempotency=write.idempotency,
     )
     _headers(response, written, f"/v1/conventions/{written.id}")
-    return ConventionWritten(id=written.id, version=written.version, position=written.position)
+    return created(
+        ConventionWritten(id=written.id, version=written.version, position=written.position),
+        response,
+    )
 
 
 @router.post(
@@ -507,7 +528,7 @@ def sign_convention(
 )
 def link_project(
     convention_id: UUID, body: LinkIn, ledger: LedgerDep, write: Write, response: Response
-) -> LinkWritten:
+) -> Response:
     """Place a project under a convention in force (ProjectLinkedToConvention)."""
     written = ledger.link_project_to_convention(
         write.actor,
@@ -517,9 +538,12 @@ def link_project(
         idempotency=write.idempotency,
     )
     _project(response, written)
-    return LinkWritten(
-        project_id=written.id,
-        convention_id=convention_id,
-        version=written.version,
-        position=written.position,
+    return created(
+        LinkWritten(
+            project_id=written.id,
+            convention_id=convention_id,
+            version=written.version,
+            position=written.position,
+        ),
+        response,
     )
