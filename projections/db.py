@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 SQLITE_PREFIX = "reporting_"
 DEFAULT_SCHEMA = "reporting"
 BUSY_TIMEOUT_SECONDS = 10
+# Up to this many rows, `add_rows` upserts them in one statement on PostgreSQL.
+FEW_ROWS = 100
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -115,8 +117,9 @@ class Cursor:
     ) -> None:
         """Add measures to the rows of a table (unqualified name) by key; create missing rows.
 
-        Each row is keys then measures; a key appears at most once. PostgreSQL copies the
-        rows into a scratch table and upserts them in one statement; SQLite upserts each row.
+        Each row is keys then measures; a key appears at most once. PostgreSQL upserts a few
+        rows in one statement, and copies many into a scratch table first; SQLite upserts
+        each row.
         """
         rows = list(rows)
         if not rows:
@@ -126,6 +129,14 @@ class Cursor:
         names = ", ".join(columns)
         updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in measures)
         conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        if self._postgres and len(rows) <= FEW_ROWS:
+            # A live page's handful: one statement.
+            values = ", ".join([f"({', '.join(['%s'] * len(columns))})"] * len(rows))
+            self._raw.execute(
+                f"INSERT INTO {qualified} AS t ({names}) VALUES {values} {conflict}",  # noqa: S608
+                [value for row in rows for value in row],
+            )
+            return
         if self._postgres:
             # COPY into a session-private scratch table, then one upsert from it.
             scratch = f"pg_temp.{table}_add"
