@@ -98,3 +98,18 @@ def test_each_request_is_logged_once_with_its_route_and_actor_but_never_the_toke
     assert (entry["route"], entry["status"], entry["actor"]) == ("/v1/totals", 200, "viewer")
     assert entry["duration_ms"] >= 0
     assert tokens["viewer"].split()[1] not in repr(logs)
+
+
+def test_a_server_process_freezes_its_long_lived_objects_out_of_collections() -> None:
+    import gc
+
+    from api.app import GC_YOUNG_THRESHOLD, settle_heap
+
+    threshold = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 10_000  # modules, the territories, the app
+        assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
