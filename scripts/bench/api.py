@@ -182,7 +182,9 @@ def main() -> None:
         **os.environ,
         "FUNDING_DATABASE_URL": url + "&pool_size=10&max_overflow=10",
         "FUNDING_REPORTING_SCHEMA": REPORTING_SCHEMA,
-        "FUNDING_LOG_LEVEL": "WARNING",
+        # Every request logs its canonical line, as in production (to nowhere here).
+        "FUNDING_LOG_LEVEL": "INFO",
+        "FUNDING_LOG_FORMAT": "json",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(PORT), "--workers", "2"],
