@@ -37,6 +37,8 @@ log = structlog.get_logger("projector")
 
 # Between two polls of the tracking table while a read waits for a position.
 WAIT_STEP = 0.01
+# The least time between the starts of two pages of the live projector.
+GATHER_SECONDS = 0.02
 # How often the live projector checks the event table's planner statistics.
 STATISTICS_CHECK_INTERVAL = 600.0
 # Events per transaction of a rebuild.
@@ -134,11 +136,13 @@ class Projector:
         page_size: int = DEFAULT_PAGE_SIZE,
         poll_interval: float = 0.5,
         listen: bool = True,
+        gather: float = GATHER_SECONDS,
     ) -> None:
         self.ledger = ledger
         self.db = db
         self.page_size = page_size
         self.poll_interval = poll_interval
+        self.gather = gather
         self.listen = listen and db.dialect is Dialect.POSTGRES
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -151,8 +155,13 @@ class Projector:
         """Follow the log until stop() is called; store outages are waited out."""
         log.info("projector_started", listen=self.listen, poll_interval=self.poll_interval)
         checked = -STATISTICS_CHECK_INTERVAL
+        stepped = -self.gather
         with self._notifications() as wait:
             while not self._stop.is_set():
+                # Under a steady write load a page gathers the events of `gather` seconds,
+                # not one insert's: far fewer transactions for a few milliseconds of lag.
+                self._stop.wait(self.gather - (time.monotonic() - stepped))
+                stepped = time.monotonic()
                 try:
                     if time.monotonic() - checked >= STATISTICS_CHECK_INTERVAL:
                         # Auditors and rebuilds read the log from its start: keep the
