@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
@@ -31,18 +33,25 @@ ZERO = Decimal("0.00")
 INDICATOR_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Commitment:
-    """One loan, equity investment or study on a project, and the money moved under it."""
+    """One loan, equity investment or study on a project, and the money moved under it.
+
+    Immutable: an event replaces it with a changed copy, so that a project's copy for a
+    command shares its commitments instead of copying each one.
+    """
 
     instrument: Instrument
     amount: Decimal
     committed_on: date
-    details: dict[str, Any]
+    details: Mapping[str, Any]
     cancelled: Decimal = ZERO
     disbursed: Decimal = ZERO
     repaid: Decimal = ZERO
     delivered_on: date | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
+        return self  # immutable
 
     @property
     def net_committed(self) -> Decimal:
@@ -208,16 +217,14 @@ class Project(Aggregate):
     def __deepcopy__(self, memo: dict[int, Any]) -> Project:
         """A copy to run commands on (the repository copies cached projects for each one).
 
-        Fields hold immutable values (text, dates, Decimals, UUIDs, enums) except the
-        containers copied here: far cheaper than a generic deep copy of every commitment.
+        Fields hold immutable values (text, dates, Decimals, UUIDs, enums, commitments)
+        except the containers copied here: far cheaper than a generic deep copy, and the
+        same whatever the number of commitments.
         """
         clone = object.__new__(type(self))
         state = dict(self.__dict__)
         state["_pending_events"] = list(self._pending_events)
-        state["commitments"] = {
-            key: replace(commitment, details=dict(commitment.details))
-            for key, commitment in self.commitments.items()
-        }
+        state["commitments"] = dict(self.commitments)
         state["indicators"] = {
             key: replace(indicator, measurements=list(indicator.measurements))
             for key, indicator in self.indicators.items()
@@ -226,6 +233,10 @@ class Project(Aggregate):
         clone.__dict__.update(state)
         memo[id(self)] = clone
         return clone
+
+    def _change_commitment(self, commitment_id: UUID, **changes: Any) -> None:
+        """Replace a commitment by a copy with some fields changed (they are immutable)."""
+        self.commitments[commitment_id] = replace(self.commitments[commitment_id], **changes)
 
     # Commands ------------------------------------------------------------------------------
 
@@ -603,7 +614,9 @@ class Project(Aggregate):
             Instrument.LOAN,
             amount,
             granted_on,
-            {"duration_months": duration_months, "rate": rate, "product": product},
+            MappingProxyType(
+                {"duration_months": duration_months, "rate": rate, "product": product}
+            ),
         )
 
     @event(EquityInvested)
@@ -619,7 +632,7 @@ class Project(Aggregate):
             Instrument.EQUITY,
             amount,
             invested_on,
-            {"stake_percent": stake_percent, "vehicle": vehicle},
+            MappingProxyType({"stake_percent": stake_percent, "vehicle": vehicle}),
         )
 
     @event(StudyLaunched)
@@ -632,20 +645,25 @@ class Project(Aggregate):
         provider: str | None,
     ) -> None:
         self.commitments[commitment_id] = Commitment(
-            Instrument.STUDY, amount, launched_on, {"subject": subject, "provider": provider}
+            Instrument.STUDY,
+            amount,
+            launched_on,
+            MappingProxyType({"subject": subject, "provider": provider}),
         )
 
     @event(StudyDelivered)
     def _deliver_study(self, commitment_id: UUID, delivered_on: date) -> None:
-        self.commitments[commitment_id].delivered_on = delivered_on
+        self._change_commitment(commitment_id, delivered_on=delivered_on)
 
     @event(FundsDisbursed)
     def _disburse(self, commitment_id: UUID, amount: Decimal, disbursed_on: date) -> None:  # noqa: ARG002
-        self.commitments[commitment_id].disbursed += amount
+        disbursed = self.commitments[commitment_id].disbursed + amount
+        self._change_commitment(commitment_id, disbursed=disbursed)
 
     @event(LoanRepaid)
     def _record_repayment(self, commitment_id: UUID, principal: Decimal, repaid_on: date) -> None:  # noqa: ARG002
-        self.commitments[commitment_id].repaid += principal
+        repaid = self.commitments[commitment_id].repaid + principal
+        self._change_commitment(commitment_id, repaid=repaid)
 
     @event(CommitmentCancelled)
     def _cancel_commitment(
@@ -655,11 +673,12 @@ class Project(Aggregate):
         cancelled_on: date,  # noqa: ARG002
         reason: str,  # noqa: ARG002
     ) -> None:
-        self.commitments[commitment_id].cancelled += amount
+        cancelled = self.commitments[commitment_id].cancelled + amount
+        self._change_commitment(commitment_id, cancelled=cancelled)
 
     @event(CommitmentAmountCorrected)
     def _correct_commitment_amount(self, commitment_id: UUID, amount: Decimal, reason: str) -> None:  # noqa: ARG002
-        self.commitments[commitment_id].amount = amount
+        self._change_commitment(commitment_id, amount=amount)
 
     @event(ProjectLinkedToConvention)
     def _link_to_convention(self, convention_id: UUID) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -811,9 +812,12 @@ def test_a_copy_for_a_command_equals_the_original_and_shares_nothing_mutable() -
         assert name in copied or isinstance(value, (*IMMUTABLE, datetime)), name
         if name in copied:
             assert value is not getattr(clone, name), name
-    for key, commitment in original.commitments.items():
-        assert clone.commitments[key] is not commitment
-        assert clone.commitments[key].details is not commitment.details
+    # Commitments are immutable: shared by the copy, replaced (never changed) by events.
+    for commitment in original.commitments.values():
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            commitment.disbursed = Decimal("1.00")  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            commitment.details["product"] = "changed"  # type: ignore[index]
     for code, indicator in original.indicators.items():
         assert clone.indicators[code].measurements is not indicator.measurements
 
@@ -828,6 +832,10 @@ def test_commands_on_a_copy_leave_the_original_alone() -> None:
     clone.disburse(commitment_id=loan, amount="500.00", disbursed_on=date(2024, 7, 1))
     clone.measure(indicator="homes", value="9", measured_on=date(2025, 6, 1))
     clone.link_to_convention(convention_id=uuid4())
-    clone.commitments[loan].details["product"] = "changed"
+    clone.cancel_commitment(
+        commitment_id=loan, amount="100.00", cancelled_on=date(2024, 7, 2), reason="scope"
+    )
     assert vars(original) == before
-    assert clone.version == original.version + 3
+    assert clone.commitments[loan].disbursed == original.commitments[loan].disbursed + 500
+    assert clone.commitments[loan].cancelled == original.commitments[loan].cancelled + 100
+    assert clone.version == original.version + 4
