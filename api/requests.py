@@ -351,10 +351,8 @@ async def versioned_write(
     if_match: IfMatchHeader = None,
 ) -> WriteContext:
     """A write with a JSON body on an existing project, optionally conditional on its version."""
-    actor = actor_for(request, principal)
-    claim = await claim_of(request, principal, idempotency_key)
-    require_media_type(request, "application/json")
-    return WriteContext(actor, claim, parse_if_match(if_match))
+    context = await json_write(request, principal, idempotency_key)
+    return WriteContext(context.actor, context.idempotency, parse_if_match(if_match))
 
 
 Write = Annotated[WriteContext, Depends(versioned_write)]

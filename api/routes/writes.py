@@ -94,28 +94,22 @@ class LinkWritten(BaseModel):
     position: int = POSITION
 
 
-def _headers(response: Response, written: Written, location: str | None = None) -> None:
-    if written.replayed:
-        response.headers[REPLAYED_HEADER] = "true"
-    if location is not None:
-        response.headers["Location"] = location
-
-
-def _project(response: Response, written: Written, location: str | None = None) -> None:
-    _headers(response, written, location)
-    response.headers["ETag"] = f'"{written.version}"'
-
-
-ANSWER_HEADERS = ("location", "etag", REPLAYED_HEADER.lower())
-
-
-def created(answer: BaseModel, response: Response) -> Response:
-    """The 201 answer with the headers set on `response`, serialised once by its own model.
+def created(
+    answer: BaseModel, written: Written, location: str | None = None, *, etag: bool = True
+) -> Response:
+    """The 201 answer, serialised once by its own model, with its headers.
 
     The route's `response_model` documents it; returning the finished response saves
-    FastAPI validating and encoding the model a second time on every write.
+    FastAPI validating and encoding the model a second time on every write. A write to a
+    project carries the project's new version as its ETag.
     """
-    headers = {k: v for k, v in response.headers.items() if k in ANSWER_HEADERS}
+    headers: dict[str, str] = {}
+    if written.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    if location is not None:
+        headers["Location"] = location
+    if etag:
+        headers["ETag"] = f'"{written.version}"'
     return Response(
         answer.model_dump_json().encode(),
         status_code=201,
@@ -128,9 +122,7 @@ def created(answer: BaseModel, response: Response) -> Response:
 
 
 @router.post("/projects", status_code=201, response_model=ProjectWritten, tags=["projects"])
-def identify_project(
-    body: ProjectIn, ledger: LedgerDep, write: NewWrite, response: Response
-) -> Response:
+def identify_project(body: ProjectIn, ledger: LedgerDep, write: NewWrite) -> Response:
     """Identify a project (ProjectIdentified); a reference is unique within its directorate."""
     written = ledger.identify_project(
         write.actor,
@@ -144,8 +136,7 @@ def identify_project(
         reference=body.reference,
         idempotency=write.idempotency,
     )
-    _project(response, written, f"/v1/projects/{written.id}")
-    return created(ProjectWritten.of(written), response)
+    return created(ProjectWritten.of(written), written, f"/v1/projects/{written.id}")
 
 
 @router.post(
@@ -159,7 +150,6 @@ def correct_project(
     body: ProjectCorrectionIn,
     ledger: LedgerDep,
     write: Write,
-    response: Response,
 ) -> Response:
     """Correct a project's details (ProjectDetailsCorrected); null clears programme or cost."""
     written = ledger.correct_project(
@@ -175,8 +165,7 @@ def correct_project(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(ProjectWritten.of(written), response)
+    return created(ProjectWritten.of(written), written)
 
 
 @router.post(
@@ -185,9 +174,7 @@ def correct_project(
     response_model=CommitmentWritten,
     tags=["commitments"],
 )
-def grant_loan(
-    project_id: UUID, body: LoanIn, ledger: LedgerDep, write: Write, response: Response
-) -> Response:
+def grant_loan(project_id: UUID, body: LoanIn, ledger: LedgerDep, write: Write) -> Response:
     """Grant a loan to the project (LoanGranted)."""
     written = ledger.grant_loan(
         write.actor,
@@ -201,8 +188,7 @@ def grant_loan(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -211,9 +197,7 @@ def grant_loan(
     response_model=CommitmentWritten,
     tags=["commitments"],
 )
-def invest_equity(
-    project_id: UUID, body: EquityIn, ledger: LedgerDep, write: Write, response: Response
-) -> Response:
+def invest_equity(project_id: UUID, body: EquityIn, ledger: LedgerDep, write: Write) -> Response:
     """Take an equity stake in the project (EquityInvested)."""
     written = ledger.invest_equity(
         write.actor,
@@ -226,8 +210,7 @@ def invest_equity(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -236,9 +219,7 @@ def invest_equity(
     response_model=CommitmentWritten,
     tags=["commitments"],
 )
-def launch_study(
-    project_id: UUID, body: StudyIn, ledger: LedgerDep, write: Write, response: Response
-) -> Response:
+def launch_study(project_id: UUID, body: StudyIn, ledger: LedgerDep, write: Write) -> Response:
     """Launch an engineering study for the project (StudyLaunched)."""
     written = ledger.launch_study(
         write.actor,
@@ -251,8 +232,7 @@ def launch_study(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -267,7 +247,6 @@ def deliver_study(
     body: DeliveryIn,
     ledger: LedgerDep,
     write: Write,
-    response: Response,
 ) -> Response:
     """Record a study's delivery (StudyDelivered)."""
     written = ledger.deliver_study(
@@ -278,8 +257,7 @@ def deliver_study(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -294,7 +272,6 @@ def disburse(
     body: DisbursementIn,
     ledger: LedgerDep,
     write: Write,
-    response: Response,
 ) -> Response:
     """Disburse money under a commitment, up to what remains to disburse (FundsDisbursed)."""
     written = ledger.disburse(
@@ -306,8 +283,7 @@ def disburse(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -322,7 +298,6 @@ def record_repayment(
     body: RepaymentIn,
     ledger: LedgerDep,
     write: Write,
-    response: Response,
 ) -> Response:
     """Record principal repaid on a loan, up to what is outstanding (LoanRepaid)."""
     written = ledger.record_repayment(
@@ -334,8 +309,7 @@ def record_repayment(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -350,7 +324,6 @@ def cancel_commitment(
     body: CancellationIn,
     ledger: LedgerDep,
     write: Write,
-    response: Response,
 ) -> Response:
     """Cancel money committed and not yet disbursed (CommitmentCancelled)."""
     written = ledger.cancel_commitment(
@@ -363,8 +336,7 @@ def cancel_commitment(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -379,7 +351,6 @@ def correct_commitment_amount(
     body: AmountCorrectionIn,
     ledger: LedgerDep,
     write: Write,
-    response: Response,
 ) -> Response:
     """Correct a commitment's recorded amount; it counts at the original date."""
     written = ledger.correct_commitment_amount(
@@ -391,8 +362,7 @@ def correct_commitment_amount(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(CommitmentWritten.of(written), response)
+    return created(CommitmentWritten.of(written), written)
 
 
 @router.post(
@@ -401,9 +371,7 @@ def correct_commitment_amount(
     response_model=ProjectWritten,
     tags=["projects"],
 )
-def set_indicator(
-    project_id: UUID, body: IndicatorIn, ledger: LedgerDep, write: Write, response: Response
-) -> Response:
+def set_indicator(project_id: UUID, body: IndicatorIn, ledger: LedgerDep, write: Write) -> Response:
     """Set (or reset) an impact indicator with its target (ImpactIndicatorSet)."""
     written = ledger.set_indicator(
         write.actor,
@@ -416,8 +384,7 @@ def set_indicator(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(ProjectWritten.of(written), response)
+    return created(ProjectWritten.of(written), written)
 
 
 @router.post(
@@ -432,7 +399,6 @@ def measure(
     body: MeasurementIn,
     ledger: LedgerDep,
     write: Write,
-    response: Response,
 ) -> Response:
     """Record a measure of an impact indicator (ImpactMeasured)."""
     written = ledger.measure(
@@ -444,8 +410,7 @@ def measure(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(ProjectWritten.of(written), response)
+    return created(ProjectWritten.of(written), written)
 
 
 @router.post(
@@ -455,7 +420,7 @@ def measure(
     tags=["projects"],
 )
 def complete_project(
-    project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write, response: Response
+    project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write
 ) -> Response:
     """Close the project as completed (ProjectCompleted)."""
     written = ledger.complete_project(
@@ -466,8 +431,7 @@ def complete_project(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(ProjectWritten.of(written), response)
+    return created(ProjectWritten.of(written), written)
 
 
 @router.post(
@@ -476,9 +440,7 @@ def complete_project(
     response_model=ProjectWritten,
     tags=["projects"],
 )
-def abandon_project(
-    project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write, response: Response
-) -> Response:
+def abandon_project(project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write) -> Response:
     """Close the project as abandoned (ProjectAbandoned)."""
     written = ledger.abandon_project(
         write.actor,
@@ -488,8 +450,7 @@ def abandon_project(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
-    return created(ProjectWritten.of(written), response)
+    return created(ProjectWritten.of(written), written)
 
 
 # Conventions ----------------------------------------------------------------------------------
@@ -498,9 +459,7 @@ def abandon_project(
 @router.post(
     "/conventions", status_code=201, response_model=ConventionWritten, tags=["conventions"]
 )
-def sign_convention(
-    body: ConventionIn, ledger: LedgerDep, write: NewWrite, response: Response
-) -> Response:
+def sign_convention(body: ConventionIn, ledger: LedgerDep, write: NewWrite) -> Response:
     """Sign a partnership convention (ConventionSigned)."""
     written = ledger.sign_convention(
         write.actor,
@@ -513,10 +472,11 @@ def sign_convention(
         envelope=body.envelope,
         idempotency=write.idempotency,
     )
-    _headers(response, written, f"/v1/conventions/{written.id}")
     return created(
         ConventionWritten(id=written.id, version=written.version, position=written.position),
-        response,
+        written,
+        f"/v1/conventions/{written.id}",
+        etag=False,
     )
 
 
@@ -526,9 +486,7 @@ def sign_convention(
     response_model=LinkWritten,
     tags=["conventions"],
 )
-def link_project(
-    convention_id: UUID, body: LinkIn, ledger: LedgerDep, write: Write, response: Response
-) -> Response:
+def link_project(convention_id: UUID, body: LinkIn, ledger: LedgerDep, write: Write) -> Response:
     """Place a project under a convention in force (ProjectLinkedToConvention)."""
     written = ledger.link_project_to_convention(
         write.actor,
@@ -537,7 +495,6 @@ def link_project(
         expected_version=write.expected_version,
         idempotency=write.idempotency,
     )
-    _project(response, written)
     return created(
         LinkWritten(
             project_id=written.id,
@@ -545,5 +502,5 @@ def link_project(
             version=written.version,
             position=written.position,
         ),
-        response,
+        written,
     )

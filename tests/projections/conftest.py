@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -21,6 +22,18 @@ def drop_reporting_schema(store_url: str, schema: str) -> None:
     """Drop a test's reporting schema."""
     with psycopg.connect(store_url.partition("?")[0], autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def event_table_statistics(store_url: str, recorder: Any) -> int:
+    """How many columns of the event table have PostgreSQL planner statistics."""
+    schema, table = recorder.datastore.schema, recorder.events_table_name
+    with psycopg.connect(store_url.partition("?")[0], autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT COUNT(*) FROM pg_stats WHERE schemaname = %s AND tablename = %s",
+            (schema, table),
+        ).fetchone()
+    assert found is not None
+    return int(found[0])
 
 
 @pytest.fixture
