@@ -24,18 +24,27 @@ from domain.convention import Convention
 from domain.errors import (
     BusinessRuleError,
     DomainError,
+    DuplicateCommitmentError,
     DuplicateReferenceError,
     InvalidValueError,
     NotFoundError,
     OutOfScopeError,
     VersionMismatchError,
 )
-from domain.indexes import IdempotencyClaim, IdempotencyRecord, ProjectReference
+from domain.indexes import (
+    CommitmentClaim,
+    IdempotencyClaim,
+    IdempotencyRecord,
+    ProjectReference,
+)
 from domain.project import Project
-from domain.store import DateAsISO, event_positions, tune_recorder
+from domain.store import DateAsISO, event_positions
 from domain.values import Actor, new_id
 
 A = TypeVar("A", bound=Aggregate)
+
+# The events that create a commitment, and so claim its id.
+NEW_COMMITMENTS = (Project.LoanGranted, Project.EquityInvested, Project.StudyLaunched)
 
 # Concurrent writers to one project each retry this many times before giving up.
 MAX_ATTEMPTS = 20
@@ -100,11 +109,6 @@ class Ledger(Application[UUID]):
     """The funding ledger: every command on projects and conventions, and their history."""
 
     name = "Ledger"
-
-    def construct_recorder(self) -> ApplicationRecorder:
-        recorder = super().construct_recorder()
-        tune_recorder(recorder)
-        return recorder
 
     def construct_event_store(self) -> EventStore[UUID]:
         # Saves go through group commit: concurrent writes share one transaction.
@@ -734,8 +738,8 @@ class Ledger(Application[UUID]):
         commitment_id: UUID | None = None,
         idempotency: IdempotencyClaim | None = None,
     ) -> Written:
-        # The idempotency record goes last, in the same transaction: the write's position is
-        # the record's, so a replay finds the very same position.
+        # The idempotency record goes in the same transaction; a replay answers the position
+        # of the aggregate's version it names.
         aggregates = [aggregate, *others]
         if idempotency is not None:
             aggregates.append(
@@ -747,9 +751,11 @@ class Ledger(Application[UUID]):
                 )
             )
         recordings = self._save(actor, *aggregates)
-        return Written(
-            aggregate.id, aggregate.version, recordings[-1].notification.id, commitment_id
+        # The position of the fact itself, not of the index records saved with it.
+        position = max(
+            r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id
         )
+        return Written(aggregate.id, aggregate.version, position, commitment_id)
 
     def _idempotency_record(self, claim: IdempotencyClaim | None) -> IdempotencyRecord | None:
         if claim is None:
@@ -775,10 +781,11 @@ class Ledger(Application[UUID]):
             raise IdempotencyConflictError(
                 f"the idempotency key {record.idempotency_key!r} was used for another request"
             )
+        positions = event_positions(self.recorder, record.aggregate_id)
         return Written(
             record.aggregate_id,
             record.aggregate_version,
-            self._recorded_position(record),
+            positions[record.aggregate_version],
             record.commitment_id,
             replayed=True,
         )
@@ -798,7 +805,34 @@ class Ledger(Application[UUID]):
             for aggregate in aggregates
             for e in aggregate.collect_events()
         ]
-        return self.save(*events)
+        # Each new commitment claims its id ledger-wide, in the same transaction.
+        claimed = {
+            e.commitment_id: e.originator_id for e in events if isinstance(e, NEW_COMMITMENTS)
+        }
+        claims = [
+            replace(e, meta=meta)  # type: ignore[type-var]
+            for commitment_id, project_id in claimed.items()
+            for e in CommitmentClaim.claim(commitment_id, project_id).collect_events()
+        ]
+        try:
+            # Claims first: a batch's last event stays its last fact or its idempotency record.
+            return self.save(*claims, *events)
+        except IntegrityError:
+            # A conflict: a concurrent writer's version, or a commitment id in use elsewhere.
+            self._require_unclaimed(claimed)
+            raise
+
+    def _require_unclaimed(self, claimed: dict[UUID, UUID]) -> None:
+        for commitment_id, project_id in claimed.items():
+            try:
+                holder: CommitmentClaim = self.repository.get(CommitmentClaim.key(commitment_id))
+            except AggregateNotFoundError:
+                continue
+            if holder.project_id == project_id:
+                continue  # a concurrent twin recording the same commitment: a plain conflict
+            raise DuplicateCommitmentError(
+                f"commitment id {commitment_id} is already used by project {holder.project_id}"
+            )
 
 
 def event_data(e: object) -> dict[str, Any]:

@@ -78,7 +78,8 @@ class GroupCommit:
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         """The recorder's method, grouped (a write with tracking or other options is not)."""
-        if kwargs:
+        # The library passes `tracking=None` with every save: only a real option opts out.
+        if any(value is not None for value in kwargs.values()):
             return list(self.recorder.insert_events(stored_events, **kwargs) or ())
         return self.insert(stored_events)
 

@@ -36,6 +36,38 @@ class ProjectReference(Aggregate):
         )
 
 
+class CommitmentClaim(Aggregate):
+    """Claims a commitment id for one project, ledger-wide: saved with the commitment.
+
+    Projects refuse a commitment id they already hold; this index makes the store refuse
+    one that another project holds, so a commitment id names one commitment only.
+    """
+
+    class Event(Aggregate.Event):
+        """Base of the index events."""
+
+        meta: dict[str, str] = field(default_factory=dict, kw_only=True)
+
+    class CommitmentIdClaimed(Event, Aggregate.Created):
+        project_id: UUID
+
+    @staticmethod
+    def key(commitment_id: UUID) -> UUID:
+        """Return the index id of a commitment id."""
+        return uuid5(NAMESPACE_URL, f"funding-tracker:commitment:{commitment_id}")
+
+    @event(CommitmentIdClaimed)
+    def __init__(self, project_id: UUID) -> None:
+        self.project_id = project_id
+
+    @classmethod
+    def claim(cls, commitment_id: UUID, project_id: UUID) -> CommitmentClaim:
+        """Claim a commitment id for a project."""
+        return cls._create(
+            cls.CommitmentIdClaimed, id=cls.key(commitment_id), project_id=project_id
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyClaim:
     """A caller's key for one request, and the request's fingerprint (a hash of what was sent)."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-import weakref
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -80,6 +77,8 @@ def library_env(database_url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_PRE_PING": "y",
+            # Exactly-once, bounded, chunked writes (see eventstore/postgres.py).
+            "APPLICATION_RECORDER_TOPIC": "eventstore.postgres:LedgerPostgresRecorder",
             **cache,
         }
         if "schema" in query:
@@ -90,46 +89,6 @@ def library_env(database_url: str) -> dict[str, str]:
     raise StoreURLError(
         f"{database_url!r}: the store must be memory://, sqlite:///… or postgresql://…"
     )
-
-
-# A pooled PostgreSQL connection used this recently is handed out without a ping first.
-PING_BYPASS_SECONDS = 0.5
-
-
-class PingUnlessRecent:
-    """A pool's connection check that pings only connections idle for a while.
-
-    Checking every connection before use costs a round trip per statement; a connection
-    that answered less than `bypass` seconds ago is trusted. If the server went away in
-    that window, the statement fails and the library retries it on another connection,
-    by which time every check pings again.
-    """
-
-    def __init__(self, bypass: float = PING_BYPASS_SECONDS) -> None:
-        self.bypass = bypass
-        self._last: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-
-    def __call__(self, conn: Any) -> None:
-        now = time.monotonic()
-        with self._lock:
-            last = self._last.get(conn)
-        if last is None or now - last > self.bypass:
-            conn.execute("")  # raises if the connection is broken: the pool drops it
-        with self._lock:
-            self._last[conn] = now
-
-
-def tune_recorder(recorder: ApplicationRecorder) -> None:
-    """Apply the store's connection policy to a recorder the library built."""
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if isinstance(recorder, PostgresApplicationRecorder):
-        pool: Any = recorder.datastore.pool
-        # The library's pre-ping checks every connection on every use (psycopg_pool keeps
-        # the check it was given in `_check`; without it, every use stays checked).
-        if callable(getattr(pool, "_check", None)):
-            pool._check = PingUnlessRecent()
 
 
 def sqlite_path(database_url: str) -> Path | None:

@@ -15,12 +15,14 @@ from domain.errors import (
     AmountExceedsError,
     BusinessRuleError,
     DomainError,
+    DuplicateCommitmentError,
     DuplicateReferenceError,
     InvalidValueError,
     NotFoundError,
     OutOfScopeError,
     VersionMismatchError,
 )
+from domain.project import Project
 from domain.values import Actor
 
 HDF = "hauts_de_france"
@@ -82,15 +84,17 @@ def test_identifying_a_project_returns_the_log_head_as_its_position(ledger: Ledg
     assert ledger.project(written.id).name == "Tramway de Wattrelos"
 
 
-def test_identifying_a_project_with_a_reference_returns_the_log_head_as_its_position(
+def test_identifying_a_project_with_a_reference_returns_the_position_of_the_fact(
     ledger: Ledger,
 ) -> None:
     written = identify(ledger, reference="HDF-2024-001")
 
-    assert written.position == ledger.head_position()
+    # The reference's index record is stored after the project's event.
+    assert written.position == ledger.project_events(written.id)[-1].position
+    assert written.position == ledger.head_position() - 1
 
 
-def test_every_change_returns_its_id_version_and_the_log_head(ledger: Ledger) -> None:
+def test_every_change_returns_its_id_version_and_the_position_of_its_event(ledger: Ledger) -> None:
     project_id = identify(ledger).id
     commitment_id = loan(ledger, project_id)
     study_id = ledger.launch_study(
@@ -123,10 +127,11 @@ def test_every_change_returns_its_id_version_and_the_log_head(ledger: Ledger) ->
     ]
     version = ledger.project(project_id).version
 
-    results = [(write(), ledger.head_position()) for write in writes]
+    results = [write() for write in writes]
 
-    assert [(w.id, w.version, w.position) for w, _ in results] == [
-        (project_id, version + n, head) for n, (_, head) in enumerate(results, start=1)
+    positions = {e.version: e.position for e in ledger.project_events(project_id)}
+    assert [(w.id, w.version, w.position) for w in results] == [
+        (project_id, version + n, positions[version + n]) for n in range(1, len(writes) + 1)
     ]
 
 
@@ -514,3 +519,41 @@ def test_concurrent_disbursements_never_exceed_the_commitment(ledger: Ledger) ->
     disbursements = [e for e in ledger.project_events(project_id) if e.type == "FundsDisbursed"]
     assert sorted(e.position for e in disbursements) == sorted(w.position for w in written)
     assert sorted(w.version for w in written) == [3, 4, 5, 6, 7]
+
+
+def test_a_commitment_id_held_by_another_project_is_refused(ledger: Ledger) -> None:
+    first = identify(ledger).id
+    other = identify(ledger, name="Médiathèque").id
+    commitment_id = loan(ledger, first)
+    head = ledger.head_position()
+
+    with pytest.raises(DuplicateCommitmentError, match=str(first)):
+        ledger.launch_study(
+            NORD,
+            other,
+            amount="1000.00",
+            launched_on=GRANTED_ON,
+            subject="Étude",
+            commitment_id=commitment_id,
+        )
+
+    assert ledger.head_position() == head
+    assert commitment_id not in ledger.project(other).commitments
+
+
+def test_a_batch_reusing_another_projects_commitment_id_records_nothing(ledger: Ledger) -> None:
+    first = identify(ledger).id
+    other = identify(ledger, name="Médiathèque").id
+    commitment_id = loan(ledger, first)
+    head = ledger.head_position()
+
+    def study(project: Project) -> bool:
+        project.launch_study(
+            commitment_id=commitment_id, amount="1", launched_on=GRANTED_ON, subject="s"
+        )
+        return True
+
+    with pytest.raises(DuplicateCommitmentError):
+        ledger.change_projects(NORD, [(other, study)])
+
+    assert ledger.head_position() == head
