@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+from contextlib import suppress
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import structlog
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    MapperDeserialisationError,
+    Notification,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+from eventsourcing.utils import TopicError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from domain.errors import (
     BusinessRuleError,
+    CorruptEventError,
     DomainError,
     InvalidValueError,
     NotFoundError,
     OutOfScopeError,
     VersionMismatchError,
 )
+from domain.store import event_positions
+from eventstore.postgres import WriteOutcomeUnknownError
 
 PROBLEM = "application/problem+json"
+PROBLEM_TYPES = "https://funding-tracker.example/problems/"
 PROBLEM_REF = "#/components/schemas/Problem"
 log = structlog.get_logger("api")
 
@@ -40,7 +56,13 @@ TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid field",
+    500: "Stored event cannot be decoded",
     503: "Store unavailable",
+}
+# A problem whose type is more precise than its status: (status, title).
+KINDS = {
+    "corrupt-event": (500, "Stored event cannot be decoded"),
+    "outcome-unknown": (503, "Write outcome unknown"),
 }
 
 
@@ -164,11 +186,12 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    kind: str | None = None,
 ) -> JSONResponse:
-    """Return a problem+json response."""
+    """Return a problem+json response (of type `kind`, one of KINDS, when given)."""
     body: dict[str, Any] = {
-        "type": f"https://funding-tracker.example/problems/{status}",
-        "title": TITLES.get(status, "Error"),
+        "type": f"{PROBLEM_TYPES}{kind or status}",
+        "title": KINDS[kind][1] if kind else TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
     }
@@ -194,6 +217,69 @@ def domain_status(error: DomainError) -> int:
     return 409
 
 
+def damaged_stored_event(error: BaseException) -> StoredEvent | None:
+    """The stored event the library's mapper failed to decode, from the error's traceback.
+
+    The library raises from `Mapper.to_domain_event(stored_event)` with the event's identity
+    only in its message; the innermost frame holding a `stored_event` is that very call.
+    """
+    found = None
+    trace = error.__traceback__
+    while trace is not None:
+        candidate = trace.tb_frame.f_locals.get("stored_event")
+        if isinstance(candidate, StoredEvent):
+            found = candidate
+        trace = trace.tb_next
+    return found
+
+
+def corrupt_event(error: Exception, recorder: ApplicationRecorder) -> CorruptEventError | None:
+    """Name the event behind a decoding failure, with its log position (None if not found)."""
+    stored = damaged_stored_event(error)
+    if stored is None:
+        return None
+    cause = error.__cause__ or error
+    reason = (
+        f"unknown topic {stored.topic!r}"
+        if isinstance(error, TopicError)
+        else f"{type(cause).__name__}: {cause}"
+    )
+    position = stored.id if isinstance(stored, Notification) else None
+    if position is None:
+        # Events read by aggregate carry no position: ask the log for it.
+        with suppress(Exception):
+            positions = event_positions(recorder, UUID(str(stored.originator_id)))
+            position = positions.get(stored.originator_version)
+    return CorruptEventError(position, stored.originator_id, stored.originator_version, reason)
+
+
+def log_corrupt_event(error: CorruptEventError) -> None:
+    """Log a damaged event with its log position, for the operator who repairs it."""
+    log.error(
+        "corrupt_event",
+        position=error.position,
+        aggregate_id=error.originator_id,
+        version=error.version,
+        reason=error.reason,
+    )
+
+
+def corrupt_event_problem(error: CorruptEventError) -> JSONResponse:
+    """A damaged event as a 500: the server's stored data is at fault, not the request."""
+    log_corrupt_event(error)
+    return problem(
+        500,
+        f"{error}. The store is damaged (not the request): retrying will not help until an "
+        "operator repairs this event; nothing was recorded by this request.",
+        kind="corrupt-event",
+        extra={
+            "position": error.position,
+            "aggregate_id": error.originator_id,
+            "version": error.version,
+        },
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -207,6 +293,23 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, InvalidValueError):
             errors = [{"loc": ["body", exc.field], "msg": exc.detail}]
         return problem(domain_status(exc), exc.detail, errors=errors)
+
+    @app.exception_handler(CorruptEventError)
+    async def _corrupt(_: Request, exc: CorruptEventError) -> JSONResponse:
+        return corrupt_event_problem(exc)
+
+    async def _undecodable(request: Request, exc: Exception) -> JSONResponse:
+        recorder = request.app.state.services.ledger.recorder
+        named = await run_in_threadpool(corrupt_event, exc, recorder)
+        if named is None:
+            if isinstance(exc, TopicError):
+                raise exc  # not about a stored event: the server error it is
+            log.error("corrupt_event", error=str(exc))
+            return problem(500, str(exc), kind="corrupt-event")
+        return corrupt_event_problem(named)
+
+    app.add_exception_handler(MapperDeserialisationError, _undecodable)
+    app.add_exception_handler(TopicError, _undecodable)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -227,6 +330,19 @@ def install(app: FastAPI) -> None:
             503,
             "the event store is unreachable; nothing was recorded, try again shortly",
             headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(WriteOutcomeUnknownError)
+    async def _outcome_unknown(_: Request, exc: WriteOutcomeUnknownError) -> JSONResponse:
+        # The one store failure after which "nothing was recorded" would not be true.
+        log.error("write_outcome_unknown", error=str(exc))
+        return problem(
+            503,
+            "the event store stopped answering after this write was sent to be recorded: it "
+            "may have been recorded. Read the project before sending it again, or send it "
+            "again with the same Idempotency-Key",
+            headers={"Retry-After": "2"},
+            kind="outcome-unknown",
         )
 
     for kind in (

@@ -7,9 +7,10 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
@@ -21,6 +22,7 @@ from domain.application import Ledger
 from domain.errors import InvalidValueError, NotFoundError
 from domain.reference import directorate as find_directorate
 from domain.values import Actor, text
+from eventstore.watchdog import WATCHDOG
 
 TOKEN_PREFIX = "ft_"  # noqa: S105 - a marker, not a secret
 
@@ -43,6 +45,10 @@ class AccessToken(Aggregate):
         meta: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     class TokenIssued(Event, Aggregate.Created):
+        # Left out of every read of the log (see api.routes.audit): the hash is the key a
+        # presented token is looked up by, and an unsalted SHA-256 of it.
+        secret_fields: ClassVar[frozenset[str]] = frozenset({"token_hash"})
+
         name: str
         role: str
         directorate: str | None
@@ -284,6 +290,7 @@ class TokenEventProbe:
             f"FROM {table} WHERE originator_id = ANY(%s) GROUP BY originator_id"
         )
         self.max_size = max_size
+        self.timeout = timeout
         self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             kwargs=kwargs,
             min_size=1,
@@ -342,11 +349,17 @@ class TokenEventProbe:
         from psycopg import OperationalError
         from psycopg_pool import PoolTimeout
 
+        # One deadline for the whole check, whatever the number of tries.
+        deadline = time.monotonic() + self.timeout
         for attempt in range(self.max_size + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OperationalError("the store did not answer the token check in time")
             try:
-                async with self.pool.connection() as conn:
-                    cur = await conn.execute(self.query, (record_ids,), prepare=True)
-                    return {row[0]: int(row[1]) for row in await cur.fetchall()}
+                async with self.pool.connection(timeout=left) as conn:
+                    with WATCHDOG.guard(conn, left, "token check"):
+                        cur = await conn.execute(self.query, (record_ids,), prepare=True)
+                        return {row[0]: int(row[1]) for row in await cur.fetchall()}
             except PoolTimeout:
                 raise
             except OperationalError:

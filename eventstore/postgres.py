@@ -37,34 +37,22 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
+from eventstore.limits import CONNECT_SECONDS, KEEPALIVES, STATEMENT_SECONDS
 from eventstore.watchdog import WATCHDOG
 
 log = logging.getLogger(__name__)
 
 # Events per INSERT statement of one transaction.
 CHUNK_EVENTS = 2000
-# How long one use of a connection may last before the watchdog cuts it (seconds); the
-# server's statement timeout is the same. Covers the table lock's wait (5 s) and the insert.
-STATEMENT_SECONDS = 8.0
 # A large write may take longer: this much more per thousand events.
 SECONDS_PER_1000_EVENTS = 0.25
 # Total time a read, or a write and the settling of its outcome, may take with its retries.
-CALL_BUDGET_SECONDS = 10.0
+CALL_BUDGET_SECONDS = 9.0
 # How long the check of an idle pooled connection may take.
 PING_SECONDS = 0.5
 # A pooled connection used this recently is handed out without a ping first.
 PING_BYPASS_SECONDS = 0.5
 RETRY_WAIT_SECONDS = 0.2
-# TCP keepalives: a dead peer is noticed after about idle + interval × count seconds.
-KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 5,
-    "keepalives_interval": 2,
-    "keepalives_count": 3,
-    # Data sent and not acknowledged for this long (ms) ends the connection.
-    "tcp_user_timeout": 10_000,
-}
-
 R = TypeVar("R")
 
 
@@ -105,6 +93,7 @@ def tune_datastore(datastore: PostgresDatastore) -> None:
     pool.kwargs = {
         **(pool.kwargs or {}),
         **KEEPALIVES,
+        "connect_timeout": CONNECT_SECONDS,
         "options": f"-c statement_timeout={int(STATEMENT_SECONDS * 1000)}",
     }
     # The library's pre-ping checks every connection on every use (psycopg_pool keeps the

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from domain.store import MEMORY_URL, library_env, sqlite_path
+from eventstore.limits import KEEPALIVES, READ_SECONDS
+from eventstore.watchdog import WATCHDOG
 
 if TYPE_CHECKING:
     import psycopg
@@ -223,9 +225,10 @@ class ReadModelDatabase:
                 postgres_conninfo,
                 min_size=1,
                 max_size=pool_size,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, **KEEPALIVES},
                 open=True,
                 name="reporting",
+                timeout=READ_SECONDS,
             )
         self._bootstrap()
 
@@ -337,7 +340,7 @@ class ReadModelDatabase:
             raise RuntimeError("the database is closed")
         from psycopg import IsolationLevel
 
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, self._guard(conn, readonly):
             conn.read_only = readonly
             conn.isolation_level = IsolationLevel.REPEATABLE_READ if readonly else None
             with conn.transaction(), conn.cursor() as raw:
@@ -360,8 +363,14 @@ class ReadModelDatabase:
             return
         if self._pool is None:
             raise RuntimeError("the database is closed")
-        with self._pool.connection() as conn, conn.cursor() as raw:
+        with self._pool.connection() as conn, self._guard(conn, True), conn.cursor() as raw:
             yield Cursor(self, raw)
+
+    @staticmethod
+    def _guard(conn: Any, reading: bool) -> AbstractContextManager[None]:
+        # A read that outlives its deadline has its connection cut (a silent network would
+        # hold it for ever); the projector's and the rebuild's long writes are not cut.
+        return WATCHDOG.guard(conn, READ_SECONDS, "read-model query") if reading else nullcontext()
 
     @contextmanager
     def _sqlite_transaction(self, readonly: bool) -> Iterator[Cursor]:

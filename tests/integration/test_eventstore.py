@@ -8,12 +8,13 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from domain.application import Ledger
 from domain.project import Project
 from domain.store import library_env
 from domain.values import Actor
-from eventstore.postgres import LedgerPostgresRecorder, PingUnlessRecent
+from eventstore.postgres import LedgerPostgresRecorder, PingUnlessRecent, WriteOutcomeUnknownError
 
 ACTOR = Actor("ops")
 
@@ -122,3 +123,38 @@ def test_a_commit_whose_answer_is_lost_is_settled_not_repeated(postgres_url: str
     assert [e.type for e in events] == ["ProjectIdentified", "LoanGranted"]
     assert loan.version == 2
     assert loan.position == events[-1].position
+
+
+class _SilentAfterCommit(LedgerPostgresRecorder):
+    """Commits, loses the answer, and then the store answers nothing more."""
+
+    def _commit(self, curs: Any) -> None:
+        super()._commit(curs)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    def _stored_ids(self, stored_events: Any) -> list[int] | None:  # noqa: ARG002
+        raise OperationalError("connection refused")
+
+
+@pytest.mark.postgres
+def test_a_write_whose_outcome_cannot_be_settled_is_never_called_unrecorded(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("eventstore.postgres.CALL_BUDGET_SECONDS", 0.5)
+    ledger = Ledger(env=library_env(postgres_url))
+    env = library_env(postgres_url)
+    env["APPLICATION_RECORDER_TOPIC"] = f"{__name__}:_SilentAfterCommit"
+    silent = Ledger(env=env)
+    try:
+        project_id = _project(ledger)
+
+        with pytest.raises(WriteOutcomeUnknownError):
+            silent.grant_loan(
+                ACTOR, project_id, amount="100", granted_on=date(2024, 2, 1), duration_months=12
+            )
+
+        # It was in fact recorded: the answer said it might be.
+        assert [e.type for e in ledger.project_events(project_id)][-1] == "LoanGranted"
+    finally:
+        silent.close()
+        ledger.close()
