@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
+import structlog
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,7 +29,7 @@ from api.logging import configure_logging
 from api.settings import Settings
 from api.tokens import Role, create_token, list_tokens, revoke_token
 from domain.application import Ledger
-from domain.errors import DomainError
+from domain.errors import CorruptEventError, DomainError
 from domain.reference.territories import TerritoryLevel, load_territories
 from domain.values import Actor
 from projections.projector import REBUILD_PAGE_SIZE
@@ -42,6 +44,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(territories_app, name="territories")
 
 err = Console(stderr=True)
+log = structlog.get_logger("cli")
 
 
 def _settings() -> Settings:
@@ -170,6 +173,19 @@ def rebuild(
                 position = rebuild_read_models(
                     ledger, db, name, page_size=page_size, progress=advance
                 )
+        except CorruptEventError as error:
+            # Only the generations being built stopped short: the live ones are untouched.
+            log.error(
+                "rebuild_stopped",
+                position=error.position,
+                aggregate_id=error.originator_id,
+                version=error.version,
+                reason=error.reason,
+            )
+            raise _fail(
+                f"{escape(str(error))}. Rebuild stopped: the live read models are unchanged; "
+                "repair that event, then run `funding rebuild` again to resume."
+            ) from None
         finally:
             db.close()
         elapsed = time.perf_counter() - started
@@ -181,13 +197,13 @@ def rebuild(
 
 @app.command()
 def demo() -> None:
-    """Load the demo data set into an empty store (a store with events is left alone)."""
-    from api.demo import load_demo
+    """Load the demo data set into a store without projects (tokens may exist already)."""
+    from api.demo import holds_projects, load_demo
 
     settings = _settings()
     with _ledger(settings) as ledger:
-        if ledger.head_position() > 0:
-            err.print(f"The store already holds {ledger.head_position()} events: nothing loaded.")
+        if holds_projects(ledger):
+            err.print("The store already holds projects or conventions: nothing loaded.")
             return
         with Progress(
             TextColumn("demo data"),

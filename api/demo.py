@@ -12,7 +12,11 @@ from functools import partial
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from eventsourcing.utils import get_topic
+
 from domain.application import Ledger, Written
+from domain.convention import Convention
+from domain.project import Project
 from domain.reference import DIRECTORATES, Instrument
 from domain.reference.territories import (
     Band,
@@ -293,7 +297,7 @@ PATTERNS: tuple[tuple[tuple[Instrument, ...], int], ...] = (
 
 @dataclass(frozen=True)
 class DemoSummary:
-    """What a demo load recorded (all zero, `loaded=False`, when the store was not empty)."""
+    """What a demo load recorded (all zero, `loaded=False`, when the store held projects)."""
 
     projects: int
     conventions: int
@@ -302,10 +306,20 @@ class DemoSummary:
     loaded: bool
 
 
+def holds_projects(ledger: Ledger) -> bool:
+    """Whether the store holds any project or convention (tokens and other records aside)."""
+    topics = [get_topic(Project.ProjectIdentified), get_topic(Convention.ConventionSigned)]
+    return bool(ledger.recorder.select_notifications(start=1, limit=1, topics=topics))
+
+
 def load_demo(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -> DemoSummary:
-    """Record the demo data set into an empty store; a store with events is left untouched."""
-    if ledger.head_position() > 0:
+    """Record the demo data set into a store without projects; one with any is left untouched.
+
+    Tokens may exist already (they are created before anything else): they do not count.
+    """
+    if holds_projects(ledger):
         return DemoSummary(projects=0, conventions=0, commitments=0, events=0, loaded=False)
+    before = ledger.head_position()
     plan = plan_demo()
     steps = sorted(plan.steps, key=lambda step: (step.on, step.seq))
     total = len(steps)
@@ -317,7 +331,7 @@ def load_demo(ledger: Ledger, progress: Callable[[int, int], None] | None = None
         projects=plan.projects,
         conventions=plan.conventions,
         commitments=plan.commitments,
-        events=ledger.head_position(),
+        events=ledger.head_position() - before,
         loaded=True,
     )
 

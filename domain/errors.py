@@ -94,3 +94,24 @@ class VersionMismatchError(DomainError):
         super().__init__(f"expected version {expected}, the aggregate is at version {actual}")
         self.expected = expected
         self.actual = actual
+
+
+class CorruptEventError(Exception):
+    """A stored event's bytes cannot be decoded: the store is damaged, not the request.
+
+    Not a DomainError: no command was refused. It names the event's place in the global log
+    (None when the log no longer holds it), its aggregate and version, and what failed.
+    """
+
+    def __init__(
+        self, position: int | None, originator_id: object, version: int, reason: str
+    ) -> None:
+        where = "an unknown log position" if position is None else f"log position {position}"
+        super().__init__(
+            f"the event at {where} (aggregate {originator_id}, version {version}) "
+            f"cannot be decoded: {reason}"
+        )
+        self.position = position
+        self.originator_id = str(originator_id)
+        self.version = version
+        self.reason = reason

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from domain.errors import CorruptEventError
 from projections.money import to_cents
 
 PROJECT_TOPIC = "domain.project:Project."
@@ -136,24 +137,23 @@ def decode_rows(rows: Iterable[Row], mapper: StateDecoder | None = None) -> list
         kind = kinds.get(topic)
         if kind is None:
             continue
-        if cipher is not None:
-            state = cipher.decrypt(state)
-        if compressor is not None:
-            state = compressor.decompress(state)
-        data = loads(state)
-        commitment = data.get("commitment_id")
-        append(
-            Change(
-                position,
-                kind[0],
-                kind[1],
-                originator_id,
-                version,
-                data,
-                None if commitment is None else uuid_text(commitment),
-            )
-        )
+        try:
+            if cipher is not None:
+                state = cipher.decrypt(state)
+            if compressor is not None:
+                state = compressor.decompress(state)
+            data = loads(state)
+            commitment = data.get("commitment_id")
+            commitment_id = None if commitment is None else uuid_text(commitment)
+        except Exception as error:  # damaged bytes: name the event, whatever the cause
+            raise CorruptEventError(position, originator_id, version, _reason(error)) from error
+        append(Change(position, kind[0], kind[1], originator_id, version, data, commitment_id))
     return changes
+
+
+def _reason(error: BaseException) -> str:
+    """What failed to decode, without the damaged bytes themselves."""
+    return f"{type(error).__name__}: {error}"
 
 
 def select_rows(recorder: Any, start: int, limit: int, stop: int | None = None) -> list[Row]:

@@ -140,3 +140,46 @@ def test_rebuild_names_an_unknown_read_model(database_url: str) -> None:
 
     assert result.exit_code != 0
     assert "budgets" in result.stderr
+
+
+def test_demo_loads_into_a_store_holding_only_tokens(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.demo
+
+    runner.invoke(app, ["tokens", "create", "--role", "admin", "--name", "admin"])
+    loaded: list[Ledger] = []
+
+    def load(ledger: Ledger, progress: object = None) -> api.demo.DemoSummary:
+        loaded.append(ledger)
+        return api.demo.DemoSummary(projects=1, conventions=0, commitments=0, events=1, loaded=True)
+
+    monkeypatch.setattr(api.demo, "load_demo", load)
+
+    result = runner.invoke(app, ["demo"])
+
+    assert result.exit_code == 0, result.stderr
+    assert len(loaded) == 1
+    assert "Loaded 1 projects" in result.stderr
+
+
+def test_demo_leaves_a_store_holding_a_project_untouched(database_url: str) -> None:
+    ledger = Ledger(env=library_env(database_url))
+    ledger.identify_project(
+        Actor(name="cli-tests"),
+        name="Tramway",
+        territory="commune:59650",
+        theme="mobility",
+        directorate="hauts_de_france",
+        identified_on=date(2024, 1, 2),
+    )
+    head = ledger.head_position()
+    ledger.close()
+
+    result = runner.invoke(app, ["demo"])
+
+    assert result.exit_code == 0, result.stderr
+    assert "nothing loaded" in result.stderr
+    ledger = Ledger(env=library_env(database_url))
+    assert ledger.head_position() == head
+    ledger.close()

@@ -11,11 +11,13 @@ import pytest
 from eventsourcing.domain import Aggregate
 
 from api.demo import BASSIN_MINIER_CONVENTION_ID, DemoSummary, load_demo
+from api.tokens import Role, create_token
 from domain.application import Ledger
 from domain.project import Project
 from domain.reference import DIRECTORATES, PROGRAMMES, THEMES, Instrument
 from domain.reference.territories import Band, TerritoryLevel, load_territories
 from domain.store import library_env
+from domain.values import Actor
 
 BASSIN_MINIER_EPCI = {
     "epci:200072460",
@@ -256,3 +258,39 @@ def test_two_loads_into_two_empty_stores_give_identical_project_ids(demo: Demo) 
         ledger.close()
 
     assert [p.id for p in again] == [p.id for p in demo.projects]
+
+
+def test_the_demo_loads_into_a_store_holding_only_tokens() -> None:
+    ledger = Ledger(env=library_env("memory://"))
+    try:
+        create_token(ledger, name="admin", role=Role.ADMIN)
+        before = ledger.head_position()
+
+        summary = load_demo(ledger)
+
+        assert summary.loaded
+        assert summary.projects == len(projects_of(ledger)) > 0
+        assert summary.events == ledger.head_position() - before
+    finally:
+        ledger.close()
+
+
+def test_the_demo_leaves_a_store_holding_a_project_untouched() -> None:
+    ledger = Ledger(env=library_env("memory://"))
+    try:
+        ledger.identify_project(
+            Actor(name="someone"),
+            name="Tramway",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        )
+        head = ledger.head_position()
+
+        summary = load_demo(ledger)
+
+        assert not summary.loaded
+        assert ledger.head_position() == head
+    finally:
+        ledger.close()
