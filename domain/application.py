@@ -541,12 +541,13 @@ class Ledger(Application[UUID]):
             return replayed
         convention = self.convention(convention_id)
         convention.require_in_force()
+
+        def link(project: Project) -> None:
+            convention.require_partner(project.directorate)
+            project.link_to_convention(convention_id=convention_id)
+
         return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.link_to_convention(convention_id=convention_id),
-            idempotency=idempotency,
+            actor, project_id, expected_version, link, idempotency=idempotency
         )
 
     # Batches ---------------------------------------------------------------------------------

@@ -158,6 +158,14 @@ class Convention(Aggregate):
         """Refuse to link a project to an ended convention."""
         self._require_in_force()
 
+    def require_partner(self, project_directorate: str) -> None:
+        """Refuse a project of another directorate: a convention is one directorate's."""
+        if project_directorate != self.directorate:
+            raise BusinessRuleError(
+                f"the convention belongs to directorate {self.directorate!r}, "
+                f"the project to {project_directorate!r}"
+            )
+
     @event(ConventionAmended)
     def _amend(
         self,

@@ -557,3 +557,14 @@ def test_a_batch_reusing_another_projects_commitment_id_records_nothing(ledger: 
         ledger.change_projects(NORD, [(other, study)])
 
     assert ledger.head_position() == head
+
+
+def test_a_project_cannot_join_another_directorates_convention(ledger: Ledger) -> None:
+    project_id = identify_in_paris(ledger).id
+    convention_id = sign(ledger)  # a Hauts-de-France convention
+    head = ledger.head_position()
+
+    with pytest.raises(BusinessRuleError, match="hauts_de_france"):
+        ledger.link_project_to_convention(ADMIN, convention_id, project_id)
+
+    assert ledger.head_position() == head
