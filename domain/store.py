@@ -77,6 +77,10 @@ def library_env(database_url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_PRE_PING": "y",
+            # A session left inside a transaction by a vanished client is ended after this
+            # many seconds, which frees the event table's lock (a large import pauses
+            # between its statements for a moment; 5 s, the library's default, cut one).
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "15",
             # Exactly-once, bounded, chunked writes (see eventstore/postgres.py).
             "APPLICATION_RECORDER_TOPIC": "eventstore.postgres:LedgerPostgresRecorder",
             **cache,

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Events per INSERT statement of one transaction.
 CHUNK_EVENTS = 2000
+# A write of more events is recorded with COPY.
+COPY_ABOVE_EVENTS = 2000
 # A large write may take longer: this much more per thousand events.
 SECONDS_PER_1000_EVENTS = 0.25
 # Total time a read, or a write and the settling of its outcome, may take with its retries.
@@ -164,6 +166,23 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "WHERE originator_id = ANY(%s) AND originator_version BETWEEN %s AND %s"
         ).format(table)
         self._notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        # Four plain arrays (quicker to send than an array of the library's composite type),
+        # inserted, and so numbered, in the order given.
+        self._insert_chunk_statement = SQL(
+            "INSERT INTO {0} (originator_id, originator_version, topic, state) "
+            "SELECT i, v, t, s FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "WITH ORDINALITY AS e(i, v, t, s, n) ORDER BY n RETURNING notification_id"
+        ).format(table)
+        self._head_statement = SQL(
+            "SELECT COALESCE(MAX(notification_id), 0) AS head FROM {0}"
+        ).format(table)
+        self._copy_statement = SQL(
+            "COPY {0} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+        ).format(table)
+        self._ours_statement = SQL(
+            "SELECT originator_id, originator_version, notification_id FROM {0} "
+            "WHERE notification_id > %s"
+        ).format(table)
 
     # Writes ----------------------------------------------------------------------------------
 
@@ -200,6 +219,21 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 time.sleep(RETRY_WAIT_SECONDS)
 
     def _insert_once(self, stored_events: Sequence[StoredEvent], attempt: _Attempt) -> list[int]:
+        # Everything is shaped before the lock is taken: the lock covers the inserts only.
+        chunks = (
+            []
+            if len(stored_events) > COPY_ABOVE_EVENTS
+            else [
+                (
+                    [_uuid(e.originator_id) for e in chunk],
+                    [e.originator_version for e in chunk],
+                    [e.topic for e in chunk],
+                    [e.state for e in chunk],
+                )
+                for start in range(0, len(stored_events), CHUNK_EVENTS)
+                for chunk in [stored_events[start : start + CHUNK_EVENTS]]
+            ]
+        )
         ids: list[int] = []
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             attempt.backend_pid = conn.info.backend_pid
@@ -209,16 +243,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 for statement in self.lock_table_statements:
                     curs.execute(statement, prepare=True)
                 curs.execute(self._notify_statement, prepare=False)
-                for start in range(0, len(stored_events), CHUNK_EVENTS):
-                    chunk = stored_events[start : start + CHUNK_EVENTS]
-                    rows = [
-                        self.construct_pg_stored_event(
-                            e.originator_id, e.originator_version, e.topic, e.state
-                        )
-                        for e in chunk
-                    ]
-                    curs.execute(self.insert_events_statement, (rows,))
-                    ids.extend(row["notification_id"] for row in curs.fetchall())
+                if len(stored_events) <= COPY_ABOVE_EVENTS:
+                    for chunk in chunks:
+                        curs.execute(self._insert_chunk_statement, chunk, binary=True)
+                        ids.extend(row["notification_id"] for row in curs.fetchall())
+                else:
+                    ids = self._copy(curs, stored_events)
             except BaseException:
                 with suppress(Exception):
                     curs.execute("ROLLBACK", prepare=False)
@@ -234,6 +264,26 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 conn.close()  # never back to the pool: its session is to be ended
                 raise
         return ids
+
+    def _copy(self, curs: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Record many events with COPY (several times quicker than INSERT at this size).
+
+        COPY returns no positions; the table lock is held, so every row numbered above the
+        head read after taking it is one of ours.
+        """
+        curs.execute(self._head_statement)
+        row = curs.fetchone()
+        head = int(row["head"]) if row else 0
+        with curs.copy(self._copy_statement) as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for e in stored_events:
+                copy.write_row((_uuid(e.originator_id), e.originator_version, e.topic, e.state))
+        curs.execute(self._ours_statement, (head,))
+        numbered = {
+            (_uuid(r["originator_id"]), int(r["originator_version"])): int(r["notification_id"])
+            for r in curs.fetchall()
+        }
+        return [numbered[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
 
     def _commit(self, curs: Any) -> None:
         curs.execute("COMMIT", prepare=False)
