@@ -55,8 +55,19 @@ INSTRUMENT_COLUMNS: dict[str, Instrument] = {
     "subject": Instrument.STUDY,
     "provider": Instrument.STUDY,
 }
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Columns of free text: stored as written, and shown again in spreadsheets.
+TEXT_COLUMNS = ("project_reference", "product", "vehicle", "subject", "provider")
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Dates and whole numbers in ASCII digits only: isdigit() and int() also take "١٢" or "²".
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MONTHS = re.compile(r"[0-9]{1,4}")
 SNIFF_BYTES = 4096
+
+
+def looks_like_formula(value: str) -> bool:
+    """Whether a spreadsheet would read this text cell as a formula."""
+    return value.startswith(FORMULA_START)
 
 
 class RowStatus(StrEnum):
@@ -205,6 +216,12 @@ class _Reader:
         on = self._date(cell("date"), problems)
         if cell("amount") is None:
             problems.append("amount is required")
+        problems.extend(
+            f"{name} {value[:40]!r} would be read as a formula by a spreadsheet: "
+            "it must not begin with =, +, - or @"
+            for name in TEXT_COLUMNS
+            if (value := cells.get(name)) and looks_like_formula(value)
+        )
         details = self._details(cell, instrument, problems)
         if problems or not (project_id and instrument and commitment_id and on):
             return Refusal(line, "; ".join(problems))
@@ -267,7 +284,7 @@ class _Reader:
             problems.append("date is required")
             return None
         try:
-            if ISO_DATE.match(value):
+            if ISO_DATE.fullmatch(value):
                 return date.fromisoformat(value)
         except ValueError:
             pass
@@ -287,11 +304,12 @@ class _Reader:
                 problems.append(f"{name} applies to {owner} rows only")
         if instrument is Instrument.LOAN:
             months = cell("duration_months")
-            if months is None or not months.isdigit():
+            whole = months is not None and MONTHS.fullmatch(months) is not None
+            if not whole:
                 problems.append("duration_months must be a whole number of months")
             rate = cell("rate")
             return {
-                "duration_months": int(months) if months and months.isdigit() else 0,
+                "duration_months": int(months) if months and whole else 0,
                 "rate": None if rate is None else self._decimal(rate),
                 "product": cell("product"),
             }

@@ -30,7 +30,7 @@ from domain.reference.territories import TerritoryLevel, load_territories
 from domain.values import ProjectStatus, effective_date, money, quantity, text
 
 ZERO = Decimal("0.00")
-INDICATOR_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+INDICATOR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -493,7 +493,7 @@ class Project(Aggregate):
         baseline: Decimal | str | int | None = None,
     ) -> None:
         """Set (or reset) an impact indicator with its target."""
-        if not INDICATOR_CODE.match(indicator):
+        if not INDICATOR_CODE.fullmatch(indicator):
             raise InvalidValueError(
                 "indicator", "must be a lowercase code: letters, digits, underscores"
             )

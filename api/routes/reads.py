@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -14,7 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cache import AnswerCache, live_state, remember_raw
 from api.deps import MAX_POSITION, LedgerDep, Reader, ReadModelsDep, fresh
+from api.imports import looks_like_formula
 from api.problems import problem_responses
+from api.requests import Day
 from api.schemas import (
     ConventionOut,
     ConventionsOut,
@@ -65,8 +66,8 @@ async def get_totals(
     group_by: Annotated[
         str, Query(description=f"Comma-separated dimensions: {', '.join(queries.DIMENSIONS)}")
     ] = "",
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[Day | None, Query(alias="from")] = None,
+    date_to: Annotated[Day | None, Query(alias="to")] = None,
     output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
     sep: Annotated[str, Query(pattern="^[,;]$", description="CSV separator")] = ",",
     min_position: MinPosition = None,
@@ -125,7 +126,9 @@ def _csv(dims: list[str], answer: queries.Totals, sep: str) -> Response:
         if isinstance(value, Decimal):
             text = f"{value:.2f}"
             return text.replace(".", ",") if decimal_comma else text
-        return str(value)
+        text = str(value)
+        # A text recorded before imports refused formulas must not run as one in a spreadsheet.
+        return f"'{text}" if isinstance(value, str) and looks_like_formula(text) else text
 
     columns = [*dims, *queries.FIGURES]
     buffer = io.StringIO()

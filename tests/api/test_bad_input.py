@@ -440,3 +440,233 @@ def test_a_position_or_version_beyond_64_bits_is_422(
     )
 
     problem(response, 422)
+
+
+# Strict input: numbers, texts, bodies and query dates -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param('"１２"'.encode(), id="full-width-digits"),
+        pytest.param('"١٢"'.encode(), id="arabic-indic-digits"),
+        pytest.param(b'"1_0"', id="underscore"),
+        pytest.param(b"1e-999999999", id="json-tiny-exponent"),
+        pytest.param(b"1e2", id="json-exponent"),
+        pytest.param(b"1.5E+2", id="json-exponent-with-fraction"),
+        pytest.param(b"1" + b"0" * 5000, id="json-5001-digit-integer"),
+        pytest.param(b"10." + b"0" * 5000, id="json-5000-decimals"),
+    ],
+)
+def test_an_amount_not_in_plain_ascii_decimals_is_422_on_the_amount_field(
+    client: TestClient,
+    tokens: dict[str, str],
+    loan: tuple[UUID, UUID],
+    head: int,
+    api_ledger: Ledger,
+    raw: bytes,
+) -> None:
+    response = disburse(client, tokens["admin"], loan, raw)
+
+    body = problem(response, 422)
+    assert body["errors"][0]["loc"] == ["body", "amount"]
+    assert api_ledger.head_position() == head
+
+
+def test_an_integer_json_amount_is_still_accepted(
+    client: TestClient, tokens: dict[str, str], loan: tuple[UUID, UUID]
+) -> None:
+    response = disburse(client, tokens["admin"], loan, b"12")
+
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param('"١٢"'.encode(), id="arabic-indic-digits"),
+        pytest.param(b'"1_0"', id="underscore"),
+        pytest.param(b'"0.' + b"0" * 4999 + b'1"', id="5000-decimals-text"),
+        pytest.param(b"1e-999999999", id="json-tiny-exponent"),
+        pytest.param(b"0." + b"0" * 4999 + b"1", id="json-5000-decimals"),
+    ],
+)
+def test_a_loan_rate_not_in_plain_ascii_decimals_is_422_on_the_rate_field(
+    client: TestClient,
+    tokens: dict[str, str],
+    loan: tuple[UUID, UUID],
+    head: int,
+    api_ledger: Ledger,
+    raw: bytes,
+) -> None:
+    response = client.post(
+        f"/v1/projects/{loan[0]}/loans",
+        content=b'{"amount": "1000.00", "granted_on": "2024-03-01", "duration_months": 12, '
+        b'"rate": ' + raw + b"}",
+        headers={"Authorization": tokens["admin"], "Content-Type": "application/json"},
+    )
+
+    body = problem(response, 422)
+    assert body["errors"][0]["loc"] == ["body", "rate"]
+    assert api_ledger.head_position() == head
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "\u200b"),
+        ("name", "\u200b \u200c\ufeff"),
+        ("name", "Médiathèque\x7f"),
+        ("name", "Médiathèque\u2028de Wattrelos"),
+        ("name", "Médiathèque \u202eeuqèhtaidéM"),
+        ("name", "Médiathèque\x9b"),
+        ("reference", "\u2066HDF-1\u2069"),
+    ],
+)
+def test_a_project_named_with_invisible_or_deceptive_text_is_422_naming_the_field(
+    client: TestClient,
+    tokens: dict[str, str],
+    head: int,
+    api_ledger: Ledger,
+    field: str,
+    value: str,
+) -> None:
+    response = client.post(
+        "/v1/projects", json={**PROJECT, field: value}, headers={"Authorization": tokens["admin"]}
+    )
+
+    body = problem(response, 422)
+    assert body["errors"][0]["loc"] == ["body", field]
+    assert api_ledger.head_position() == head
+
+
+def test_a_cancellation_reason_of_zero_width_spaces_is_422(
+    client: TestClient,
+    tokens: dict[str, str],
+    loan: tuple[UUID, UUID],
+    head: int,
+    api_ledger: Ledger,
+) -> None:
+    project, commitment = loan
+
+    response = client.post(
+        f"/v1/projects/{project}/commitments/{commitment}/cancellations",
+        json={"amount": "10.00", "cancelled_on": "2024-03-01", "reason": "\u200b\u200b"},
+        headers={"Authorization": tokens["admin"]},
+    )
+
+    body = problem(response, 422)
+    assert body["errors"][0]["loc"] == ["body", "reason"]
+    assert api_ledger.head_position() == head
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+def test_a_json_body_not_in_utf8_is_400_saying_so(
+    client: TestClient,
+    tokens: dict[str, str],
+    loan: tuple[UUID, UUID],
+    head: int,
+    api_ledger: Ledger,
+    encoding: str,
+) -> None:
+    response = client.post(
+        f"/v1/projects/{loan[0]}/completion",
+        content='{"on": "2024-05-01"}'.encode(encoding),
+        headers={"Authorization": tokens["admin"], "Content-Type": "application/json"},
+    )
+
+    body = problem(response, 400)
+    assert body["detail"] == "the body must be UTF-8 JSON"
+    assert api_ledger.head_position() == head
+
+
+def test_a_json_body_in_latin1_is_400_saying_so(
+    client: TestClient,
+    tokens: dict[str, str],
+    loan: tuple[UUID, UUID],
+    head: int,
+    api_ledger: Ledger,
+) -> None:
+    response = client.post(
+        f"/v1/projects/{loan[0]}/completion",
+        content='{"on": "2024-05-01", "reason": "livrée"}'.encode("latin-1"),
+        headers={"Authorization": tokens["admin"], "Content-Type": "application/json"},
+    )
+
+    body = problem(response, 400)
+    assert body["detail"] == "the body must be UTF-8 JSON"
+    assert api_ledger.head_position() == head
+
+
+def test_a_json_body_in_utf8_with_a_byte_order_mark_is_accepted(
+    client: TestClient, tokens: dict[str, str], loan: tuple[UUID, UUID]
+) -> None:
+    response = client.post(
+        f"/v1/projects/{loan[0]}/completion",
+        content='{"on": "2024-05-01", "reason": "livrée"}'.encode("utf-8-sig"),
+        headers={"Authorization": tokens["admin"], "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b'{"amount": "10.00", "amount": "999999.00", "disbursed_on": "2024-03-01"}', "amount"),
+        (b'{"amount": "10.00", "disbursed_on": "2024-03-01", "x": {"k": 1, "k": 2}}', "k"),
+        (b'{"amount": "10.00", "disbursed_on": "2024-03-01", "x": [{}, {"k": 1, "k": 1}]}', "k"),
+    ],
+)
+def test_a_json_object_with_a_key_twice_is_400_naming_the_key(
+    client: TestClient,
+    tokens: dict[str, str],
+    loan: tuple[UUID, UUID],
+    head: int,
+    api_ledger: Ledger,
+    raw: bytes,
+    key: str,
+) -> None:
+    project, commitment = loan
+
+    response = client.post(
+        f"/v1/projects/{project}/commitments/{commitment}/disbursements",
+        content=raw,
+        headers={"Authorization": tokens["admin"], "Content-Type": "application/json"},
+    )
+
+    body = problem(response, 400)
+    assert repr(key) in body["detail"]
+    assert api_ledger.head_position() == head
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"to": "0"},
+        {"from": "0"},
+        {"to": "1700000000"},
+        {"from": "２０２４-01-01"},
+        {"to": "2024-1-1"},
+        {"to": "2024-01-01T00:00:00"},
+    ],
+)
+def test_a_totals_date_not_written_yyyy_mm_dd_is_422_naming_it(
+    client: TestClient, tokens: dict[str, str], params: dict[str, str]
+) -> None:
+    response = client.get("/v1/totals", params=params, headers={"Authorization": tokens["viewer"]})
+
+    body = problem(response, 422)
+    assert body["errors"][0]["loc"] == ["query", next(iter(params))]
+
+
+def test_a_totals_date_written_yyyy_mm_dd_is_accepted(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    response = client.get(
+        "/v1/totals",
+        params={"from": "2024-01-01", "to": "2024-12-31"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert response.status_code == 200, response.text

@@ -202,6 +202,85 @@ def test_a_keyed_import_sent_again_gets_the_first_report(
     assert api_ledger.head_position() == head
 
 
+def post_raw(client: TestClient, token: str, project: UUID, key: str, raw: bytes) -> Response:
+    """Grant a loan whose body is the raw JSON given, with an idempotency key."""
+    response: Response = client.post(
+        f"/v1/projects/{project}/loans",
+        content=raw,
+        headers={
+            "Authorization": token,
+            "Content-Type": "application/json",
+            "Idempotency-Key": key,
+        },
+    )
+    return response
+
+
+def test_the_same_json_with_keys_in_another_order_and_other_spaces_is_the_same_request(
+    client: TestClient, tokens: dict[str, str], project: UUID, api_ledger: Ledger
+) -> None:
+    first = post_raw(
+        client,
+        tokens["admin"],
+        project,
+        "loan-1",
+        b'{"amount": 2500000.00, "granted_on": "2024-03-01", "duration_months": 240}',
+    )
+    head = api_ledger.head_position()
+
+    again = post_raw(
+        client,
+        tokens["admin"],
+        project,
+        "loan-1",
+        b'{\n  "duration_months":240,\n  "granted_on":"2024-03-01",\t"amount":2500000.00\n}',
+    )
+
+    assert first.status_code == 201
+    assert (again.status_code, again.content) == (201, first.content)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert api_ledger.head_position() == head
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(b'"2500000.00"', id="the-amount-as-a-string"),
+        pytest.param(b"2500000.0", id="the-amount-written-otherwise"),
+        pytest.param(b"2500000.01", id="another-amount"),
+    ],
+)
+def test_a_json_body_that_says_something_else_under_the_same_key_is_409(
+    client: TestClient, tokens: dict[str, str], project: UUID, api_ledger: Ledger, other: bytes
+) -> None:
+    body = b'{"granted_on": "2024-03-01", "duration_months": 240, "amount": %s}'
+    post_raw(client, tokens["admin"], project, "loan-1", body % b"2500000.00")
+    head = api_ledger.head_position()
+
+    again = post_raw(client, tokens["admin"], project, "loan-1", body % other)
+
+    assert again.status_code == 409
+    assert api_ledger.head_position() == head
+
+
+def test_a_csv_file_with_other_bytes_under_the_same_key_is_409(
+    client: TestClient, tokens: dict[str, str], project: UUID, api_ledger: Ledger
+) -> None:
+    csv = f"project_id,instrument,amount,date,subject\n{project},study,90000.00,2024-02-01,Étude\n"
+    headers = {
+        "Authorization": tokens["admin"],
+        "Content-Type": "text/csv",
+        "Idempotency-Key": "import-1",
+    }
+    client.post("/v1/imports", content=csv.encode(), headers=headers)
+    head = api_ledger.head_position()
+
+    again = client.post("/v1/imports", content=csv.replace(",", ";").encode(), headers=headers)
+
+    assert again.status_code == 409
+    assert api_ledger.head_position() == head
+
+
 # Two at once --------------------------------------------------------------------------------
 
 

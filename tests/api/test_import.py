@@ -224,6 +224,69 @@ def test_a_bad_row_is_refused_with_its_reason(
     assert api_ledger.head_position() == head
 
 
+FORMULA = "would be read as a formula by a spreadsheet"
+RICH_HEADER = (
+    "project_reference,directorate,instrument,amount,date,duration_months,rate,product,"
+    "stake_percent,vehicle,subject,provider"
+)
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,=1+1,", FORMULA),
+        ("HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,Étude,+33 1 23", FORMULA),
+        ("HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,-2+3,", FORMULA),
+        ("HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,@SUM(A1),", FORMULA),
+        ('HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,," =cmd|x",', FORMULA),
+        ("HDF-2024-0001,hauts_de_france,loan,1000.00,2024-03-01,12,,=HYPERLINK(1),,,,", FORMULA),
+        ("HDF-2024-0001,hauts_de_france,equity,1000.00,2024-03-01,,,,,@x,,", FORMULA),
+        ("=HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,Étude,", FORMULA),
+        ("HDF-2024-0001,hauts_de_france,study,-5,2024-03-01,,,,,,Étude,", "greater than 0"),
+        ("HDF-2024-0001,hauts_de_france,study,１２,2024-03-01,,,,,,Étude,", "ASCII digits"),
+        ("HDF-2024-0001,hauts_de_france,study,١٢,2024-03-01,,,,,,Étude,", "ASCII digits"),
+        ("HDF-2024-0001,hauts_de_france,study,1_000,2024-03-01,,,,,,Étude,", "ASCII digits"),
+        ("HDF-2024-0001,hauts_de_france,study,1e3,2024-03-01,,,,,,Étude,", "ASCII digits"),
+        ("HDF-2024-0001,hauts_de_france,loan,1000.00,2024-03-01,１２,,,,,,", "duration_months"),
+        ("HDF-2024-0001,hauts_de_france,loan,1000.00,2024-03-01,²,,,,,,", "duration_months"),
+        ("HDF-2024-0001,hauts_de_france,loan,1000.00,2024-03-01,12,1_0,,,,,", "rate"),
+        ("HDF-2024-0001,hauts_de_france,loan,1000.00,2024-03-01,12,0.{zeros}1,,,,,", "rate"),
+        ("HDF-2024-0001,hauts_de_france,loan,1000.00,２０２４-03-01,12,,,,,,", "YYYY-MM-DD"),
+        ("HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,\u200b,", "subject"),
+        ("HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,É\u202etude,", "subject"),
+        ("HDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,Étude,x\x7f", "provider"),
+    ],
+)
+def test_a_lenient_or_formula_cell_is_refused_with_its_reason(
+    client: TestClient,
+    tokens: dict[str, str],
+    projects: dict[str, UUID],
+    api_ledger: Ledger,
+    row: str,
+    reason: str,
+) -> None:
+    head = api_ledger.head_position()
+    data = f"{RICH_HEADER}\n{row.format(zeros='0' * 4999)}\n"
+
+    response = post(client, tokens["admin"], data)
+
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["rows"][0]["reason"]
+    assert api_ledger.head_position() == head
+
+
+def test_a_free_text_cell_with_a_dash_inside_is_recorded(
+    client: TestClient, tokens: dict[str, str], projects: dict[str, UUID], api_ledger: Ledger
+) -> None:
+    data = f"{RICH_HEADER}\nHDF-2024-0001,hauts_de_france,study,1000.00,2024-03-01,,,,,,a-b = c,\n"
+
+    response = post(client, tokens["admin"], data)
+
+    assert response.status_code == 201, response.text
+    study = next(iter(api_ledger.project(projects["hdf"]).commitments.values()))
+    assert study.details["subject"] == "a-b = c"
+
+
 def test_two_rows_under_one_commitment_id_are_refused(
     client: TestClient, tokens: dict[str, str], projects: dict[str, UUID]
 ) -> None:

@@ -10,7 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidValueError
-from domain.values import MAX_AMOUNT, MAX_TEXT, effective_date, money, text
+from domain.values import (
+    MAX_AMOUNT,
+    MAX_DECIMALS,
+    MAX_NUMBER_TEXT,
+    MAX_TEXT,
+    decimal_number,
+    effective_date,
+    money,
+    quantity,
+    text,
+)
 
 # Money -------------------------------------------------------------------------------------
 
@@ -198,3 +208,150 @@ def test_a_text_with_a_control_character_is_refused() -> None:
         text("Tram\x00way", "name")
 
     assert refused.value.field == "name"
+
+
+# Numbers are plain ASCII decimal text, bounded ----------------------------------------------
+
+LENIENT_NUMBERS = [
+    pytest.param("１２", id="full-width-digits"),
+    pytest.param("١٢", id="arabic-indic-digits"),
+    pytest.param("۱۲", id="extended-arabic-indic-digits"),
+    pytest.param("१२", id="devanagari-digits"),
+    pytest.param("1_0", id="underscore"),
+    pytest.param("1e-999999999", id="tiny-exponent"),
+    pytest.param("1E2", id="exponent"),
+    pytest.param("12.", id="point-without-decimals"),
+    pytest.param(".5", id="decimals-without-units"),
+    pytest.param("12\u00a0", id="no-break-space"),
+    pytest.param("0." + "0" * 4999 + "1", id="5000-decimals"),
+    pytest.param("1" * 41, id="41-digits"),
+    pytest.param(Decimal("1e-999999999"), id="decimal-tiny-exponent"),
+    pytest.param(Decimal("0." + "0" * 4999 + "1"), id="decimal-5000-decimals"),
+]
+
+
+@pytest.mark.parametrize("value", LENIENT_NUMBERS)
+def test_a_rate_not_written_as_plain_bounded_ascii_decimals_is_refused(value: object) -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        quantity(value, "rate")
+
+    assert refused.value.field == "rate"
+
+
+@pytest.mark.parametrize("value", LENIENT_NUMBERS)
+def test_an_amount_not_written_as_plain_bounded_ascii_decimals_is_refused(value: object) -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        money(value, "principal")
+
+    assert refused.value.field == "principal"
+
+
+def test_an_amount_in_another_script_is_refused_saying_what_is_expected() -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        money("１２")
+
+    assert "ASCII digits" in refused.value.detail
+
+
+def test_a_rate_with_too_many_decimals_is_refused_saying_the_limit() -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        quantity("0." + "0" * 30 + "1", "rate")
+
+    assert f"too many decimals: at most {MAX_DECIMALS}" in refused.value.detail
+
+
+def test_a_rate_with_5000_decimals_is_refused_before_it_is_read() -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        quantity("0." + "0" * 4999 + "1", "rate")
+
+    assert f"at most {MAX_NUMBER_TEXT} characters" in refused.value.detail
+
+
+def test_a_negative_amount_is_still_refused_as_not_positive() -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        money("-5")
+
+    assert refused.value.detail == "amount: must be greater than 0"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2.35", Decimal("2.35")), ("+2.35", Decimal("2.35")), (" 12 ", Decimal(12)), (7, Decimal(7))],
+)
+def test_a_rate_in_plain_decimals_is_read_exactly(value: object, expected: Decimal) -> None:
+    number = quantity(value, "rate")
+
+    assert number == expected
+
+
+def test_a_number_with_as_many_decimals_as_allowed_is_kept() -> None:
+    value = "0." + "0" * (MAX_DECIMALS - 1) + "1"
+
+    number = decimal_number(value, "value")
+
+    assert number == Decimal(value)
+
+
+# Texts show what they say, on one line ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("\u200b", id="zero-width-space"),
+        pytest.param(" \u200b\u200c\u200d ", id="zero-width-joiners"),
+        pytest.param("\ufeff", id="byte-order-mark"),
+        pytest.param("\u2060\u00a0\u3000", id="word-joiner-and-wide-spaces"),
+        pytest.param("\u3164", id="hangul-filler"),
+        pytest.param("\u2800", id="braille-blank"),
+    ],
+)
+def test_a_text_of_only_invisible_characters_is_refused(value: str) -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        text(value, "name")
+
+    assert refused.value.field == "name"
+    assert "empty" in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("Tram\x7fway", id="delete"),
+        pytest.param("Tram\x1bway", id="escape"),
+        pytest.param("Tram\x85way", id="c1-next-line"),
+        pytest.param("Tram\x9bway", id="c1-control-sequence"),
+        pytest.param("Tram\nway", id="inner-line-feed"),
+        pytest.param("Tram\tway", id="inner-tab"),
+        pytest.param("Tram\rway", id="inner-carriage-return"),
+        pytest.param("Tramway\x0b", id="trailing-vertical-tab"),
+        pytest.param("Tram\u2028way", id="line-separator"),
+        pytest.param("Tramway\u2029", id="trailing-paragraph-separator"),
+        pytest.param("Tram\u202eyaw", id="right-to-left-override"),
+        pytest.param("\u202aTramway", id="left-to-right-embedding"),
+        pytest.param("Tram\u202cway", id="pop-directional-formatting"),
+        pytest.param("Tram\u2066way\u2069", id="isolates"),
+        pytest.param("Tram\ud800way", id="lone-surrogate"),
+    ],
+)
+def test_a_text_holding_a_control_separator_or_bidi_character_is_refused(value: str) -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        text(value, "reason")
+
+    assert refused.value.field == "reason"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Médiathèque de Wattrelos",
+        "Réseau de chaleur — tranche 2",
+        "مكتبة وطرلو",
+        "Pôle d'échanges (Lens)",
+        "Zero\u200bwidth inside",
+    ],
+)
+def test_a_visible_one_line_text_in_any_script_is_kept(value: str) -> None:
+    kept = text(f" {value}\n", "name")
+
+    assert kept == value

@@ -156,6 +156,115 @@ def test_identifying_a_project_with_a_blank_name_is_refused() -> None:
     assert refused.value.field == "name"
 
 
+@pytest.mark.parametrize("name", ["\u200b", "Tram\u202eyaw", "Tram\u2028way", "Tram\x7fway"])
+def test_identifying_a_project_with_an_invisible_or_deceptive_name_is_refused(name: str) -> None:
+    with pytest.raises(InvalidValueError) as refused:
+        identified_project(name=name)
+
+    assert refused.value.field == "name"
+
+
+@pytest.mark.parametrize(
+    ("field", "command"),
+    [
+        (
+            "reason",
+            lambda p, c: p.cancel_commitment(
+                commitment_id=c, amount="1.00", cancelled_on=LATER, reason="\u200b\u200b"
+            ),
+        ),
+        (
+            "reason",
+            lambda p, c: p.correct_commitment_amount(
+                commitment_id=c, amount="2.00", reason="typo\u2029"
+            ),
+        ),
+        (
+            "product",
+            lambda p, _: p.grant_loan(
+                commitment_id=uuid4(),
+                amount="1.00",
+                granted_on=LATER,
+                duration_months=12,
+                product="Prêt\x85",
+            ),
+        ),
+        (
+            "vehicle",
+            lambda p, _: p.invest_equity(
+                commitment_id=uuid4(), amount="1.00", invested_on=LATER, vehicle="\u2066SEM\u2069"
+            ),
+        ),
+        (
+            "subject",
+            lambda p, _: p.launch_study(
+                commitment_id=uuid4(), amount="1.00", launched_on=LATER, subject="\ufeff"
+            ),
+        ),
+        (
+            "unit",
+            lambda p, _: p.set_indicator(
+                indicator="jobs", unit="jobs\x1b", target="1", due_on=LATER
+            ),
+        ),
+    ],
+)
+def test_a_command_refuses_invisible_or_deceptive_text_naming_the_field(
+    field: str, command: Callable[[Project, UUID], None]
+) -> None:
+    project = identified_project()
+    commitment_id = with_loan(project)
+
+    refused = refuses(project, InvalidValueError, lambda: command(project, commitment_id))
+
+    assert isinstance(refused, InvalidValueError)
+    assert refused.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("rate", {"rate": "١٢"}),
+        ("rate", {"rate": "1_0"}),
+        ("rate", {"rate": "0." + "0" * 4999 + "1"}),
+        ("rate", {"rate": Decimal("1e-999999999")}),
+        ("amount", {"amount": "１２"}),
+    ],
+)
+def test_a_loan_with_a_lenient_number_is_refused_naming_the_field(
+    field: str, values: dict[str, object]
+) -> None:
+    project = identified_project()
+    details: dict[str, object] = {"amount": "1000.00", **values}
+
+    refused = refuses(
+        project,
+        InvalidValueError,
+        lambda: project.grant_loan(
+            commitment_id=uuid4(),
+            granted_on=GRANTED_ON,
+            duration_months=12,
+            **details,  # type: ignore[arg-type]
+        ),
+    )
+
+    assert isinstance(refused, InvalidValueError)
+    assert refused.field == field
+
+
+def test_an_indicator_code_with_a_trailing_line_feed_is_refused() -> None:
+    project = identified_project()
+
+    refused = refuses(
+        project,
+        InvalidValueError,
+        lambda: project.set_indicator(indicator="jobs\n", unit="jobs", target="1", due_on=LATER),
+    )
+
+    assert isinstance(refused, InvalidValueError)
+    assert refused.field == "indicator"
+
+
 # Commitments -------------------------------------------------------------------------------
 
 
