@@ -95,8 +95,9 @@ def test_a_valid_file_records_every_row_in_one_run_of_the_log(
     )
     assert response.status_code == 201
     assert (report["accepted"], report["refused"]) == (3, 0)
-    assert positions == [head + 1, head + 2, head + 3]
-    assert report["position"] == api_ledger.head_position() == head + 3
+    # The three commitments' id claims come first, in the same transaction.
+    assert positions == [head + 4, head + 5, head + 6]
+    assert report["position"] == api_ledger.head_position() == head + 6
 
 
 def test_each_row_reports_its_line_project_and_commitment(
