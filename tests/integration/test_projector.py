@@ -109,18 +109,18 @@ def test_a_writer_committing_late_is_not_skipped_by_a_tailing_projector(
     pg_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorder: Any = pg_store.ledger.recorder
-    original = type(recorder)._fetch_ids_after_insert_events
+    original = type(recorder)._commit
     a_inserted = threading.Event()
     release_a = threading.Event()
 
-    def pause_writer_a(self: Any, curs: Any, stored_events: Any, **kwargs: Any) -> Any:
-        ids = original(self, curs, stored_events, **kwargs)
+    def pause_writer_a(self: Any, curs: Any) -> None:
+        # Writer A has inserted its events and holds the table lock, not yet committed.
         if threading.current_thread().name == "writer-a":
             a_inserted.set()
             release_a.wait(10)
-        return ids
+        original(self, curs)
 
-    monkeypatch.setattr(type(recorder), "_fetch_ids_after_insert_events", pause_writer_a)
+    monkeypatch.setattr(type(recorder), "_commit", pause_writer_a)
     catch_up(pg_store.ledger, pg_store.db)
     positions: dict[str, int] = {}
     a = threading.Thread(
