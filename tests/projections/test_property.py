@@ -224,7 +224,13 @@ class Books:
             self.ledger.correct_project(ACTOR, project.id, reason="r", cleared=(cleared,))
 
     def link(self, project: Project, b: int, c: int) -> None:
-        if not self.conventions or c % 3 == 0:
+        # A project joins only a convention of its own directorate.
+        own = [
+            cid
+            for cid in self.conventions
+            if self.ledger.convention(cid).directorate == project.directorate
+        ]
+        if not own or c % 3 == 0:
             written = self.ledger.sign_convention(
                 ACTOR,
                 title=f"Convention {len(self.conventions)}",
@@ -234,7 +240,8 @@ class Books:
                 signed_on=START,
             )
             self.conventions.append(written.id)
-        convention = self.conventions[b % len(self.conventions)]
+            own.append(written.id)
+        convention = own[b % len(own)]
         if convention not in project.conventions:
             self.ledger.link_project_to_convention(ACTOR, convention, project.id)
 
