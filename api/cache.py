@@ -23,18 +23,37 @@ def live_state(db: ReadModelDatabase, read_model: str) -> State:
         return read_live_position(db, cur, read_model)
 
 
+# What an entry costs besides its body: its key, state and the dictionary's slot, roughly.
+ENTRY_OVERHEAD = 256
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# An answer larger than this share of the cache is not kept: a few large answers would
+# otherwise evict every small one that dashboards repeat.
+LARGEST_ENTRY_SHARE = 8
+
+
 class AnswerCache:
-    """A bounded LRU of serialised answers, each valid for one (generation, position).
+    """An LRU of serialised answers bounded in bytes, each valid for one (generation, position).
 
     An answer is stored under the state read *before* computing it: it reflects that state
     or a later one (positions only grow), so serving it to anyone who saw that state is
-    never stale.
+    never stale. The least recently used answers are evicted until the bodies and their
+    keys fit in `max_bytes`; an answer over `max_bytes / LARGEST_ENTRY_SHARE` is not kept.
     """
 
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._entries: OrderedDict[Hashable, tuple[State, bytes]] = OrderedDict()
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes // LARGEST_ENTRY_SHARE
+        self._entries: OrderedDict[Hashable, tuple[State, bytes, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def held_bytes(self) -> int:
+        """The bytes the entries are reckoned to hold."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: Hashable, state: State) -> bytes | None:
         """The answer cached for `key` at `state`, or None."""
@@ -46,12 +65,22 @@ class AnswerCache:
             return found[1]
 
     def put(self, key: Hashable, state: State, body: bytes) -> None:
-        """Keep an answer computed after reading `state`."""
+        """Keep an answer computed after reading `state`, unless it is too large to."""
+        weight = len(body) + len(repr(key)) + ENTRY_OVERHEAD
         with self._lock:
-            self._entries[key] = (state, body)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._drop(key)
+            if weight > self.max_entry_bytes:
+                return
+            self._entries[key] = (state, body, weight)
+            self._bytes += weight
+            while self._bytes > self.max_bytes:
+                _, (_, _, evicted) = self._entries.popitem(last=False)
+                self._bytes -= evicted
+
+    def _drop(self, key: Hashable) -> None:
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self._bytes -= found[2]
 
 
 TOTALS_PATH = "/v1/totals"

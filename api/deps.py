@@ -6,14 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+import anyio.to_thread
+from fastapi import Depends, Query, Request
 
 from api.problems import ProblemError
 from api.settings import Settings
 from api.tokens import Authenticator, Principal, Role, bearer_token
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
-from projections.projector import wait_for_position
+from projections.live import LiveStates
 
 ANONYMOUS_VIEWER = Principal(name="anonymous", role=Role.VIEWER)
 # Log positions and versions are 64-bit integers in the store: a larger one in a query is
@@ -59,14 +60,49 @@ async def get_read_models(services: ServicesDep) -> ReadModelDatabase:
 ReadModelsDep = Annotated[ReadModelDatabase, Depends(get_read_models)]
 
 
-def fresh(request: Request, min_position: int | None) -> None:
-    """Read-your-writes: wait until the read models reach `min_position`, else 503."""
-    if min_position is None or min_position == 0:
-        return
-    services: Services = request.app.state.services
-    reached = wait_for_position(
-        services.read_models, min_position, services.settings.read_wait_timeout
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="Answer only once the read models reached this log position (waiting "
+        "up to FUNDING_READ_WAIT_TIMEOUT, then 503 with the `position` reached); a position "
+        "beyond the log's head is refused at once (422, with the `head`).",
+    ),
+]
+
+
+def beyond_head(min_position: int, head: int) -> ProblemError:
+    """The refusal of a position no write has been given yet: it would never be reached."""
+    return ProblemError(
+        422,
+        f"min_position {min_position} is beyond the log's head, position {head}: "
+        "ask for a position a write answered",
+        extra={
+            "head": head,
+            "errors": [{"loc": ["query", "min_position"], "msg": f"beyond the head {head}"}],
+        },
     )
+
+
+async def fresh(
+    request: Request, services: ServicesDep, min_position: MinPosition = None
+) -> int | None:
+    """Read-your-writes: wait until the read models reach `min_position`, else 503.
+
+    The wait runs in the event loop before the route does, holding no worker thread; a
+    position no write has been given yet is refused at once.
+    """
+    if not min_position:
+        return min_position
+    states: LiveStates = request.app.state.live_states
+    reached = await states.reach(min_position, timeout=0)
+    if reached >= min_position:
+        return min_position
+    head = await anyio.to_thread.run_sync(services.ledger.head_position)
+    if min_position > head:
+        raise beyond_head(min_position, head)
+    reached = await states.reach(min_position, timeout=services.settings.read_wait_timeout)
     if reached < min_position:
         raise ProblemError(
             503,
@@ -74,6 +110,11 @@ def fresh(request: Request, min_position: int | None) -> None:
             headers={"Retry-After": "1"},
             extra={"position": reached},
         )
+    return min_position
+
+
+# A read that accepts `min_position`: the value, once the read models have reached it.
+Fresh = Annotated[int | None, Depends(fresh)]
 
 
 async def get_principal(request: Request, services: ServicesDep) -> Principal:

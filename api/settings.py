@@ -43,6 +43,17 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Longest wait of a read asking for min_position."
     )
     max_body_bytes: int = 1024 * 1024
+    totals_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most rows of a totals answer: a larger one is refused (422), to be narrowed.",
+    )
+    answer_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Memory kept for cached totals answers per process (0: none); an answer "
+        "over an eighth of it is not cached.",
+    )
 
     def ledger_env(self) -> dict[str, str]:
         """Return the event store settings for the eventsourcing library."""

@@ -8,11 +8,14 @@ no current reading, callers read the tracking table themselves.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
+import anyio.to_thread
 import structlog
 
 from projections.db import Cursor, Dialect, ReadModelDatabase
@@ -21,6 +24,12 @@ from projections.schema import READ_MODELS, read_live_position
 log = structlog.get_logger("projections.live")
 
 State = tuple[int, int]  # (live generation, position)
+
+# A waiting read looks again after these many seconds at first, twice as long each time up
+# to the last: at once when the follower publishes a reading, else (SQLite, no reading) it
+# reads the tracking table in a worker thread for an instant.
+FIRST_LOOK = 0.01
+LAST_LOOK = 0.25
 
 
 def read_states(db: ReadModelDatabase, cur: Cursor) -> dict[str, State]:
@@ -34,7 +43,8 @@ class LiveStates:
     `current()` answers from memory, or None when there is no current reading (SQLite, the
     thread not started or cut off from the database): the caller then reads the database.
     A reading is at most `poll_interval` older than a missed notification, and otherwise
-    as old as the notification's trip: reads that must see a write use `min_position`.
+    as old as the notification's trip: reads that must see a write use `min_position`,
+    whose wait (`reach`) runs in the event loop and holds no thread.
     """
 
     def __init__(self, db: ReadModelDatabase, poll_interval: float = 0.5) -> None:
@@ -45,6 +55,8 @@ class LiveStates:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        # Called (from the follower's thread) with each reading published.
+        self._wakers: set[Callable[[], None]] = set()
 
     def current(self, read_model: str) -> State | None:
         """The read model's (generation, position) as last read, or None without a reading."""
@@ -65,6 +77,53 @@ class LiveStates:
                 if (state is not None and state[1] >= position) or left <= 0:
                     return state
                 self._changed.wait(left)
+
+    async def reach(
+        self, position: int, timeout: float, read_models: tuple[str, ...] = READ_MODELS
+    ) -> int:
+        """Wait in the event loop until the read models reach `position`, for `timeout` s at
+        most; return the lowest position reached (lower than `position`: timed out).
+
+        No thread is held while waiting: the reading is the follower's when it has one, and
+        the wait ends with its next publication; else the tracking table is read in a worker
+        thread, again and again with a growing pause.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        moved = asyncio.Event()
+
+        def wake() -> None:
+            with suppress(RuntimeError):  # the loop closed
+                loop.call_soon_threadsafe(moved.set)
+
+        with self._changed:
+            self._wakers.add(wake)
+        try:
+            pause = FIRST_LOOK
+            while True:
+                moved.clear()
+                reached = await self._lowest(read_models)
+                left = deadline - loop.time()
+                if reached >= position or left <= 0:
+                    return reached
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(moved.wait(), min(pause, left))
+                pause = min(pause * 2, LAST_LOOK)
+        finally:
+            with self._changed:
+                self._wakers.discard(wake)
+
+    async def _lowest(self, read_models: tuple[str, ...]) -> int:
+        states = [self.current(name) for name in read_models]
+        known = [state[1] for state in states if state is not None]
+        if len(known) == len(read_models):
+            return min(known)
+
+        def read() -> int:
+            with self.db.statement() as cur:
+                return min(read_live_position(self.db, cur, name)[1] for name in read_models)
+
+        return await anyio.to_thread.run_sync(read)
 
     def stop(self) -> None:
         """Stop following (the next `current()` starts again)."""
@@ -119,3 +178,5 @@ class LiveStates:
                 name: max(state, previous.get(name, state)) for name, state in states.items()
             }
             self._changed.notify_all()
+            for wake in self._wakers:
+                wake()

@@ -103,6 +103,19 @@ SUMS = tuple(
 PROJECT_FILTERS = ("territory", "theme", "programme", "directorate", "status", "q")
 
 
+class TooManyRowsError(InvalidValueError):
+    """A totals question would answer more rows than its limit: it asks to be narrowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "group_by",
+            f"the answer has more than {limit} rows, the limit of a totals answer: ask a "
+            "narrower question, with fewer group_by dimensions or a filter such as "
+            "territory=region:32, year=2024 or from/to",
+        )
+        self.limit = limit
+
+
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Figures grouped by dimensions, their grand total, and the log position they reflect."""
@@ -163,13 +176,17 @@ def totals(
     filters: Mapping[str, str] | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    max_rows: int | None = None,
 ) -> Totals:
     """Return the figures grouped by dimensions, filtered, between two effective dates.
 
     Filters: any dimension = value (`region=32` or `region=region:32`; "" selects the null
     key of a nullable dimension) and `territory=<prefixed code>`: that territory and
-    everything below it. Dates are inclusive.
+    everything below it. Dates are inclusive. An answer of more than `max_rows` rows is
+    refused (TooManyRowsError) having read only one row more than that from the database.
     """
+    if max_rows is not None and (isinstance(max_rows, bool) or max_rows < 1):
+        raise InvalidValueError("max_rows", "must be a positive number of rows")
     dims = _group_by(group_by)
     conditions = _with_ancestors(
         [_condition(name, value) for name, value in (filters or {}).items()]
@@ -183,6 +200,10 @@ def totals(
     columns = ", ".join(dims)
     select = f"SELECT {', '.join([*dims, *SUMS])} FROM "  # noqa: S608
     grouped = f" GROUP BY {columns} ORDER BY {columns}" if dims else ""
+    # One row past the limit tells the answer is too large without reading it all.
+    limit = [max_rows + 1] if dims and max_rows is not None else []
+    if limit:
+        grouped += " LIMIT ?"
 
     def query(cur: Cursor, generation: int) -> list[tuple[Any, ...]]:
         # A generation built before some cube existed: the next smallest table answers.
@@ -195,11 +216,13 @@ def totals(
             + db.table(generation_table(chosen, generation))
             + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
             + grouped,
-            [*params, *date_params],
+            [*params, *date_params, *limit],
         )
         return cur.fetchall()
 
     found, at = _read(db, TOTALS, query)
+    if max_rows is not None and found is not None and len(found) > max_rows:
+        raise TooManyRowsError(max_rows)
     if not dims:
         # One row, of NULL sums when no row matched.
         sums = [int(v or 0) for v in found[0]] if found else [0] * len(SUMS)

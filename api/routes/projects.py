@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import MAX_POSITION, EventReader, LedgerDep, Reader
+from api.deps import MAX_POSITION, EventReader, LedgerDep, Reader, beyond_head
 from api.problems import ProblemError, problem_responses
 from api.schemas import EventOut, EventsOut, ProjectOut
 from domain.application import Ledger
@@ -18,18 +18,17 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=problem_r
 # These reads come from the event store itself: any position the log holds is reached.
 MinPosition = Annotated[
     int | None,
-    Query(ge=0, le=MAX_POSITION, description="Refused (503) only beyond the log's head."),
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="Refused (422, with the `head`) only beyond the log's head.",
+    ),
 ]
 
 
 def _reached(ledger: Ledger, min_position: int | None) -> None:
-    if min_position is not None and min_position > (head := ledger.head_position()):
-        raise ProblemError(
-            503,
-            f"the log ends at position {head}, before {min_position}",
-            headers={"Retry-After": "1"},
-            extra={"position": head},
-        )
+    if min_position and min_position > (head := ledger.head_position()):
+        raise beyond_head(min_position, head)
 
 
 @router.get("/{project_id}", response_model=ProjectOut)

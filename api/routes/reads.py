@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.cache import AnswerCache, live_state, remember_raw
-from api.deps import MAX_POSITION, LedgerDep, Reader, ReadModelsDep, fresh
+from api.deps import Fresh, LedgerDep, Reader, ReadModelsDep, Services
 from api.imports import looks_like_formula
 from api.problems import problem_responses
 from api.requests import Day
@@ -38,14 +38,6 @@ from projections.projector import status
 # Every role may read these: no 403.
 router = APIRouter(prefix="/v1", tags=["reads"], responses=problem_responses(401, 503))
 
-MinPosition = Annotated[
-    int | None,
-    Query(
-        ge=0,
-        le=MAX_POSITION,
-        description="Answer only once the read models reached this log position.",
-    ),
-]
 TOTALS_PARAMS = frozenset({"group_by", "from", "to", "format", "sep", "min_position"})
 
 
@@ -56,13 +48,19 @@ TOTALS_PARAMS = frozenset({"group_by", "from", "to", "format", "sep", "min_posit
         200: {
             "description": "JSON, or with `format=csv` a CSV file (the grand total last).",
             "content": {"text/csv": {"schema": {"type": "string"}}},
-        }
+        },
+        422: {
+            **problem_responses(422)[422],
+            "description": "An invalid field, a min_position beyond the log's head, or an "
+            "answer of more rows than the limit: narrow the question.",
+        },
     },
 )
 async def get_totals(
     request: Request,
     read_models: ReadModelsDep,
     _: Reader,
+    min_position: Fresh,
     group_by: Annotated[
         str, Query(description=f"Comma-separated dimensions: {', '.join(queries.DIMENSIONS)}")
     ] = "",
@@ -70,18 +68,21 @@ async def get_totals(
     date_to: Annotated[Day | None, Query(alias="to")] = None,
     output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
     sep: Annotated[str, Query(pattern="^[,;]$", description="CSV separator")] = ",",
-    min_position: MinPosition = None,
 ) -> Any:
     """Figures grouped by dimensions, with their grand total; filter with `<dimension>=value`
     or `territory=<code>` (that territory and everything below), `from`/`to` (effective dates).
+
+    An answer holds at most FUNDING_TOTALS_MAX_ROWS rows (10,000 by default): a question
+    with more groups is refused (422, saying the limit) and is to be narrowed, with fewer
+    `group_by` dimensions or a filter (`territory=`, `year=`, `from`/`to`…).
     """
-    if min_position:
-        await run_in_threadpool(fresh, request, min_position)
+    services: Services = request.app.state.services
+    max_rows = services.settings.totals_max_rows
     filters = {k: v for k, v in request.query_params.items() if k not in TOTALS_PARAMS}
     dims = [d.strip() for d in group_by.split(",") if d.strip()]
     if output == "csv":
         answer = await run_in_threadpool(
-            queries.totals, read_models, dims, filters, date_from, date_to
+            queries.totals, read_models, dims, filters, date_from, date_to, max_rows
         )
         return _csv(dims, answer, sep)
 
@@ -99,7 +100,7 @@ async def get_totals(
         cached = cache.get(key, seen)
         if cached is not None:
             return cached
-        answer = queries.totals(read_models, dims, filters, date_from, date_to)
+        answer = queries.totals(read_models, dims, filters, date_from, date_to, max_rows)
         body = (
             TotalsOut.model_validate(
                 {"rows": answer.rows, "total": answer.total, "position": answer.position}
@@ -150,9 +151,9 @@ def _csv(dims: list[str], answer: queries.Totals, sep: str) -> Response:
 
 @router.get("/projects", response_model=ProjectsPage)
 def list_projects(
-    request: Request,
     read_models: ReadModelsDep,
     _: Reader,
+    __: Fresh,
     territory: str | None = None,
     theme: str | None = None,
     programme: str | None = None,
@@ -161,10 +162,8 @@ def list_projects(
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    min_position: MinPosition = None,
 ) -> ProjectsPage:
     """A page of projects with their figures, ordered by name; `next_cursor` for the next."""
-    fresh(request, min_position)
     filters = {
         name: value
         for name, value in (
@@ -186,11 +185,8 @@ def list_projects(
 
 
 @router.get("/conventions", response_model=ConventionsOut)
-def list_conventions(
-    request: Request, read_models: ReadModelsDep, _: Reader, min_position: MinPosition = None
-) -> ConventionsOut:
+def list_conventions(read_models: ReadModelsDep, _: Reader, __: Fresh) -> ConventionsOut:
     """Conventions with their projects' summed figures."""
-    fresh(request, min_position)
     return ConventionsOut(
         items=[ConventionOut.model_validate(c) for c in queries.list_conventions(read_models)],
         position=queries.position(read_models, "projects"),
@@ -199,14 +195,9 @@ def list_conventions(
 
 @router.get("/conventions/{convention_id}", response_model=ConventionOut)
 def get_convention(
-    convention_id: UUID,
-    request: Request,
-    read_models: ReadModelsDep,
-    _: Reader,
-    min_position: MinPosition = None,
+    convention_id: UUID, read_models: ReadModelsDep, _: Reader, __: Fresh
 ) -> ConventionOut:
     """One convention with its projects and their summed figures."""
-    fresh(request, min_position)
     return ConventionOut.model_validate(queries.convention_row(read_models, convention_id))
 
 
@@ -223,15 +214,8 @@ def list_territories(
 
 
 @router.get("/territories/{code}", response_model=TerritoryOut)
-def get_territory(
-    code: str,
-    request: Request,
-    read_models: ReadModelsDep,
-    _: Reader,
-    min_position: MinPosition = None,
-) -> TerritoryOut:
+def get_territory(code: str, read_models: ReadModelsDep, _: Reader, __: Fresh) -> TerritoryOut:
     """A territory (name, level, parents, population, band) and the totals of its projects."""
-    fresh(request, min_position)
     territory = load_territories().get(code)
     answer = queries.totals(read_models, [], {"territory": territory.code})
     return TerritoryOut.of(territory, answer.total, answer.position)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from domain.application import Ledger, Written
 from domain.values import Actor
 from projections.db import ReadModelDatabase
@@ -145,6 +148,56 @@ def test_a_read_waits_for_a_position_the_read_models_have_not_reached(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["position"] == funded[-1].position
+
+
+@pytest.fixture
+def two_rows_client(
+    api_url: str, api_ledger: Ledger, read_models: ReadModelDatabase
+) -> Iterator[TestClient]:
+    """The API answering totals of two rows at most."""
+    settings = Settings(database_url=api_url, totals_max_rows=2)
+    with TestClient(create_app(settings, api_ledger, read_models)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("output", ["json", "csv"])
+def test_totals_of_more_rows_than_the_limit_are_refused_naming_it_and_a_narrower_question(
+    two_rows_client: TestClient, tokens: dict[str, str], funded: list[Written], output: str
+) -> None:
+    response = two_rows_client.get(
+        "/v1/totals",
+        params={"group_by": "commune", "format": output},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    assert "more than 2 rows" in detail
+    assert "fewer group_by dimensions" in detail
+    assert "territory=" in detail
+
+
+def test_totals_within_the_row_limit_are_answered_with_their_grand_total(
+    two_rows_client: TestClient, tokens: dict[str, str], funded: list[Written]
+) -> None:
+    response = two_rows_client.get(
+        "/v1/totals",
+        params={"group_by": "commune", "territory": "departement:59"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    body = response.json()
+    assert response.status_code == 200
+    assert [row["commune"] for row in body["rows"]] == ["commune:59632", "commune:59650"]
+    assert body["total"]["committed"] == "2045001.00"
+
+
+def test_the_totals_row_limit_is_told_in_the_openapi_description(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/totals"]["get"]
+
+    assert "10,000" in operation["description"]
+    assert "narrow the question" in operation["responses"]["422"]["description"]
 
 
 def test_a_read_at_a_reached_position_answers_at_once(

@@ -14,8 +14,8 @@ from domain.application import Ledger
 from domain.errors import InvalidValueError
 from domain.values import Actor
 from projections import queries
-from projections.db import ReadModelDatabase
-from projections.queries import DIMENSIONS, totals
+from projections.db import Cursor, ReadModelDatabase
+from projections.queries import DIMENSIONS, TooManyRowsError, totals
 from projections.schema import CUBES_BY_SIZE
 from projections.views import catch_up
 
@@ -569,3 +569,41 @@ def test_a_date_range_ending_before_it_starts_is_refused() -> None:
 
     assert refused.value.field == "from"
     db.close()
+
+
+def test_a_grouping_of_more_rows_than_the_limit_is_refused_having_fetched_one_row_more(
+    ledger: Ledger, read_db: ReadModelDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for commune in (LILLE, ARRAS, WATTRELOS, "commune:59183"):
+        loan(ledger, identify(ledger, commune), "1000", date(2024, 3, 1))
+    catch_up(ledger, read_db)
+    fetched: list[int] = []
+    fetchall = Cursor.fetchall
+
+    def counted(cursor: Cursor) -> list[tuple[Any, ...]]:
+        rows = fetchall(cursor)
+        fetched.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(Cursor, "fetchall", counted)
+
+    with pytest.raises(TooManyRowsError) as refused:
+        totals(read_db, ["commune"], max_rows=2)
+
+    assert refused.value.limit == 2
+    assert refused.value.field == "group_by"
+    assert "2 rows" in refused.value.detail
+    assert max(fetched) == 3
+
+
+def test_a_grouping_of_as_many_rows_as_the_limit_is_answered_in_full(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    for commune in (LILLE, ARRAS, WATTRELOS):
+        loan(ledger, identify(ledger, commune), "1000.10", date(2024, 3, 1))
+    catch_up(ledger, read_db)
+
+    answer = totals(read_db, ["commune"], max_rows=3)
+
+    assert [row["commune"] for row in answer.rows] == sorted([LILLE, ARRAS, WATTRELOS])
+    assert answer.total["committed"] == euros("3000.30")
