@@ -202,7 +202,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = Services(settings=settings, ledger=ledger, read_models=read_models)
-    app.state.totals_cache = AnswerCache()
+    app.state.totals_cache = AnswerCache(settings.answer_cache_bytes)
     app.state.live_states = LiveStates(read_models)
     problems.install(app)
     app.include_router(health.router)

@@ -76,3 +76,12 @@ def test_a_new_answer_too_large_to_keep_drops_the_stale_one_under_its_key() -> N
 
     assert cache.get("question", (1, 1)) is None
     assert cache.held_bytes == 0
+
+
+def test_the_app_bounds_its_answer_cache_by_the_setting() -> None:
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(database_url="memory://", answer_cache_bytes=123_456))
+
+    assert app.state.totals_cache.max_bytes == 123_456

@@ -88,7 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     load_demo(ledger)
     catch_up(ledger, read_models)
     token, _ = create_token(ledger, name="admin", role=Role.ADMIN)
-    # A min_position beyond the log is refused (503) after this wait: keep it short.
+    # A min_position not yet reached is refused (503) after this wait: keep it short.
     settings = Settings(database_url=url, read_wait_timeout=0.05)
     yield Demo(
         app=create_app(settings, ledger, read_models),
