@@ -146,6 +146,7 @@ def rebuild(
     from projections.db import ReadModelDatabase
     from projections.projector import rebuild as rebuild_read_models
     from projections.schema import READ_MODELS
+    from projections.state import UnappliableEventError
 
     settings = _settings()
     if name is not None and name not in READ_MODELS:
@@ -186,6 +187,20 @@ def rebuild(
                 f"{escape(str(error))}. Rebuild stopped: the live read models are unchanged; "
                 "repair that event, then run `funding rebuild` again to resume."
             ) from None
+        except UnappliableEventError as error:
+            # Never swapped in: a read model that disagrees with the log is worse than none.
+            log.error(
+                "rebuild_stopped",
+                read_model=error.read_model,
+                position=error.position,
+                reason=error.reason,
+            )
+            err.print(
+                f"[red]error:[/red] {escape(str(error))}. Rebuild stopped: the live read "
+                "models are unchanged (the generation being built is not swapped in); the "
+                "live projector stops at that event too."
+            )
+            raise typer.Exit(code=1) from None
         finally:
             db.close()
         elapsed = time.perf_counter() - started

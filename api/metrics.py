@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests by route and status, latency, events appended, projection lag."""
+"""Prometheus metrics: requests by route and status, latency, events, projection lag and stops."""
 
 from __future__ import annotations
 
@@ -54,13 +54,19 @@ class LedgerCollector(Collector):
             "Age of the oldest event not yet applied.",
             labels=["name"],
         )
+        stopped = GaugeMetricFamily(
+            "funding_projection_stopped",
+            "1 when a read model stopped before an event it cannot apply (see /v1/projections).",
+            labels=["name"],
+        )
         found = status(self.ledger, self.read_models)
         appended.add_metric([], found[0].head if found else self.ledger.head_position())
         for s in found:
             position.add_metric([s.name], s.position)
             lag_events.add_metric([s.name], s.lag_events)
             lag_seconds.add_metric([s.name], s.lag_seconds)
-        yield from (appended, position, lag_events, lag_seconds)
+            stopped.add_metric([s.name], 1 if s.error is not None else 0)
+        yield from (appended, position, lag_events, lag_seconds, stopped)
 
 
 def render(ledger: Ledger, read_models: ReadModelDatabase) -> tuple[bytes, str]:

@@ -321,16 +321,24 @@ class ReferenceOut(BaseModel):
     directorates: list[DirectorateOut]
 
 
+class ProjectionErrorOut(BaseModel):
+    """The event a stopped read model cannot apply: its log position, and why."""
+
+    position: int
+    reason: str
+
+
 class ProjectionOut(BaseModel):
-    """Where a read model stands against the log."""
+    """Where a read model stands against the log (`stopped`: see `error`)."""
 
     name: str
-    state: str
+    state: str = Field(description="live, rebuilding or stopped")
     position: int
     head: int
     lag_events: int
     lag_seconds: float
     rebuild_position: int | None
+    error: ProjectionErrorOut | None = None
 
 
 class ProjectionsOut(BaseModel):

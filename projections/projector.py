@@ -3,6 +3,11 @@
 On PostgreSQL it sleeps on LISTEN for the channel the event recorder NOTIFYs on each insert,
 with a polling timeout as fallback (a lost notification delays it by one poll interval at
 most). On SQLite it polls. Each page of the log is one transaction per read model.
+
+A read model that meets an event it cannot apply (or decode) stops just before it: the
+stop is recorded beside the tracking rows (`projection_stops`), logged once, and reported
+by `status`; the other read models carry on. A projector tries a stopped read model again
+only when it starts (or when a rebuild swapped in another generation).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import gc
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -21,9 +27,11 @@ from typing import Any
 import structlog
 
 from domain.application import Ledger
-from projections.db import Dialect, ReadModelDatabase
+from domain.errors import CorruptEventError
+from projections.db import Cursor, Dialect, ReadModelDatabase
 from projections.events import refresh_log_statistics
-from projections.schema import READ_MODELS, generations, layout
+from projections.schema import READ_MODELS, generations, layout, live_generation
+from projections.state import UnappliableEventError
 from projections.views import (
     DEFAULT_PAGE_SIZE,
     catch_up,
@@ -48,10 +56,21 @@ REBUILD_GC_THRESHOLD = 100_000
 
 
 class ProjectionState(StrEnum):
-    """Whether a read model is only live, or also being rebuilt beside."""
+    """Whether a read model is only live, also being rebuilt beside, or stopped."""
 
     LIVE = "live"
     REBUILDING = "rebuilding"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStop:
+    """A read model's live generation stopped before the event at `position`: why."""
+
+    name: str
+    generation: int
+    position: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +85,15 @@ class ReadModelStatus:
     lag_events: int
     lag_seconds: float
     rebuild_position: int | None
+    # Set when the state is STOPPED.
+    error: ProjectionStop | None = None
 
 
 def status(ledger: Ledger, db: ReadModelDatabase) -> list[ReadModelStatus]:
-    """Per read model: its position, the log head, and its lag in events and seconds."""
+    """Per read model: its position, the log head, its lag in events and seconds, its state."""
     head = ledger.head_position()
     found = generations(db)
+    stops = {stop.name: stop for stop in stopped(db)}
     now = datetime.now(UTC)
     statuses = []
     for name in READ_MODELS:
@@ -79,19 +101,92 @@ def status(ledger: Ledger, db: ReadModelDatabase) -> list[ReadModelStatus]:
         live = next((g for g in mine if g.live), None)
         building = [g for g in mine if not g.live]
         position = live.position if live else 0
+        stop = stops.get(name)
+        state = ProjectionState.REBUILDING if building else ProjectionState.LIVE
         statuses.append(
             ReadModelStatus(
                 name=name,
-                state=ProjectionState.REBUILDING if building else ProjectionState.LIVE,
+                state=ProjectionState.STOPPED if stop else state,
                 generation=live.generation if live else None,
                 position=position,
                 head=head,
                 lag_events=max(head - position, 0),
                 lag_seconds=_lag_seconds(ledger, position, head, now),
                 rebuild_position=building[-1].position if building else None,
+                error=stop,
             )
         )
     return statuses
+
+
+STOPS = "projection_stops"
+# The databases known to hold the stops table (it is created with the first stop).
+_has_stops: weakref.WeakSet[ReadModelDatabase] = weakref.WeakSet()
+
+
+def _stops_table(db: ReadModelDatabase, cur: Cursor) -> bool:
+    if db not in _has_stops and db.existing_tables(cur, [STOPS]):
+        _has_stops.add(db)
+    return db in _has_stops
+
+
+def stopped(db: ReadModelDatabase) -> list[ProjectionStop]:
+    """The read models whose live generation is stopped before an event it cannot apply.
+
+    A stop no longer counts once its generation is replaced (a rebuild) or has gone past
+    the event (a projector that could apply it after all).
+    """
+    with db.transaction(readonly=True) as cur:
+        if not _stops_table(db, cur):
+            return []
+        cur.execute(
+            "SELECT s.read_model, s.generation, s.position, s.reason "  # noqa: S608
+            f"FROM {db.table(STOPS)} s JOIN {db.table('generations')} g "
+            "ON g.read_model = s.read_model AND g.live = s.generation "
+            f"JOIN {db.table('tracking')} t "
+            "ON t.read_model = s.read_model AND t.generation = s.generation "
+            "WHERE t.position < s.position ORDER BY s.read_model"
+        )
+        return [
+            ProjectionStop(str(name), int(generation), int(position), str(reason))
+            for name, generation, position, reason in cur.fetchall()
+        ]
+
+
+def record_stop(db: ReadModelDatabase, stop: ProjectionStop) -> None:
+    """Record that a read model's generation stopped before an event (replacing an older stop)."""
+    with db.transaction() as cur:
+        db.lock(cur)
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {db.table(STOPS)} ("
+            "read_model TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL, "
+            f"reason TEXT NOT NULL, stopped_at {db.timestamp_type}, "
+            "PRIMARY KEY (read_model, generation))"
+        )
+        cur.execute(
+            f"INSERT INTO {db.table(STOPS)} "  # noqa: S608
+            "(read_model, generation, position, reason, stopped_at) "
+            "VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP) ON CONFLICT (read_model, generation) "
+            "DO UPDATE SET position = excluded.position, reason = excluded.reason, "
+            "stopped_at = excluded.stopped_at",
+            (stop.name, stop.generation, stop.position, stop.reason),
+        )
+    _has_stops.add(db)
+
+
+def forget_passed_stops(db: ReadModelDatabase) -> None:
+    """Delete the stops that no longer count (see `stopped`)."""
+    with db.transaction() as cur:
+        if not _stops_table(db, cur):
+            return
+        cur.execute(
+            f"DELETE FROM {db.table(STOPS)} WHERE NOT EXISTS ("  # noqa: S608
+            f"SELECT 1 FROM {db.table('generations')} g JOIN {db.table('tracking')} t "
+            "ON t.read_model = g.read_model AND t.generation = g.live "
+            f"WHERE g.read_model = {db.table(STOPS)}.read_model "
+            f"AND g.live = {db.table(STOPS)}.generation "
+            f"AND t.position < {db.table(STOPS)}.position)"
+        )
 
 
 def _lag_seconds(ledger: Ledger, position: int, head: int, now: datetime) -> float:
@@ -126,7 +221,11 @@ def wait_for_position(
 
 
 class Projector:
-    """Follows the log into every read model until stopped."""
+    """Follows the log into every read model until stopped.
+
+    A read model that meets an event it cannot apply stops before it: this projector does
+    not try it again (see `step`).
+    """
 
     def __init__(
         self,
@@ -146,14 +245,93 @@ class Projector:
         self.listen = listen and db.dialect is Dialect.POSTGRES
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The read models this projector stopped, and those not yet recorded as stopped.
+        self.stops: dict[str, ProjectionStop] = {}
+        self._unrecorded: list[ProjectionStop] = []
+        self._tidy = True
 
     def step(self) -> int:
-        """Apply whatever the log holds beyond the read models; return the position reached."""
-        return catch_up(self.ledger, self.db, page_size=self.page_size)
+        """Apply whatever the log holds beyond the read models; return the lowest position.
+
+        A read model meeting an event it cannot apply, or cannot decode, is applied up to
+        the event before it, then stopped: recorded, logged once, and left alone by this
+        projector while the others carry on (unless a rebuild swaps in another generation
+        of it). A database outage raises as it is: the caller waits and steps again.
+        """
+        self._record_stops()
+        while True:
+            following = tuple(name for name in READ_MODELS if name not in self._stopped())
+            if not following:
+                return min(position_of(self.db, name) for name in READ_MODELS)
+            try:
+                position = self._catch_up(following)
+            except UnappliableEventError as error:
+                names = following if error.read_model is None else (error.read_model,)
+                for name in names:
+                    self._stop_before(name, error.position, error.reason)
+            except CorruptEventError as error:
+                # Every read model not yet past the event stops before it.
+                at = error.position or min(position_of(self.db, n) for n in following) + 1
+                behind = [n for n in following if position_of(self.db, n) < at]
+                for name in behind or following:
+                    self._stop_before(name, at, _undecodable(error))
+            else:
+                if self._tidy:
+                    forget_passed_stops(self.db)
+                    self._tidy = False
+                return position
+
+    def _catch_up(self, names: tuple[str, ...]) -> int:
+        if names == READ_MODELS:
+            # Each page read and decoded once for all.
+            return catch_up(self.ledger, self.db, page_size=self.page_size)
+        return min(catch_up(self.ledger, self.db, name, self.page_size) for name in names)
+
+    def _stopped(self) -> dict[str, ProjectionStop]:
+        if self.stops:
+            # A generation swapped in by a rebuild is followed afresh.
+            for name, stop in list(self.stops.items()):
+                if live_generation(self.db, name) != stop.generation:
+                    del self.stops[name]
+        return self.stops
+
+    def _stop_before(self, name: str, position: int, reason: str) -> None:
+        """Apply a read model up to the event before `position`, then stop it there."""
+        try:
+            catch_up(self.ledger, self.db, name, self.page_size, stop=position - 1)
+        except UnappliableEventError as error:
+            # An earlier event, in a page of fewer events.
+            position, reason = min(position, error.position), error.reason
+        except CorruptEventError as error:
+            position = min(position, error.position or position)
+            reason = _undecodable(error)
+        except Exception as error:
+            # The stop holds all the same, at the start of the page that failed.
+            log.warning("projector_step_failed", error=str(error), kind=type(error).__name__)
+        generation = live_generation(self.db, name) or 0
+        stop = ProjectionStop(name, generation, position, reason)
+        self.stops[name] = stop
+        log.error(
+            "projection_stopped",
+            read_model=name,
+            generation=generation,
+            position=position,
+            reason=reason,
+        )
+        self._unrecorded.append(stop)
+        self._record_stops()
+
+    def _record_stops(self) -> None:
+        while self._unrecorded:
+            record_stop(self.db, self._unrecorded[0])
+            self._unrecorded.pop(0)
 
     def run(self) -> None:
         """Follow the log until stop() is called; store outages are waited out."""
         log.info("projector_started", listen=self.listen, poll_interval=self.poll_interval)
+        # A (re)start tries every read model again, once.
+        self.stops.clear()
+        self._tidy = True
         checked = -STATISTICS_CHECK_INTERVAL
         stepped = -self.gather
         with self._notifications() as wait:
@@ -210,6 +388,14 @@ class Projector:
             yield listener.wait
         finally:
             listener.close()
+
+
+def _undecodable(error: CorruptEventError) -> str:
+    """Why an event cannot be decoded, naming it but for its position."""
+    return (
+        f"the event of aggregate {error.originator_id}, version {error.version}, "
+        f"cannot be decoded: {error.reason}"
+    )
 
 
 class _Listener:

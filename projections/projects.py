@@ -9,7 +9,6 @@ from typing import Any
 from projections.db import Cursor, ReadModelDatabase
 from projections.events import (
     COMMITMENT_CREATED,
-    COMMITMENT_MOVED,
     Change,
     cents,
     day,
@@ -25,6 +24,7 @@ from projections.state import (
     UnknownAggregateError,
     fold,
     place,
+    unappliable,
 )
 
 Row = dict[str, Any]
@@ -47,7 +47,8 @@ class ProjectsPage:
 
     In `bulk` (a generation being rebuilt, see `schema.settle`) the page neither reads nor
     updates a project's row for its figures: it writes what each event moved to a scratch
-    table, and the figures are summed from it (and the commitments) at the end.
+    table, and the figures are summed from it (and the commitments) at the end. It reads
+    the commitments its events name all the same: one held by another project is refused.
     """
 
     def __init__(
@@ -76,14 +77,15 @@ class ProjectsPage:
         bulk = self.bulk
         for change in changes:
             if change.aggregate == "project":
+                if change.commitment_id is not None:
+                    # Created ones too: an id already held elsewhere is refused.
+                    commitments.add(change.commitment_id)
                 if bulk:
                     if change.name in DETAILS_CHANGED:
                         projects.add(change.aggregate_id)
                     continue
                 if change.name != "ProjectIdentified":
                     projects.add(change.aggregate_id)
-                if change.name in COMMITMENT_MOVED:
-                    commitments.add(change.commitment)
             elif change.name != "ConventionSigned":
                 conventions.add(change.aggregate_id)
         for ids, table, columns, rows in (
@@ -101,16 +103,22 @@ class ProjectsPage:
         self.commitments.load(self.cur, commitments)
 
     def apply(self, changes: Sequence[Change]) -> None:
-        """Apply the changes in log order, then write the rows."""
+        """Apply the changes in log order, then write the rows.
+
+        An event that cannot be applied raises UnappliableEventError, naming it.
+        """
         self.load(changes)
         bulk = self.bulk
         for change in changes:
-            if change.aggregate != "project":
-                self._apply_convention(change)
-            elif bulk and change.name != "ProjectIdentified":
-                self._apply_bulk(change)
-            else:
-                self._apply_project(change)
+            try:
+                if change.aggregate != "project":
+                    self._apply_convention(change)
+                elif bulk and change.name != "ProjectIdentified":
+                    self._apply_bulk(change)
+                else:
+                    self._apply_project(change)
+            except Exception as error:
+                raise unappliable(change, error) from error
         self.flush()
 
     def _row(self, rows: dict[str, Row], key: str, what: str) -> Row:
@@ -155,6 +163,9 @@ class ProjectsPage:
         row = self._row(self.projects, pid, "project")
         row["version"] = change.version
         row["updated_position"] = change.position
+        if change.commitment_id is not None and name not in COMMITMENT_CREATED:
+            # Only under a commitment of the project's own.
+            self.commitments.get(change.commitment_id, pid)
         if name in COMMITMENT_CREATED:
             date_field, instrument = COMMITMENT_CREATED[name]
             amount = cents(data["amount"])
@@ -165,7 +176,7 @@ class ProjectsPage:
             row["committed"] += amount
             row["commitments"] += 1
         elif name == "FundsDisbursed":
-            commitment = self.commitments.get(change.commitment)
+            commitment = self.commitments.get(change.commitment, pid)
             amount = cents(data["amount"])
             row["disbursed"] += amount
             if commitment.instrument == "loan":
@@ -179,8 +190,8 @@ class ProjectsPage:
         elif name == "CommitmentAmountCorrected":
             cid = change.commitment
             amount = cents(data["amount"])
-            row["committed"] += amount - self.commitments.get(cid).amount
-            self.commitments.set_amount(cid, amount)
+            row["committed"] += amount - self.commitments.get(cid, pid).amount
+            self.commitments.set_amount(cid, pid, amount)
         elif name == "ProjectDetailsCorrected":
             cleared = data.get("cleared") or ()
             for field in ("name", "theme", "programme"):
@@ -210,6 +221,9 @@ class ProjectsPage:
         data = change.data
         cancelled = disbursed = repaid = 0
         commitment_id = None
+        if change.commitment_id is not None and name not in COMMITMENT_CREATED:
+            # Only under a commitment of the project's own.
+            self.commitments.get(change.commitment_id, change.aggregate_id)
         if name in COMMITMENT_CREATED:
             date_field, instrument = COMMITMENT_CREATED[name]
             self.commitments.add(
@@ -226,7 +240,9 @@ class ProjectsPage:
         elif name == "CommitmentCancelled":
             cancelled = cents(data["amount"])
         elif name == "CommitmentAmountCorrected":
-            self.commitments.overwrite_amount(change.commitment, cents(data["amount"]))
+            self.commitments.set_amount(
+                change.commitment, change.aggregate_id, cents(data["amount"])
+            )
         elif name in DETAILS_CHANGED:
             self._apply_project(change)
         elif name == "ProjectLinkedToConvention":

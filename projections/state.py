@@ -9,6 +9,7 @@ from functools import cache
 
 from domain.reference.territories import TerritoryLevel, load_territories
 from projections.db import Cursor, ReadModelDatabase
+from projections.events import Change
 from projections.schema import COMMITMENT_COLUMNS, COMMITMENT_TYPES
 
 NONE = ""  # "not applicable / coarser level" in SQL; JSON null on output
@@ -72,8 +73,45 @@ class UnknownAggregateError(LookupError):
     """An event refers to a project or commitment the read model never saw created."""
 
 
+class CommitmentConflictError(LookupError):
+    """An event creates a commitment whose id is already held, or moves another project's."""
+
+
+class UnappliableEventError(Exception):
+    """A read model cannot apply an event: it names the event's log position and why.
+
+    Applying it anyway would make the read model disagree with the log, and trying again
+    gives the same answer: the read model stops before it.
+    """
+
+    def __init__(self, position: int, reason: str, read_model: str | None = None) -> None:
+        super().__init__(f"the event at log position {position} cannot be applied: {reason}")
+        self.position = position
+        self.reason = reason
+        self.read_model = read_model
+
+
+def unappliable(change: Change, error: Exception) -> UnappliableEventError:
+    """Name the event whose application failed, with what failed."""
+    what = (
+        str(error)
+        if isinstance(error, UnknownAggregateError | CommitmentConflictError)
+        else f"{type(error).__name__}: {error}"
+    )
+    return UnappliableEventError(
+        change.position,
+        f"{change.name} of {change.aggregate} {change.aggregate_id} "
+        f"(version {change.version}): {what}",
+    )
+
+
 class CommitmentBook:
-    """The commitments a page touches: loaded in one query, written back at each flush."""
+    """The commitments a page touches: loaded in one query, written back at each flush.
+
+    A commitment id names one commitment: a page that creates one already known (on
+    another project or the same), or moves one under another project than its own, is
+    refused, never applied over the one it collides with.
+    """
 
     def __init__(self, db: ReadModelDatabase, table: str) -> None:
         self._db = db
@@ -81,10 +119,9 @@ class CommitmentBook:
         self._known: dict[str, CommitmentState] = {}
         self._new: set[str] = set()
         self._changed: set[str] = set()
-        self._overwritten: dict[str, int] = {}
 
     def load(self, cur: Cursor, commitment_ids: Iterable[str]) -> None:
-        """Read the commitments not yet in memory."""
+        """Read the commitments not yet in memory (those created by the page too)."""
         wanted = [cid for cid in set(commitment_ids) if cid not in self._known]
         if not wanted:
             return
@@ -97,31 +134,38 @@ class CommitmentBook:
             self._known[cid] = CommitmentState(project_id, instrument, committed_on, int(amount))
 
     def add(self, commitment_id: str, state: CommitmentState) -> None:
-        """Remember a new commitment."""
+        """Remember a new commitment, or raise CommitmentConflictError if its id is taken.
+
+        The page must have loaded the id first (see `load`).
+        """
+        held = self._known.get(commitment_id)
+        if held is not None:
+            raise CommitmentConflictError(
+                f"commitment {commitment_id} is already held by project {held.project_id}"
+                + (" (granted twice)" if held.project_id == state.project_id else "")
+            )
         self._known[commitment_id] = state
         self._new.add(commitment_id)
 
-    def get(self, commitment_id: str) -> CommitmentState:
-        """Return a commitment, or raise UnknownAggregateError."""
+    def get(self, commitment_id: str, project_id: str) -> CommitmentState:
+        """Return a project's commitment; raise UnknownAggregateError or CommitmentConflictError."""
         try:
-            return self._known[commitment_id]
+            state = self._known[commitment_id]
         except KeyError:
             raise UnknownAggregateError(
                 f"commitment {commitment_id} was never granted in this read model"
             ) from None
+        if state.project_id != project_id:
+            raise CommitmentConflictError(
+                f"commitment {commitment_id} is held by project {state.project_id}"
+            )
+        return state
 
-    def set_amount(self, commitment_id: str, amount: int) -> None:
-        """Change a commitment's amount (a correction)."""
-        self.get(commitment_id).amount = amount
+    def set_amount(self, commitment_id: str, project_id: str, amount: int) -> None:
+        """Change a project's commitment's amount (a correction)."""
+        self.get(commitment_id, project_id).amount = amount
         if commitment_id not in self._new:
             self._changed.add(commitment_id)
-
-    def overwrite_amount(self, commitment_id: str, amount: int) -> None:
-        """Change a commitment's amount without reading it first (bulk feeding)."""
-        if commitment_id in self._known:
-            self.set_amount(commitment_id, amount)
-        else:
-            self._overwritten[commitment_id] = amount
 
     def flush(self, cur: Cursor) -> None:
         """Write new and changed commitments."""
@@ -136,14 +180,10 @@ class CommitmentBook:
                 ],
                 COMMITMENT_TYPES,
             )
-        if self._changed or self._overwritten:
+        if self._changed:
             cur.executemany(
                 f"UPDATE {self._db.table(self._table)} SET amount = ? WHERE commitment_id = ?",  # noqa: S608
-                [
-                    *((self._known[cid].amount, cid) for cid in self._changed),
-                    *((amount, cid) for cid, amount in self._overwritten.items()),
-                ],
+                [(self._known[cid].amount, cid) for cid in self._changed],
             )
         self._new.clear()
         self._changed.clear()
-        self._overwritten.clear()

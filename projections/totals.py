@@ -17,7 +17,6 @@ from typing import Any
 from projections.db import Cursor, Dialect, ReadModelDatabase
 from projections.events import (
     COMMITMENT_CREATED,
-    COMMITMENT_MOVED,
     Change,
     cents,
     day,
@@ -40,6 +39,7 @@ from projections.state import (
     UnknownAggregateError,
     periods,
     place,
+    unappliable,
 )
 
 # Positions of the measures in a measures tuple (the order of MEASURES).
@@ -178,8 +178,9 @@ class TotalsPage:
                 created.add(change.aggregate_id)
             elif change.aggregate_id not in created:
                 touched.add(change.aggregate_id)
-            if change.name in COMMITMENT_MOVED:
-                commitments.add(change.commitment)
+            if change.commitment_id is not None:
+                # Created ones too: an id already held elsewhere is refused, not overwritten.
+                commitments.add(change.commitment_id)
         if touched:
             rows = self.cur.select_in(
                 (
@@ -205,11 +206,17 @@ class TotalsPage:
     # Applying ------------------------------------------------------------------------------
 
     def apply(self, changes: Sequence[Change]) -> None:
-        """Apply the changes in log order, then write what remains pending."""
+        """Apply the changes in log order, then write what remains pending.
+
+        An event that cannot be applied raises UnappliableEventError, naming it.
+        """
         self.load(changes)
         for change in changes:
             if change.aggregate == "project":
-                self._apply(change)
+                try:
+                    self._apply(change)
+                except Exception as error:
+                    raise unappliable(change, error) from error
         self.flush()
         self._apply_moves()
 
@@ -234,7 +241,7 @@ class TotalsPage:
             self._fact(change, cid, "committed", instrument, on, COMMITTED, amount, commitments=1)
         elif name == "FundsDisbursed":
             cid = change.commitment
-            commitment = self.commitments.get(cid)
+            commitment = self.commitments.get(cid, pid)
             amount = cents(data["amount"])
             measures = [0] * len(MEASURES)
             measures[DISBURSED] = amount
@@ -245,7 +252,7 @@ class TotalsPage:
             )
         elif name == "LoanRepaid":
             cid = change.commitment
-            commitment = self.commitments.get(cid)
+            commitment = self.commitments.get(cid, pid)
             amount = cents(data["principal"])
             measures = [0] * len(MEASURES)
             measures[REPAID] = amount
@@ -255,7 +262,7 @@ class TotalsPage:
             )
         elif name == "CommitmentCancelled":
             cid = change.commitment
-            commitment = self.commitments.get(cid)
+            commitment = self.commitments.get(cid, pid)
             self._fact(
                 change,
                 cid,
@@ -267,10 +274,10 @@ class TotalsPage:
             )
         elif name == "CommitmentAmountCorrected":
             cid = change.commitment
-            commitment = self.commitments.get(cid)
+            commitment = self.commitments.get(cid, pid)
             amount = cents(data["amount"])
             delta = amount - commitment.amount
-            self.commitments.set_amount(cid, amount)
+            self.commitments.set_amount(cid, pid, amount)
             # A recording error: the difference counts at the commitment's own date.
             self._fact(
                 change,
@@ -281,6 +288,9 @@ class TotalsPage:
                 COMMITTED,
                 delta,
             )
+        elif name == "StudyDelivered":
+            # Moves no money, but only under a commitment of the project's own.
+            self.commitments.get(change.commitment, pid)
         elif name == "ProjectIdentified":
             cost = optional_cents(data["estimated_cost"])
             dims = project_dims(

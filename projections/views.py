@@ -8,6 +8,7 @@ once and a projector resumes where the last commit left it, after any crash.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
@@ -43,11 +44,13 @@ from projections.schema import (
     swap,
     tracked_position,
 )
+from projections.state import UnappliableEventError
 from projections.totals import apply_totals
 
 __all__ = [
     "READ_MODELS",
     "ConcurrentProjectionError",
+    "UnappliableEventError",
     "apply_changes",
     "apply_page",
     "catch_up",
@@ -55,6 +58,7 @@ __all__ = [
     "drop_generation",
     "ensure_live_generation",
     "generations",
+    "is_transient",
     "live_generation",
     "position_of",
     "settle",
@@ -73,6 +77,26 @@ APPLIERS: dict[str, Applier] = {TOTALS: apply_totals, PROJECTS: apply_projects}
 
 class ConcurrentProjectionError(RuntimeError):
     """Another projector moved this generation's position first: the page was rolled back."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether an error is the database's (unreachable, busy, timed out): worth a retry.
+
+    Any other error while applying a page is the page's: it would fail again.
+    """
+    import psycopg
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    return isinstance(
+        error,
+        sqlite3.OperationalError
+        | psycopg.OperationalError
+        | psycopg.InterfaceError
+        | OperationalError
+        | InterfaceError
+        | TimeoutError
+        | ConnectionError,
+    )
 
 
 def position_of(db: ReadModelDatabase, read_model: str, generation: int | None = None) -> int:
@@ -119,6 +143,9 @@ def apply_changes(
     """Apply decoded changes up to `last_position` (the page's last notification id).
 
     The page is applied in bulk if its generation is still fed in bulk (see `settle`).
+    A page that cannot be applied is rolled back and raises UnappliableEventError, naming
+    the event (or, failing that, the page's first) and the reason; a database outage
+    raises as it is (see `is_transient`).
     """
     applier = APPLIERS[layout(read_model).name]
     # Not durable: a page lost in a crash is applied again from the log.
@@ -147,7 +174,21 @@ def apply_changes(
             raise ConcurrentProjectionError(
                 f"{read_model} generation {generation} moved past {position} meanwhile"
             )
-        applier(db, cur, generation, todo, bool(claimed[0]))
+        try:
+            applier(db, cur, generation, todo, bool(claimed[0]))
+        except UnappliableEventError as error:
+            error.read_model = read_model
+            raise
+        except Exception as error:
+            if is_transient(error) or not todo:
+                raise
+            first = todo[0].position
+            raise UnappliableEventError(
+                first,
+                f"writing the events at positions {first} to {todo[-1].position} failed: "
+                f"{type(error).__name__}: {error}",
+                read_model,
+            ) from error
         db.notify_moved(cur)
     return last_position
 

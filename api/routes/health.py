@@ -6,8 +6,9 @@ from fastapi import APIRouter, Response
 
 from api import metrics
 from api.deps import LedgerDep, ReadModelsDep
-from api.problems import problem_responses
+from api.problems import ProblemError, problem_responses
 from api.schemas import Health
+from projections.projector import stopped
 
 router = APIRouter(tags=["operations"])
 
@@ -19,9 +20,26 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses=problem_responses(503))
-def readyz(ledger: LedgerDep) -> Health:
-    """The store answers (503 otherwise): the position of the last event."""
-    return Health(status="ready", position=ledger.head_position())
+def readyz(ledger: LedgerDep, read_models: ReadModelsDep) -> Health:
+    """The store answers and no read model is stopped (else 503, naming them): the log head."""
+    position = ledger.head_position()
+    stops = stopped(read_models)
+    if stops:
+        raise ProblemError(
+            503,
+            "; ".join(
+                f"read model {s.name} stopped before the event at log position {s.position}: "
+                f"{s.reason}"
+                for s in stops
+            ),
+            extra={
+                "stopped": [
+                    {"read_model": s.name, "position": s.position, "reason": s.reason}
+                    for s in stops
+                ]
+            },
+        )
+    return Health(status="ready", position=position)
 
 
 @router.get(

@@ -21,6 +21,7 @@ from api.schemas import (
     ConventionsOut,
     DirectorateOut,
     Label,
+    ProjectionErrorOut,
     ProjectionOut,
     ProjectionsOut,
     ProjectsPage,
@@ -237,7 +238,7 @@ def get_reference(_: Reader) -> ReferenceOut:
 
 @router.get("/projections", response_model=ProjectionsOut)
 def get_projections(ledger: LedgerDep, read_models: ReadModelsDep, _: Reader) -> ProjectionsOut:
-    """Per read model: its position, the log head, lag in events and seconds, and state."""
+    """Per read model: position, log head, lag in events and seconds, state (stopped: error)."""
     return ProjectionsOut(
         items=[
             ProjectionOut(
@@ -248,6 +249,9 @@ def get_projections(ledger: LedgerDep, read_models: ReadModelsDep, _: Reader) ->
                 lag_events=s.lag_events,
                 lag_seconds=round(s.lag_seconds, 3),
                 rebuild_position=s.rebuild_position,
+                error=None
+                if s.error is None
+                else ProjectionErrorOut(position=s.error.position, reason=s.error.reason),
             )
             for s in status(ledger, read_models)
         ]
