@@ -47,6 +47,19 @@ def _drop(base: str, name: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "reporting_{name}" CASCADE')
 
 
+def _ledger_with_project(url: str) -> tuple[Ledger, uuid.UUID]:
+    ledger = Ledger(env=library_env(url))
+    project_id = ledger.identify_project(
+        ACTOR,
+        name="Bench",
+        territory="region:32",
+        theme="mobility",
+        directorate="hauts_de_france",
+        identified_on=date(2024, 1, 1),
+    ).id
+    return ledger, project_id
+
+
 def _study(project: Project) -> bool:
     project.launch_study(
         commitment_id=uuid.uuid4(), amount="1", launched_on=date(2026, 3, 1), subject="s"
@@ -57,16 +70,8 @@ def _study(project: Project) -> bool:
 def batch(base: str, size: int) -> tuple[float, float, int]:
     """Seconds the insert held the table lock, seconds of raw COPY, events written."""
     name, url = _schema(base)
-    ledger = Ledger(env=library_env(url))
+    ledger, project_id = _ledger_with_project(url)
     try:
-        project_id = ledger.identify_project(
-            ACTOR,
-            name="Bench",
-            territory="region:32",
-            theme="mobility",
-            directorate="hauts_de_france",
-            identified_on=date(2024, 1, 1),
-        ).id
         recorder = ledger.recorder
         insert = recorder.insert_events
         timings: list[tuple[int, float]] = []
@@ -108,16 +113,8 @@ def batch(base: str, size: int) -> tuple[float, float, int]:
 def cli_import(base: str, size: int) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of `funding import` of `size` rows."""
     name, url = _schema(base)
-    ledger = Ledger(env=library_env(url))
+    ledger, project_id = _ledger_with_project(url)
     try:
-        project_id = ledger.identify_project(
-            ACTOR,
-            name="Bench",
-            territory="region:32",
-            theme="mobility",
-            directorate="hauts_de_france",
-            identified_on=date(2024, 1, 1),
-        ).id
         with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
             f.write("project_id,instrument,amount,date,subject\n")
             f.writelines(f"{project_id},study,1,2026-03-01,s\n" for _ in range(size))
