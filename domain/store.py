@@ -81,7 +81,7 @@ def library_env(database_url: str) -> dict[str, str]:
             # many seconds, which frees the event table's lock (a large import pauses
             # between its statements for a moment; 5 s, the library's default, cut one).
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "15",
-            # Exactly-once, bounded, chunked writes (see eventstore/postgres.py).
+            # Exactly-once, bounded writes, large ones by COPY (see eventstore/postgres.py).
             "APPLICATION_RECORDER_TOPIC": "eventstore.postgres:LedgerPostgresRecorder",
             **cache,
         }

@@ -12,8 +12,9 @@ caller is told so (`WriteOutcomeUnknownError`), never that nothing was recorded.
 
 Every call is bounded: a client-side deadline on each use of a connection (the watchdog),
 a server-side statement timeout, TCP keepalives, and retries within a total budget.
-Events are inserted in chunks of `CHUNK_EVENTS` within one transaction, without the
-driver's pipeline mode (which stalled for ever on a single insert of ~15,000 events).
+A write of up to `COPY_ABOVE_EVENTS` events is one INSERT, a larger one a COPY, both within
+one transaction and without the driver's pipeline mode (which stalled for ever on a single
+insert of ~15,000 events).
 """
 
 from __future__ import annotations
@@ -42,9 +43,7 @@ from eventstore.watchdog import WATCHDOG
 
 log = logging.getLogger(__name__)
 
-# Events per INSERT statement of one transaction.
-CHUNK_EVENTS = 2000
-# A write of more events is recorded with COPY.
+# A write of more events is recorded with COPY, a smaller one with one INSERT.
 COPY_ABOVE_EVENTS = 2000
 # A large write may take longer: this much more per thousand events.
 SECONDS_PER_1000_EVENTS = 0.25
@@ -153,7 +152,7 @@ class _Attempt:
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
-    """The library's application recorder with exactly-once, bounded, chunked writes."""
+    """The library's application recorder with exactly-once, bounded, large writes."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         tune_datastore(datastore)
@@ -168,7 +167,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self._notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
         # Four plain arrays (quicker to send than an array of the library's composite type),
         # inserted, and so numbered, in the order given.
-        self._insert_chunk_statement = SQL(
+        self._insert_statement = SQL(
             "INSERT INTO {0} (originator_id, originator_version, topic, state) "
             "SELECT i, v, t, s FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
             "WITH ORDINALITY AS e(i, v, t, s, n) ORDER BY n RETURNING notification_id"
@@ -220,19 +219,16 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     def _insert_once(self, stored_events: Sequence[StoredEvent], attempt: _Attempt) -> list[int]:
         # Everything is shaped before the lock is taken: the lock covers the inserts only.
-        chunks = (
-            []
-            if len(stored_events) > COPY_ABOVE_EVENTS
-            else [
-                (
-                    [_uuid(e.originator_id) for e in chunk],
-                    [e.originator_version for e in chunk],
-                    [e.topic for e in chunk],
-                    [e.state for e in chunk],
-                )
-                for start in range(0, len(stored_events), CHUNK_EVENTS)
-                for chunk in [stored_events[start : start + CHUNK_EVENTS]]
-            ]
+        copying = len(stored_events) > COPY_ABOVE_EVENTS
+        columns = (
+            ()
+            if copying
+            else (
+                [_uuid(e.originator_id) for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            )
         )
         ids: list[int] = []
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -243,12 +239,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 for statement in self.lock_table_statements:
                     curs.execute(statement, prepare=True)
                 curs.execute(self._notify_statement, prepare=False)
-                if len(stored_events) <= COPY_ABOVE_EVENTS:
-                    for chunk in chunks:
-                        curs.execute(self._insert_chunk_statement, chunk, binary=True)
-                        ids.extend(row["notification_id"] for row in curs.fetchall())
-                else:
+                if copying:
                     ids = self._copy(curs, stored_events)
+                else:
+                    curs.execute(self._insert_statement, columns, binary=True)
+                    ids = [row["notification_id"] for row in curs.fetchall()]
             except BaseException:
                 with suppress(Exception):
                     curs.execute("ROLLBACK", prepare=False)
