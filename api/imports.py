@@ -20,13 +20,20 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, Field
 
-from domain.application import Ledger, ProjectCommand
+from domain.application import Ledger
+from domain.commands import (
+    GrantLoan,
+    InDirectorate,
+    InvestEquity,
+    LaunchStudy,
+    NewCommitment,
+    ProjectCommand,
+)
 from domain.errors import DomainError, InvalidValueError
 from domain.indexes import IdempotencyClaim
-from domain.project import Commitment, Project
 from domain.reference import Instrument
 from domain.reference import directorate as find_directorate
-from domain.values import Actor, money
+from domain.values import Actor
 
 COLUMNS = (
     "project_reference",
@@ -336,51 +343,27 @@ def _uuid(value: str, column: str, problems: list[str]) -> UUID | None:
         return None
 
 
-def _same(existing: Commitment, row: Row) -> bool:
-    """Whether a commitment already recorded under the row's id is the row's commitment."""
-    try:
-        amount = money(row.amount)
-    except InvalidValueError:
-        return False
-    return (
-        existing.instrument is row.instrument
-        and existing.committed_on == row.on
-        and existing.amount == amount
-    )
+# The command of each instrument, and the name of its date field.
+RECORD: dict[Instrument, tuple[type[NewCommitment], str]] = {
+    Instrument.LOAN: (GrantLoan, "granted_on"),
+    Instrument.EQUITY: (InvestEquity, "invested_on"),
+    Instrument.STUDY: (LaunchStudy, "launched_on"),
+}
 
 
 def command(row: Row) -> ProjectCommand:
-    """The ledger command of a row: record its commitment, unless it is already recorded."""
-
-    def run(project: Project) -> bool:
-        if row.directorate is not None and row.directorate != project.directorate:
-            raise InvalidValueError(
-                "directorate", f"the project belongs to {project.directorate!r}"
-            )
-        existing = project.commitments.get(row.commitment_id)
-        if existing is not None and _same(existing, row):
-            return False
-        if row.instrument is Instrument.LOAN:
-            project.grant_loan(
-                commitment_id=row.commitment_id, amount=row.amount, granted_on=row.on, **row.details
-            )
-        elif row.instrument is Instrument.EQUITY:
-            project.invest_equity(
-                commitment_id=row.commitment_id,
-                amount=row.amount,
-                invested_on=row.on,
-                **row.details,
-            )
-        else:
-            project.launch_study(
-                commitment_id=row.commitment_id,
-                amount=row.amount,
-                launched_on=row.on,
-                **row.details,
-            )
-        return True
-
-    return run
+    """The ledger command of a row: record its commitment, in the directorate it names."""
+    kind, date_field = RECORD[row.instrument]
+    record = kind(
+        project_id=row.project_id,
+        commitment_id=row.commitment_id,
+        amount=row.amount,
+        **{date_field: row.on},
+        **row.details,
+    )
+    if row.directorate is None:
+        return record
+    return InDirectorate(project_id=row.project_id, directorate=row.directorate, command=record)
 
 
 def run_import(
@@ -406,9 +389,9 @@ def run_import(
             progress(done, len(table.records))
     rows = [r for r in read if isinstance(r, Row)]
     unreadable = len(rows) < len(read)
-    outcome = ledger.change_projects(
+    outcome = ledger.execute_batch(
         actor,
-        [(row.project_id, command(row)) for row in rows],
+        [command(row) for row in rows],
         # Rows that could not be read still have every other row checked, but nothing saved.
         dry_run=dry_run or unreadable,
         idempotency=None if dry_run else idempotency,

@@ -11,11 +11,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.bodies import Day
 from api.cache import AnswerCache, live_state, remember_raw
 from api.deps import Fresh, LedgerDep, Reader, ReadModelsDep, Services
 from api.imports import looks_like_formula
 from api.problems import problem_responses
-from api.requests import Day
 from api.schemas import (
     ConventionOut,
     ConventionsOut,

@@ -20,6 +20,7 @@ from api.routes import audit
 from api.settings import Settings
 from api.tokens import Role, create_token
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject
 from domain.store import event_positions, library_env
 from domain.values import Actor
 from tests.corruption import damage_event
@@ -42,13 +43,15 @@ class Damaged:
 
 def identify(ledger: Ledger, name: str) -> UUID:
     """Record a project of Hauts-de-France."""
-    return ledger.identify_project(
+    return ledger.execute(
         ACTOR,
-        name=name,
-        territory="commune:59350",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 2),
+        IdentifyProject(
+            name=name,
+            territory="commune:59350",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        ),
     ).id
 
 
@@ -63,8 +66,11 @@ def damaged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Damaged]
     admin = create_token(writer, name="admin", role=Role.ADMIN)[0]
     auditor = create_token(writer, name="auditor", role=Role.AUDITOR)[0]
     project_id = identify(writer, "Damaged")
-    writer.grant_loan(
-        ACTOR, project_id, amount="500.00", granted_on=date(2024, 3, 1), duration_months=60
+    writer.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=project_id, amount="500.00", granted_on=date(2024, 3, 1), duration_months=60
+        ),
     )
     healthy_id = identify(writer, "Healthy")
     position = event_positions(writer.recorder, project_id)[2]
