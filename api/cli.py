@@ -213,7 +213,7 @@ def rebuild(
 @app.command()
 def demo() -> None:
     """Load the demo data set into a store without projects (tokens may exist already)."""
-    from api.demo import holds_projects, load_demo
+    from demo import holds_projects, load_demo
 
     settings = _settings()
     with _ledger(settings) as ledger:

@@ -31,8 +31,8 @@ from uuid import UUID
 
 import psycopg
 
-from api.synthetic import generate
 from api.tokens import Role, create_token
+from demo import generate
 from domain.application import Ledger
 from domain.project import Project
 from domain.store import library_env

@@ -39,7 +39,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL
 
-from api.synthetic import generate
+from demo import generate
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject
 from domain.reference.territories import TerritoryLevel, load_territories

@@ -159,16 +159,16 @@ def test_rebuild_names_an_unknown_read_model(database_url: str) -> None:
 def test_demo_loads_into_a_store_holding_only_tokens(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import api.demo
+    import demo
 
     runner.invoke(app, ["tokens", "create", "--role", "admin", "--name", "admin"])
     loaded: list[Ledger] = []
 
-    def load(ledger: Ledger, progress: object = None) -> api.demo.DemoSummary:
+    def load(ledger: Ledger, progress: object = None) -> demo.DemoSummary:
         loaded.append(ledger)
-        return api.demo.DemoSummary(projects=1, conventions=0, commitments=0, events=1, loaded=True)
+        return demo.DemoSummary(projects=1, conventions=0, commitments=0, events=1, loaded=True)
 
-    monkeypatch.setattr(api.demo, "load_demo", load)
+    monkeypatch.setattr(demo, "load_demo", load)
 
     result = runner.invoke(app, ["demo"])
 

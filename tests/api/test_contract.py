@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from api.demo import BASSIN_MINIER_CONVENTION_ID, demo_id, load_demo
 from api.problems import PROBLEM
 from api.settings import Settings
 from api.tokens import Role, create_token
+from demo import BASSIN_MINIER_CONVENTION_ID, demo_id, load_demo
 from domain.application import Ledger
 from domain.store import MEMORY_URL, library_env
 from projections.db import ReadModelDatabase

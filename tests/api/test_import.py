@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli
-from api.demo import load_demo
 from api.settings import Settings
 from api.tokens import Role, create_token
+from demo import load_demo
 from domain.application import Ledger
 from domain.commands import IdentifyProject
 from domain.store import library_env

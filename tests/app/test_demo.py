@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from eventsourcing.domain import Aggregate
 
-from api.demo import BASSIN_MINIER_CONVENTION_ID, DemoSummary, load_demo
 from api.tokens import Role, create_token
+from demo import BASSIN_MINIER_CONVENTION_ID, DemoSummary, load_demo
 from domain.application import Ledger
 from domain.commands import IdentifyProject
 from domain.project import Project

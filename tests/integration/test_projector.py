@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.synthetic import generate
+from demo import generate
 from domain.commands import IdentifyProject
 from domain.values import Actor
 from projections.db import Dialect
