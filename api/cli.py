@@ -249,7 +249,7 @@ def import_commitments(
     actor: Annotated[str, typer.Option(help="Who imports, as the events record it.")] = "cli",
 ) -> None:
     """Import commitments from a CSV file (docs/import.md): all rows or none; exit 1 if refused."""
-    from api.imports import RowStatus, run_import
+    from api.csv_import import RowStatus, run_import
 
     settings = _settings()
     data = file.read_bytes()
