@@ -14,8 +14,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from domain.store import MEMORY_URL, library_env, sqlite_path
 from eventstore.limits import KEEPALIVES, READ_SECONDS
+from eventstore.settings import MEMORY_URL, SQLITE_PERSISTENCE, library_env, sqlite_path
 from eventstore.watchdog import WATCHDOG
 
 if TYPE_CHECKING:
@@ -240,7 +240,7 @@ class ReadModelDatabase:
         if database_url == MEMORY_URL:
             return cls._in_memory()
         env = library_env(database_url)
-        if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        if env["PERSISTENCE_MODULE"] == SQLITE_PERSISTENCE:
             path = sqlite_path(database_url)
             if path is None:
                 return cls._in_memory()

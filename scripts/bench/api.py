@@ -35,7 +35,7 @@ from api.synthetic import generate
 from api.tokens import Role, create_token
 from domain.application import Ledger
 from domain.project import Project
-from domain.store import library_env
+from eventstore.settings import library_env
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTING_SCHEMA = "bench_reporting"

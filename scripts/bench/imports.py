@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from domain.application import Ledger
 from domain.project import Project
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 
 ACTOR = Actor("bench")
 

@@ -42,8 +42,8 @@ from psycopg.sql import SQL
 from api.synthetic import generate
 from domain.application import Ledger
 from domain.reference.territories import TerritoryLevel, load_territories
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 from projections.projector import wait_for_position
 from projections.queries import totals

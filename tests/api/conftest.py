@@ -11,7 +11,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.tokens import Role, create_token
 from domain.application import Ledger
-from domain.store import library_env
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 
 

@@ -15,8 +15,8 @@ from api.routes import reads
 from api.settings import Settings
 from api.tokens import Role, create_token, revoke_token
 from domain.application import Ledger
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections import queries
 from projections.db import ReadModelDatabase
 from projections.views import catch_up

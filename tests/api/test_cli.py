@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.tokens import authenticate
 from domain.application import Ledger
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 
 runner = CliRunner()
 

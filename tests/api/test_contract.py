@@ -31,7 +31,7 @@ from api.problems import PROBLEM
 from api.settings import Settings
 from api.tokens import Role, create_token
 from domain.application import Ledger
-from domain.store import MEMORY_URL, library_env
+from eventstore.settings import MEMORY_URL, library_env
 from projections.db import ReadModelDatabase
 from projections.views import catch_up
 

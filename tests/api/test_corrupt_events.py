@@ -20,8 +20,8 @@ from api.routes import audit
 from api.settings import Settings
 from api.tokens import Role, create_token
 from domain.application import Ledger
-from domain.store import event_positions, library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from tests.corruption import damage_event
 
 ACTOR = Actor(name="corruption-tests")
@@ -67,7 +67,7 @@ def damaged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Damaged]
         ACTOR, project_id, amount="500.00", granted_on=date(2024, 3, 1), duration_months=60
     )
     healthy_id = identify(writer, "Healthy")
-    position = event_positions(writer.recorder, project_id)[2]
+    position = writer.positions.event_positions(project_id)[2]
     writer.close()
     damage_event(url, position)
     # A new ledger: none of the project's events are in its aggregate cache.

@@ -21,8 +21,8 @@ from api.demo import load_demo
 from api.settings import Settings
 from api.tokens import Role, create_token
 from domain.application import Ledger
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 
 SEED = Actor(name="seed", correlation_id="seed")
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "commitments.csv"

@@ -19,8 +19,8 @@ from api.app import create_app
 from api.settings import Settings
 from api.tokens import Role, create_token
 from domain.application import Ledger
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections.db import Dialect, ReadModelDatabase
 from projections.views import catch_up
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for

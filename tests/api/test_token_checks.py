@@ -11,7 +11,7 @@ import pytest
 
 from api.tokens import Authenticator, Role, TokenEventProbe, create_token, revoke_token
 from domain.application import Ledger
-from domain.store import library_env
+from eventstore.settings import library_env
 
 pytestmark = pytest.mark.postgres
 

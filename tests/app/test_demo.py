@@ -16,8 +16,8 @@ from domain.application import Ledger
 from domain.project import Project
 from domain.reference import DIRECTORATES, PROGRAMMES, THEMES, Instrument
 from domain.reference.territories import Band, TerritoryLevel, load_territories
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 
 BASSIN_MINIER_EPCI = {
     "epci:200072460",

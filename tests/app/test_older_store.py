@@ -12,8 +12,8 @@ from uuid import UUID
 import pytest
 
 from domain.application import Ledger
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 from projections.projector import rebuild
 from projections.queries import totals

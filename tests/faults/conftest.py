@@ -19,7 +19,7 @@ import pytest
 
 from api.tokens import Role, create_token
 from domain.application import Ledger
-from domain.store import library_env
+from eventstore.settings import library_env
 from tests.faults.relay import Relay
 
 FUNDING = str(Path(sys.executable).with_name("funding"))

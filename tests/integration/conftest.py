@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from domain.application import Ledger
-from domain.store import library_env
+from eventstore.settings import library_env
 from projections.db import Dialect, ReadModelDatabase
 
 

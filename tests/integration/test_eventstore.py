@@ -12,9 +12,9 @@ from eventsourcing.persistence import OperationalError
 
 from domain.application import Ledger
 from domain.project import Project
-from domain.store import library_env
 from domain.values import Actor
 from eventstore.postgres import LedgerPostgresRecorder, PingUnlessRecent, WriteOutcomeUnknownError
+from eventstore.settings import library_env
 
 ACTOR = Actor("ops")
 

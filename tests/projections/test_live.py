@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from domain.application import Ledger
-from domain.store import library_env
+from eventstore.settings import library_env
 from projections.db import Dialect, ReadModelDatabase
 from projections.live import LiveStates
 from projections.schema import TOTALS, read_live_position

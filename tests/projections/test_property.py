@@ -22,8 +22,8 @@ from domain.application import Ledger
 from domain.project import Project
 from domain.reference import PROGRAMMES, Instrument
 from domain.reference.territories import TerritoryLevel, load_territories
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 from projections.projector import rebuild
 from projections.queries import DIMENSIONS, totals

@@ -170,7 +170,7 @@ def test_a_rebuild_first_gives_the_planner_the_event_tables_statistics(
     postgres_url: str,
 ) -> None:
 
-    from domain.store import library_env
+    from eventstore.settings import library_env
     from projections.events import refresh_log_statistics
 
     ledger = Ledger(env=library_env(postgres_url))
@@ -184,7 +184,7 @@ def test_a_rebuild_first_gives_the_planner_the_event_tables_statistics(
 
 @pytest.mark.parametrize("url", ["memory://", "sqlite:///{tmp}/events.sqlite3"])
 def test_statistics_are_a_postgresql_matter(url: str, tmp_path: Any) -> None:
-    from domain.store import library_env
+    from eventstore.settings import library_env
     from projections.events import refresh_log_statistics
 
     ledger = Ledger(env=library_env(url.format(tmp=tmp_path)))

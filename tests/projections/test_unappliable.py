@@ -24,8 +24,13 @@ from typer.testing import CliRunner
 from api.cli import app
 from domain.application import Ledger
 from domain.project import Project
-from domain.store import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE, library_env
 from domain.values import Actor
+from eventstore.settings import (
+    POSTGRES_EVENTS_TABLE,
+    SQLITE_EVENTS_TABLE,
+    SQLITE_PERSISTENCE,
+    library_env,
+)
 from projections import views
 from projections.db import Cursor, ReadModelDatabase
 from projections.events import Change
@@ -118,7 +123,7 @@ def disburse_an_unknown_commitment(ledger: Ledger) -> tuple[UUID, int]:
 def damage(store_url: str, position: int) -> None:
     """Overwrite the stored bytes of the event at a log position."""
     env = library_env(store_url)
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+    if env["PERSISTENCE_MODULE"] == SQLITE_PERSISTENCE:
         with closing(sqlite3.connect(env["SQLITE_DBNAME"])) as embedded, embedded:
             embedded.execute(
                 f"UPDATE {SQLITE_EVENTS_TABLE} SET state = 'garbage' WHERE rowid = ?",  # noqa: S608
