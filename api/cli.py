@@ -27,10 +27,11 @@ from rich.table import Table
 
 from api.logging import configure_logging
 from api.settings import Settings
-from api.tokens import Role, create_token, list_tokens, revoke_token
+from api.tokens import create_token, list_tokens, revoke_token
 from domain.application import Ledger
 from domain.errors import CorruptEventError, DomainError
 from domain.reference.territories import TerritoryLevel, load_territories
+from domain.tokens import Role
 from domain.values import Actor
 from projections.projector import REBUILD_PAGE_SIZE
 

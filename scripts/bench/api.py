@@ -32,9 +32,10 @@ from uuid import UUID
 import psycopg
 
 from api.synthetic import generate
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
 from domain.project import Project
+from domain.tokens import Role
 from eventstore.settings import library_env
 
 ROOT = Path(__file__).resolve().parents[2]

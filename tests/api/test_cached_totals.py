@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.routes import reads
 from api.settings import Settings
-from api.tokens import Role, create_token, revoke_token
+from api.tokens import create_token, revoke_token
 from domain.application import Ledger
+from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
 from projections import queries

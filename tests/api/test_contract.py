@@ -29,8 +29,9 @@ from api.app import create_app
 from api.demo import BASSIN_MINIER_CONVENTION_ID, demo_id, load_demo
 from api.problems import PROBLEM
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
+from domain.tokens import Role
 from eventstore.settings import MEMORY_URL, library_env
 from projections.db import ReadModelDatabase
 from projections.views import catch_up

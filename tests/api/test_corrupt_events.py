@@ -18,8 +18,9 @@ from api.app import create_app
 from api.problems import PROBLEM
 from api.routes import audit
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
+from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
 from tests.corruption import damage_event

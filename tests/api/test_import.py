@@ -19,8 +19,9 @@ from api.app import create_app
 from api.cli import app as cli
 from api.demo import load_demo
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
+from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
 

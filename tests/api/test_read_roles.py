@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
-from api.tokens import Role, create_token, revoke_token
+from api.tokens import create_token, revoke_token
 from domain.application import Ledger
+from domain.tokens import Role
 from domain.values import Actor
 from projections.db import ReadModelDatabase
 from projections.views import catch_up

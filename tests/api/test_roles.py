@@ -10,8 +10,9 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from api.tokens import Role, create_token, revoke_token
+from api.tokens import create_token, revoke_token
 from domain.application import Ledger
+from domain.tokens import Role
 from domain.values import Actor
 
 SEED = Actor(name="seed", correlation_id="seed")

@@ -11,11 +11,12 @@ import pytest
 from eventsourcing.domain import Aggregate
 
 from api.demo import BASSIN_MINIER_CONVENTION_ID, DemoSummary, load_demo
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
 from domain.project import Project
 from domain.reference import DIRECTORATES, PROGRAMMES, THEMES, Instrument
 from domain.reference.territories import Band, TerritoryLevel, load_territories
+from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
 

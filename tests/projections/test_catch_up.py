@@ -8,8 +8,9 @@ from uuid import UUID
 
 import pytest
 
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
+from domain.tokens import Role
 from domain.values import Actor
 from projections import queries, views
 from projections.db import Dialect, ReadModelDatabase
