@@ -14,7 +14,7 @@ Every call is bounded: a client-side deadline on each use of a connection (the w
 a server-side statement timeout, TCP keepalives, and retries within a total budget.
 A write of up to `COPY_ABOVE_EVENTS` events is one INSERT, a larger one a COPY, both within
 one transaction and without the driver's pipeline mode (which stalled for ever on a single
-insert of ~15,000 events).
+insert of ~15,000 events). `LedgerPostgresFactory` is the store `eventstore.settings` names.
 """
 
 from __future__ import annotations
