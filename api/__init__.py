@@ -1,1 +1,1 @@
-"""HTTP API, CLI and dashboard of the funding ledger."""
+"""HTTP API and CLI of the funding ledger."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -18,6 +17,13 @@ from eventsourcing.persistence import (
     Recording,
 )
 
+from domain.commands import (
+    Command,
+    CreatingCommand,
+    IdentifyProject,
+    ProjectCommand,
+    SignConvention,
+)
 from domain.convention import Convention
 from domain.errors import (
     BusinessRuleError,
@@ -38,7 +44,7 @@ from domain.indexes import (
 from domain.positions import EventPositions, require_positions
 from domain.project import Project
 from domain.transcodings import DateAsISO
-from domain.values import Actor, new_id
+from domain.values import Actor
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -70,11 +76,6 @@ class Written:
     position: int
     commitment_id: UUID | None = None
     replayed: bool = False
-
-
-# A command of a batch: changes the project, or returns False when it finds its change
-# already recorded (a re-imported row); it raises a DomainError to refuse.
-ProjectCommand = Callable[[Project], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,443 +123,31 @@ class Ledger(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    # Projects --------------------------------------------------------------------------------
+    # Writes ----------------------------------------------------------------------------------
 
-    def identify_project(
+    def execute(
         self,
         actor: Actor,
-        *,
-        name: str,
-        territory: str,
-        theme: str,
-        directorate: str,
-        identified_on: date,
-        programme: str | None = None,
-        estimated_cost: Decimal | str | None = None,
-        reference: str | None = None,
-        project_id: UUID | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Identify a project; a reference, when given, is unique within its directorate."""
-        if (replayed := self._replayed(idempotency)) is not None:
-            return replayed
-        _require_scope(actor, directorate)
-        project = Project.identify(
-            project_id=project_id or new_id(),
-            name=name,
-            territory=territory,
-            theme=theme,
-            directorate=directorate,
-            identified_on=identified_on,
-            programme=programme,
-            estimated_cost=estimated_cost,
-            reference=reference,
-        )
-        claims: list[Aggregate] = []
-        if project.reference is not None:
-            if self.project_id_for_reference(directorate, project.reference) is not None:
-                if (replayed := self._replayed(idempotency)) is not None:
-                    return replayed
-                raise _duplicate_reference(directorate, project.reference)
-            claims.append(ProjectReference.claim(directorate, project.reference, project.id))
-        try:
-            return self._write(actor, project, *claims, idempotency=idempotency)
-        except IntegrityError:
-            # A concurrent twin of this request won the race: answer as it did.
-            if (replayed := self._replayed(idempotency)) is not None:
-                return replayed
-            if project.reference is not None:
-                raise _duplicate_reference(directorate, project.reference) from None
-            raise
-
-    def correct_project(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        reason: str,
-        expected_version: int | None = None,
-        name: str | None = None,
-        territory: str | None = None,
-        theme: str | None = None,
-        programme: str | None = None,
-        estimated_cost: Decimal | str | None = None,
-        cleared: tuple[str, ...] = (),
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Correct a project's details (ProjectDetailsCorrected)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.correct_details(
-                reason=reason,
-                name=name,
-                territory=territory,
-                theme=theme,
-                programme=programme,
-                estimated_cost=estimated_cost,
-                cleared=cleared,
-            ),
-            idempotency=idempotency,
-        )
-
-    def grant_loan(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        amount: Decimal | str | int,
-        granted_on: date,
-        duration_months: int,
-        rate: Decimal | str | None = None,
-        product: str | None = None,
-        commitment_id: UUID | None = None,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Grant a loan to a project (LoanGranted)."""
-        cid = commitment_id or new_id()
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.grant_loan(
-                commitment_id=cid,
-                amount=amount,
-                granted_on=granted_on,
-                duration_months=duration_months,
-                rate=rate,
-                product=product,
-            ),
-            commitment_id=cid,
-            idempotency=idempotency,
-        )
-
-    def invest_equity(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        amount: Decimal | str | int,
-        invested_on: date,
-        stake_percent: Decimal | str | None = None,
-        vehicle: str | None = None,
-        commitment_id: UUID | None = None,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Take an equity stake in a project (EquityInvested)."""
-        cid = commitment_id or new_id()
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.invest_equity(
-                commitment_id=cid,
-                amount=amount,
-                invested_on=invested_on,
-                stake_percent=stake_percent,
-                vehicle=vehicle,
-            ),
-            commitment_id=cid,
-            idempotency=idempotency,
-        )
-
-    def launch_study(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        amount: Decimal | str | int,
-        launched_on: date,
-        subject: str,
-        provider: str | None = None,
-        commitment_id: UUID | None = None,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Launch an engineering study for a project (StudyLaunched)."""
-        cid = commitment_id or new_id()
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.launch_study(
-                commitment_id=cid,
-                amount=amount,
-                launched_on=launched_on,
-                subject=subject,
-                provider=provider,
-            ),
-            commitment_id=cid,
-            idempotency=idempotency,
-        )
-
-    def deliver_study(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        commitment_id: UUID,
-        *,
-        delivered_on: date,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Record a study's delivery (StudyDelivered)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.deliver_study(commitment_id=commitment_id, delivered_on=delivered_on),
-            commitment_id=commitment_id,
-            idempotency=idempotency,
-        )
-
-    def disburse(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        commitment_id: UUID,
-        *,
-        amount: Decimal | str | int,
-        disbursed_on: date,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Disburse money under a commitment (FundsDisbursed)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.disburse(
-                commitment_id=commitment_id, amount=amount, disbursed_on=disbursed_on
-            ),
-            commitment_id=commitment_id,
-            idempotency=idempotency,
-        )
-
-    def record_repayment(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        commitment_id: UUID,
-        *,
-        principal: Decimal | str | int,
-        repaid_on: date,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Record principal repaid on a loan (LoanRepaid)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.record_repayment(
-                commitment_id=commitment_id, principal=principal, repaid_on=repaid_on
-            ),
-            commitment_id=commitment_id,
-            idempotency=idempotency,
-        )
-
-    def cancel_commitment(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        commitment_id: UUID,
-        *,
-        amount: Decimal | str | int,
-        cancelled_on: date,
-        reason: str,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Cancel undisbursed money on a commitment (CommitmentCancelled)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.cancel_commitment(
-                commitment_id=commitment_id,
-                amount=amount,
-                cancelled_on=cancelled_on,
-                reason=reason,
-            ),
-            commitment_id=commitment_id,
-            idempotency=idempotency,
-        )
-
-    def correct_commitment_amount(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        commitment_id: UUID,
-        *,
-        amount: Decimal | str | int,
-        reason: str,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Correct a commitment's recorded amount (CommitmentAmountCorrected)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.correct_commitment_amount(
-                commitment_id=commitment_id, amount=amount, reason=reason
-            ),
-            commitment_id=commitment_id,
-            idempotency=idempotency,
-        )
-
-    def set_indicator(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        indicator: str,
-        unit: str,
-        target: Decimal | str | int,
-        due_on: date,
-        baseline: Decimal | str | int | None = None,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Set an impact indicator on a project (ImpactIndicatorSet)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.set_indicator(
-                indicator=indicator, unit=unit, target=target, due_on=due_on, baseline=baseline
-            ),
-            idempotency=idempotency,
-        )
-
-    def measure(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        indicator: str,
-        value: Decimal | str | int,
-        measured_on: date,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Record a measure of an impact indicator (ImpactMeasured)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.measure(indicator=indicator, value=value, measured_on=measured_on),
-            idempotency=idempotency,
-        )
-
-    def complete_project(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        on: date,
-        reason: str | None = None,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Close a project as completed (ProjectCompleted)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.complete(on=on, reason=reason),
-            idempotency=idempotency,
-        )
-
-    def abandon_project(
-        self,
-        actor: Actor,
-        project_id: UUID,
-        *,
-        on: date,
-        reason: str | None = None,
-        expected_version: int | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Close a project as abandoned (ProjectAbandoned)."""
-        return self._change_project(
-            actor,
-            project_id,
-            expected_version,
-            lambda p: p.abandon(on=on, reason=reason),
-            idempotency=idempotency,
-        )
-
-    # Conventions -----------------------------------------------------------------------------
-
-    def sign_convention(
-        self,
-        actor: Actor,
-        *,
-        title: str,
-        directorate: str,
-        signatories: list[str],
-        themes: list[str],
-        signed_on: date,
-        ends_on: date | None = None,
-        envelope: Decimal | str | None = None,
-        convention_id: UUID | None = None,
-        idempotency: IdempotencyClaim | None = None,
-    ) -> Written:
-        """Sign a partnership convention (ConventionSigned)."""
-        if (replayed := self._replayed(idempotency)) is not None:
-            return replayed
-        _require_scope(actor, directorate)
-        convention = Convention.sign(
-            convention_id=convention_id or new_id(),
-            title=title,
-            directorate=directorate,
-            signatories=signatories,
-            themes=themes,
-            signed_on=signed_on,
-            ends_on=ends_on,
-            envelope=envelope,
-        )
-        try:
-            return self._write(actor, convention, idempotency=idempotency)
-        except IntegrityError:
-            if (replayed := self._replayed(idempotency)) is not None:
-                return replayed
-            raise
-
-    def link_project_to_convention(
-        self,
-        actor: Actor,
-        convention_id: UUID,
-        project_id: UUID,
+        command: Command,
         *,
         expected_version: int | None = None,
         idempotency: IdempotencyClaim | None = None,
     ) -> Written:
-        """Place a project under a convention (ProjectLinkedToConvention)."""
-        if (replayed := self._replayed(idempotency)) is not None:
-            return replayed
-        convention = self.convention(convention_id)
-        convention.require_in_force()
+        """Run one command and save what it recorded; the one way a single write comes in.
 
-        def link(project: Project) -> None:
-            convention.require_partner(project.directorate)
-            project.link_to_convention(convention_id=convention_id)
+        `expected_version` makes a change to a project conditional on its version;
+        `idempotency` answers a repeated request with the first write's outcome.
+        """
+        if isinstance(command, ProjectCommand):
+            return self._change_project(actor, command, expected_version, idempotency)
+        if isinstance(command, IdentifyProject | SignConvention):
+            return self._create(actor, command, idempotency)
+        raise TypeError(f"{type(command).__name__} is not a command the ledger runs")
 
-        return self._change_project(
-            actor, project_id, expected_version, link, idempotency=idempotency
-        )
-
-    # Batches ---------------------------------------------------------------------------------
-
-    def change_projects(
+    def execute_batch(
         self,
         actor: Actor,
-        commands: Sequence[tuple[UUID, ProjectCommand]],
+        commands: Sequence[ProjectCommand],
         *,
         dry_run: bool = False,
         idempotency: IdempotencyClaim | None = None,
@@ -566,26 +155,13 @@ class Ledger(Application[UUID]):
         """Run commands on projects, each project loaded once; save all in one transaction.
 
         Every command runs, in order, on the projects as the earlier commands left them, so
-        every refusal is reported. Nothing is saved if any command is refused, or on a dry run.
+        every refusal is reported; a command whose change is already recorded is `unchanged`.
+        Nothing is saved if any command is refused, or on a dry run.
         """
         for _ in range(MAX_ATTEMPTS):
             if not dry_run and (replayed := self._replayed_batch(idempotency)) is not None:
                 return replayed
-            projects: dict[UUID, Project | DomainError] = {}
-            refused: dict[int, DomainError] = {}
-            unchanged: set[int] = set()
-            for index, (project_id, command) in enumerate(commands):
-                if project_id not in projects:
-                    projects[project_id] = self._load_for(actor, project_id)
-                project = projects[project_id]
-                if isinstance(project, DomainError):
-                    refused[index] = project
-                    continue
-                try:
-                    if not command(project):
-                        unchanged.add(index)
-                except DomainError as error:
-                    refused[index] = error
+            projects, refused, unchanged = self._run_batch(actor, commands)
             if refused and not dry_run:
                 # A concurrent twin of a keyed batch may have been saved in the meantime.
                 replayed = self._replayed_batch(idempotency)
@@ -593,9 +169,7 @@ class Ledger(Application[UUID]):
                     return replayed
             if refused or dry_run:
                 return BatchOutcome(refused, frozenset(unchanged), None)
-            aggregates: list[Aggregate] = [
-                p for p in projects.values() if isinstance(p, Project) and p.pending_events
-            ]
+            aggregates: list[Aggregate] = [p for p in projects if p.pending_events]
             if idempotency is not None:
                 aggregates.append(
                     IdempotencyRecord.record(idempotency, unchanged=sorted(unchanged))
@@ -688,15 +262,37 @@ class Ledger(Application[UUID]):
             raise NotFoundError(f"{kind.__name__.lower()} {aggregate_id} has no version {version}")
         return aggregate
 
+    def _create(
+        self, actor: Actor, command: CreatingCommand, idempotency: IdempotencyClaim | None
+    ) -> Written:
+        if (replayed := self._replayed(idempotency)) is not None:
+            return replayed
+        _require_scope(actor, command.directorate)
+        aggregate = command.create()
+        claims: list[Aggregate] = []
+        reference = aggregate.reference if isinstance(aggregate, Project) else None
+        if reference is not None:
+            if self.project_id_for_reference(aggregate.directorate, reference) is not None:
+                if (replayed := self._replayed(idempotency)) is not None:
+                    return replayed
+                raise _duplicate_reference(aggregate.directorate, reference)
+            claims.append(ProjectReference.claim(aggregate.directorate, reference, aggregate.id))
+        try:
+            return self._write(actor, aggregate, *claims, idempotency=idempotency)
+        except IntegrityError:
+            # A concurrent twin of this request won the race: answer as it did.
+            if (replayed := self._replayed(idempotency)) is not None:
+                return replayed
+            if reference is not None:
+                raise _duplicate_reference(aggregate.directorate, reference) from None
+            raise
+
     def _change_project(
         self,
         actor: Actor,
-        project_id: UUID,
+        command: ProjectCommand,
         expected_version: int | None,
-        command: Callable[[Project], None],
-        *,
-        commitment_id: UUID | None = None,
-        idempotency: IdempotencyClaim | None = None,
+        idempotency: IdempotencyClaim | None,
     ) -> Written:
         # A concurrent writer makes our save conflict: load again and re-check every rule.
         # A concurrent twin of a keyed request makes it conflict too: then answer as it did.
@@ -704,11 +300,12 @@ class Ledger(Application[UUID]):
             if (replayed := self._replayed(idempotency)) is not None:
                 return replayed
             try:
-                project = self.project(project_id)
+                command.check(self)
+                project = self.project(command.project_id)
                 _require_scope(actor, project.directorate)
                 if expected_version is not None and project.version != expected_version:
                     raise VersionMismatchError(expected_version, project.version)
-                command(project)
+                command.apply(project, self)
             except DomainError:
                 # The twin may have changed the project just before we loaded it.
                 if (replayed := self._replayed(idempotency)) is not None:
@@ -716,7 +313,7 @@ class Ledger(Application[UUID]):
                 raise
             try:
                 return self._write(
-                    actor, project, commitment_id=commitment_id, idempotency=idempotency
+                    actor, project, commitment_id=command.commitment, idempotency=idempotency
                 )
             except IntegrityError:
                 if expected_version is None:
@@ -724,7 +321,32 @@ class Ledger(Application[UUID]):
                 if (replayed := self._replayed(idempotency)) is not None:
                     return replayed
                 raise VersionMismatchError(expected_version, expected_version + 1) from None
-        raise ConcurrentWriteError(f"project {project_id} is being changed by too many writers")
+        raise ConcurrentWriteError(
+            f"project {command.project_id} is being changed by too many writers"
+        )
+
+    def _run_batch(
+        self, actor: Actor, commands: Sequence[ProjectCommand]
+    ) -> tuple[list[Project], dict[int, DomainError], set[int]]:
+        projects: dict[UUID, Project | DomainError] = {}
+        refused: dict[int, DomainError] = {}
+        unchanged: set[int] = set()
+        for index, command in enumerate(commands):
+            if command.project_id not in projects:
+                projects[command.project_id] = self._load_for(actor, command.project_id)
+            project = projects[command.project_id]
+            if isinstance(project, DomainError):
+                refused[index] = project
+                continue
+            try:
+                command.check(self)
+                if command.recorded_in(project):
+                    unchanged.add(index)
+                else:
+                    command.apply(project, self)
+            except DomainError as error:
+                refused[index] = error
+        return [p for p in projects.values() if isinstance(p, Project)], refused, unchanged
 
     def _load_for(self, actor: Actor, project_id: UUID) -> Project | DomainError:
         try:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
@@ -13,71 +11,15 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import (
-    AmountExceedsError,
-    BusinessRuleError,
-    DuplicateCommitmentError,
-    InvalidValueError,
-    NotFoundError,
-    OutOfScopeError,
-    ProjectClosedError,
-)
+from domain.commitments import Commitment, CommitmentRules
+from domain.errors import BusinessRuleError, InvalidValueError, OutOfScopeError, ProjectClosedError
+from domain.indicators import Indicator, IndicatorRules
 from domain.reference import Instrument
 from domain.reference import directorate as find_directorate
 from domain.reference import programme as check_programme
 from domain.reference import theme as check_theme
 from domain.reference.territories import TerritoryLevel, load_territories
-from domain.values import ProjectStatus, effective_date, money, quantity, text
-
-ZERO = Decimal("0.00")
-INDICATOR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-
-
-@dataclass(frozen=True)
-class Commitment:
-    """One loan, equity investment or study on a project, and the money moved under it.
-
-    Immutable: an event replaces it with a changed copy, so that a project's copy for a
-    command shares its commitments instead of copying each one.
-    """
-
-    instrument: Instrument
-    amount: Decimal
-    committed_on: date
-    details: Mapping[str, Any]
-    cancelled: Decimal = ZERO
-    disbursed: Decimal = ZERO
-    repaid: Decimal = ZERO
-    delivered_on: date | None = None
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
-        return self  # immutable
-
-    @property
-    def net_committed(self) -> Decimal:
-        """What remains committed after cancellations."""
-        return self.amount - self.cancelled
-
-    @property
-    def to_disburse(self) -> Decimal:
-        """What is committed and not yet disbursed."""
-        return self.net_committed - self.disbursed
-
-    @property
-    def outstanding(self) -> Decimal:
-        """What was disbursed and not yet repaid."""
-        return self.disbursed - self.repaid
-
-
-@dataclass
-class Indicator:
-    """An impact indicator with its target and the measures taken."""
-
-    unit: str
-    target: Decimal
-    due_on: date
-    baseline: Decimal | None = None
-    measurements: list[tuple[date, Decimal]] = field(default_factory=list)
+from domain.values import ProjectStatus, effective_date, money, text
 
 
 def check_territory_in_directorate(territory: str, directorate_code: str) -> None:
@@ -92,8 +34,12 @@ def check_territory_in_directorate(territory: str, directorate_code: str) -> Non
         )
 
 
-class Project(Aggregate):
-    """A territorial project: identified by a directorate, funded by commitments."""
+class Project(CommitmentRules, IndicatorRules, Aggregate):
+    """A territorial project: identified by a directorate, funded by commitments.
+
+    The commitment and indicator commands come from the mixins; every event class and
+    `@event` method stays here, as the library only decorates those in the aggregate's body.
+    """
 
     class Event(Aggregate.Event):
         """Base of every project event; `meta` records actor, directorate and correlation id."""
@@ -234,10 +180,6 @@ class Project(Aggregate):
         memo[id(self)] = clone
         return clone
 
-    def _change_commitment(self, commitment_id: UUID, **changes: Any) -> None:
-        """Replace a commitment by a copy with some fields changed (they are immutable)."""
-        self.commitments[commitment_id] = replace(self.commitments[commitment_id], **changes)
-
     # Commands ------------------------------------------------------------------------------
 
     @classmethod
@@ -306,214 +248,11 @@ class Project(Aggregate):
             raise InvalidValueError("corrections", "name at least one detail to correct")
         self._correct_details(cleared=sorted(cleared), reason=text(reason, "reason"), **changes)
 
-    def grant_loan(
-        self,
-        *,
-        commitment_id: UUID,
-        amount: Decimal | str | int,
-        granted_on: date,
-        duration_months: int,
-        rate: Decimal | str | None = None,
-        product: str | None = None,
-    ) -> None:
-        """Grant a loan: commits its amount at the grant date."""
-        self._require_open()
-        self._require_new_commitment(commitment_id)
-        if (
-            isinstance(duration_months, bool)
-            or not isinstance(duration_months, int)
-            or not 1 <= duration_months <= 600
-        ):
-            raise InvalidValueError("duration_months", "must be between 1 and 600 months")
-        rate_value = None if rate is None else quantity(rate, "rate")
-        if rate_value is not None and rate_value > 100:
-            raise InvalidValueError("rate", "is a yearly percentage, at most 100")
-        self._grant_loan(
-            commitment_id=commitment_id,
-            amount=money(amount),
-            granted_on=self._commitment_date(granted_on, "granted_on"),
-            duration_months=duration_months,
-            rate=rate_value,
-            product=None if product is None else text(product, "product", max_length=100),
-        )
-
-    def invest_equity(
-        self,
-        *,
-        commitment_id: UUID,
-        amount: Decimal | str | int,
-        invested_on: date,
-        stake_percent: Decimal | str | None = None,
-        vehicle: str | None = None,
-    ) -> None:
-        """Take an equity stake: commits its amount at the investment date."""
-        self._require_open()
-        self._require_new_commitment(commitment_id)
-        stake = None if stake_percent is None else quantity(stake_percent, "stake_percent")
-        if stake is not None and not 0 < stake <= 100:
-            raise InvalidValueError("stake_percent", "must be above 0 and at most 100")
-        self._invest_equity(
-            commitment_id=commitment_id,
-            amount=money(amount),
-            invested_on=self._commitment_date(invested_on, "invested_on"),
-            stake_percent=stake,
-            vehicle=None if vehicle is None else text(vehicle, "vehicle", max_length=100),
-        )
-
-    def launch_study(
-        self,
-        *,
-        commitment_id: UUID,
-        amount: Decimal | str | int,
-        launched_on: date,
-        subject: str,
-        provider: str | None = None,
-    ) -> None:
-        """Launch an engineering study: commits its budget at the launch date."""
-        self._require_open()
-        self._require_new_commitment(commitment_id)
-        self._launch_study(
-            commitment_id=commitment_id,
-            amount=money(amount),
-            launched_on=self._commitment_date(launched_on, "launched_on"),
-            subject=text(subject, "subject", max_length=200),
-            provider=None if provider is None else text(provider, "provider", max_length=200),
-        )
-
-    def deliver_study(self, *, commitment_id: UUID, delivered_on: date) -> None:
-        """Record that a study was delivered."""
-        commitment = self.commitment(commitment_id)
-        if commitment.instrument is not Instrument.STUDY:
-            raise BusinessRuleError(f"commitment {commitment_id} is a {commitment.instrument}")
-        if commitment.delivered_on is not None:
-            raise BusinessRuleError(
-                f"study {commitment_id} was already delivered on {commitment.delivered_on}"
-            )
-        self._not_before(commitment, delivered_on, "delivered_on")
-        self._deliver_study(
-            commitment_id=commitment_id,
-            delivered_on=effective_date(delivered_on, "delivered_on"),
-        )
-
-    def disburse(
-        self, *, commitment_id: UUID, amount: Decimal | str | int, disbursed_on: date
-    ) -> None:
-        """Pay out money under a commitment, up to what remains to disburse."""
-        commitment = self.commitment(commitment_id)
-        value = money(amount)
-        if value > commitment.to_disburse:
-            raise AmountExceedsError(
-                f"disbursing {value} exceeds the {commitment.to_disburse} left to disburse "
-                f"on commitment {commitment_id}"
-            )
-        self._not_before(commitment, disbursed_on, "disbursed_on")
-        self._disburse(
-            commitment_id=commitment_id,
-            amount=value,
-            disbursed_on=effective_date(disbursed_on, "disbursed_on"),
-        )
-
-    def record_repayment(
-        self, *, commitment_id: UUID, principal: Decimal | str | int, repaid_on: date
-    ) -> None:
-        """Record principal repaid on a loan, up to what was disbursed and not repaid."""
-        commitment = self.commitment(commitment_id)
-        if commitment.instrument is not Instrument.LOAN:
-            raise BusinessRuleError(
-                f"commitment {commitment_id} is a {commitment.instrument}; only loans are repaid"
-            )
-        value = money(principal, "principal")
-        if value > commitment.outstanding:
-            raise AmountExceedsError(
-                f"repaying {value} exceeds the {commitment.outstanding} outstanding "
-                f"on loan {commitment_id}"
-            )
-        self._not_before(commitment, repaid_on, "repaid_on")
-        self._record_repayment(
-            commitment_id=commitment_id,
-            principal=value,
-            repaid_on=effective_date(repaid_on, "repaid_on"),
-        )
-
-    def cancel_commitment(
-        self,
-        *,
-        commitment_id: UUID,
-        amount: Decimal | str | int,
-        cancelled_on: date,
-        reason: str,
-    ) -> None:
-        """Cancel part or all of what is committed and not yet disbursed."""
-        commitment = self.commitment(commitment_id)
-        value = money(amount)
-        if value > commitment.to_disburse:
-            raise AmountExceedsError(
-                f"cancelling {value} exceeds the {commitment.to_disburse} committed and not "
-                f"disbursed on commitment {commitment_id}"
-            )
-        self._not_before(commitment, cancelled_on, "cancelled_on")
-        self._cancel_commitment(
-            commitment_id=commitment_id,
-            amount=value,
-            cancelled_on=effective_date(cancelled_on, "cancelled_on"),
-            reason=text(reason, "reason"),
-        )
-
-    def correct_commitment_amount(
-        self, *, commitment_id: UUID, amount: Decimal | str | int, reason: str
-    ) -> None:
-        """Correct a recording error in a commitment's amount; it counts at the original date."""
-        commitment = self.commitment(commitment_id)
-        value = money(amount)
-        if value == commitment.amount:
-            raise BusinessRuleError(f"commitment {commitment_id} is already {value}")
-        floor = commitment.cancelled + commitment.disbursed
-        if value < floor:
-            raise AmountExceedsError(
-                f"the corrected amount {value} is below the {floor} already cancelled or "
-                f"disbursed on commitment {commitment_id}"
-            )
-        self._correct_commitment_amount(
-            commitment_id=commitment_id, amount=value, reason=text(reason, "reason")
-        )
-
     def link_to_convention(self, *, convention_id: UUID) -> None:
         """Place the project under a partnership convention."""
         if convention_id in self.conventions:
             raise BusinessRuleError(f"project is already linked to convention {convention_id}")
         self._link_to_convention(convention_id=convention_id)
-
-    def set_indicator(
-        self,
-        *,
-        indicator: str,
-        unit: str,
-        target: Decimal | str | int,
-        due_on: date,
-        baseline: Decimal | str | int | None = None,
-    ) -> None:
-        """Set (or reset) an impact indicator with its target."""
-        if not INDICATOR_CODE.fullmatch(indicator):
-            raise InvalidValueError(
-                "indicator", "must be a lowercase code: letters, digits, underscores"
-            )
-        self._set_indicator(
-            indicator=indicator,
-            unit=text(unit, "unit", max_length=50),
-            baseline=None if baseline is None else quantity(baseline, "baseline"),
-            target=quantity(target, "target"),
-            due_on=effective_date(due_on, "due_on"),
-        )
-
-    def measure(self, *, indicator: str, value: Decimal | str | int, measured_on: date) -> None:
-        """Record a measure of an impact indicator."""
-        if indicator not in self.indicators:
-            raise NotFoundError(f"project has no indicator {indicator!r}")
-        self._measure(
-            indicator=indicator,
-            value=quantity(value, "value"),
-            measured_on=effective_date(measured_on, "measured_on"),
-        )
 
     def complete(self, *, on: date, reason: str | None = None) -> None:
         """Close the project as completed."""
@@ -529,13 +268,6 @@ class Project(Aggregate):
 
     # Queries -------------------------------------------------------------------------------
 
-    def commitment(self, commitment_id: UUID) -> Commitment:
-        """Return a commitment, or raise NotFoundError."""
-        try:
-            return self.commitments[commitment_id]
-        except KeyError:
-            raise NotFoundError(f"project has no commitment {commitment_id}") from None
-
     @property
     def is_open(self) -> bool:
         """Whether the project still takes commitments."""
@@ -547,29 +279,10 @@ class Project(Aggregate):
         if not self.is_open:
             raise ProjectClosedError(f"project is {self.status.value} since {self.closed_on}")
 
-    def _require_new_commitment(self, commitment_id: UUID) -> None:
-        if commitment_id in self.commitments:
-            raise DuplicateCommitmentError(f"commitment {commitment_id} already exists")
-
-    def _commitment_date(self, on: date, field_name: str) -> date:
-        effective_date(on, field_name)
-        if on < self.identified_on:
-            raise BusinessRuleError(
-                f"{field_name} {on} precedes the project's identification on {self.identified_on}"
-            )
-        return on
-
     def _not_before_identification(self, on: date) -> None:
         if on < self.identified_on:
             raise BusinessRuleError(
                 f"{on} precedes the project's identification on {self.identified_on}"
-            )
-
-    @staticmethod
-    def _not_before(commitment: Commitment, on: date, field_name: str) -> None:
-        if on < commitment.committed_on:
-            raise BusinessRuleError(
-                f"{field_name} {on} precedes the commitment date {commitment.committed_on}"
             )
 
     # Events: state changes only; they run again on every replay ---------------------------

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from eventsourcing.persistence import MapperDeserialisationError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
+from api.answers.audit import LogEventOut, LogPage
 from api.deps import MAX_POSITION, Auditor, LedgerDep
 from api.problems import corrupt_event, log_corrupt_event, problem_responses
 from domain.application import Ledger, event_data
@@ -22,29 +21,6 @@ router = APIRouter(
 NDJSON = "application/x-ndjson"
 # Pages read from the store while streaming NDJSON.
 STREAM_PAGE = 1000
-
-
-class LogEventOut(BaseModel):
-    """One event of the global log."""
-
-    position: int
-    aggregate_id: str
-    aggregate_type: str
-    version: int
-    type: str
-    recorded_at: datetime
-    actor: str | None
-    directorate: str | None
-    correlation_id: str | None
-    data: dict[str, Any]
-
-
-class LogPage(BaseModel):
-    """A page of the global log; ask for `after=next_after` for the next."""
-
-    events: list[LogEventOut]
-    next_after: int | None
-    head: int
 
 
 def _events(ledger: Ledger, after: int, limit: int) -> list[LogEventOut]:

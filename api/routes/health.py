@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api import metrics
+from api.answers.reads import Health
 from api.deps import LedgerDep, ReadModelsDep
 from api.problems import ProblemError, problem_responses
-from api.schemas import Health
 from projections.projector import stopped
 
 router = APIRouter(tags=["operations"])

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api.csv_import import ImportReport, run_import
 from api.deps import LedgerDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyDep
-from api.imports import ImportReport, run_import
 from api.problems import ProblemError, problem_responses
 from api.requests import ActorDep, WriteContext, require_media_type
 

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from api.answers.reads import EventOut, EventsOut, ProjectOut
 from api.deps import MAX_POSITION, EventReader, LedgerDep, Reader, beyond_head
 from api.problems import ProblemError, problem_responses
-from api.schemas import EventOut, EventsOut, ProjectOut
 from domain.application import Ledger
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=problem_responses(401, 503))

@@ -11,12 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.cache import AnswerCache, live_state, remember_raw
-from api.deps import Fresh, LedgerDep, Reader, ReadModelsDep, Services
-from api.imports import looks_like_formula
-from api.problems import problem_responses
-from api.requests import Day
-from api.schemas import (
+from api.answers.reads import (
     ConventionOut,
     ConventionsOut,
     DirectorateOut,
@@ -31,6 +26,11 @@ from api.schemas import (
     TerritoryOut,
     TotalsOut,
 )
+from api.bodies import Day
+from api.cache import AnswerCache, live_state, remember_raw
+from api.csv_rows import looks_like_formula
+from api.deps import Fresh, LedgerDep, Reader, ReadModelsDep, Services
+from api.problems import problem_responses
 from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
 from domain.reference.territories import TerritoryLevel, load_territories
 from projections import queries

@@ -5,12 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from api.deps import LedgerDep
-from api.idempotency import REPLAYED_HEADER
-from api.problems import problem_responses
-from api.requests import (
+from api.answers.writes import CommitmentWritten, ConventionWritten, LinkWritten, ProjectWritten
+from api.bodies import (
     AmountCorrectionIn,
     CancellationIn,
     ClosureIn,
@@ -18,80 +16,45 @@ from api.requests import (
     DeliveryIn,
     DisbursementIn,
     EquityIn,
-    ExactJSONRoute,
     IndicatorIn,
     LinkIn,
     LoanIn,
     MeasurementIn,
-    NewWrite,
     ProjectCorrectionIn,
     ProjectIn,
     RepaymentIn,
     StudyIn,
-    Write,
+    command_of,
 )
-from domain.application import Written
+from api.deps import LedgerDep
+from api.exact_json import ExactJSONRoute
+from api.idempotency import REPLAYED_HEADER
+from api.problems import problem_responses
+from api.requests import NewWrite, Write, WriteContext
+from domain.application import Ledger, Written
+from domain.commands import (
+    AbandonProject,
+    CancelCommitment,
+    Command,
+    CompleteProject,
+    CorrectCommitmentAmount,
+    CorrectProject,
+    DeliverStudy,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    InvestEquity,
+    LaunchStudy,
+    LinkToConvention,
+    Measure,
+    RecordRepayment,
+    SetIndicator,
+    SignConvention,
+)
 
 router = APIRouter(
     prefix="/v1", route_class=ExactJSONRoute, responses=problem_responses(401, 403, 503)
 )
-
-POSITION = Field(description="The write's place in the global log: read with min_position=it.")
-VERSION = Field(description="The aggregate's version after the write.")
-
-
-class ProjectWritten(BaseModel):
-    """A write to a project: its new version and the write's log position."""
-
-    id: UUID
-    project_id: UUID
-    version: int = VERSION
-    position: int = POSITION
-
-    @classmethod
-    def of(cls, written: Written) -> ProjectWritten:
-        """Build the answer to a project write."""
-        return cls(
-            id=written.id, project_id=written.id, version=written.version, position=written.position
-        )
-
-
-class CommitmentWritten(BaseModel):
-    """A write to a commitment of a project."""
-
-    commitment_id: UUID
-    project_id: UUID
-    version: int = VERSION
-    position: int = POSITION
-
-    @classmethod
-    def of(cls, written: Written) -> CommitmentWritten:
-        """Build the answer to a commitment write."""
-        if written.commitment_id is None:
-            raise TypeError("a commitment write names its commitment")
-        return cls(
-            commitment_id=written.commitment_id,
-            project_id=written.id,
-            version=written.version,
-            position=written.position,
-        )
-
-
-class ConventionWritten(BaseModel):
-    """A write to a convention."""
-
-    id: UUID
-    version: int = VERSION
-    position: int = POSITION
-
-
-class LinkWritten(BaseModel):
-    """A project placed under a convention."""
-
-    project_id: UUID
-    convention_id: UUID
-    version: int = VERSION
-    position: int = POSITION
 
 
 def created(
@@ -118,24 +81,23 @@ def created(
     )
 
 
+def execute(ledger: Ledger, write: WriteContext, command: Command) -> Written:
+    """Run a request's command with its If-Match and idempotency claim."""
+    return ledger.execute(
+        write.actor,
+        command,
+        expected_version=write.expected_version,
+        idempotency=write.idempotency,
+    )
+
+
 # Projects -------------------------------------------------------------------------------------
 
 
 @router.post("/projects", status_code=201, response_model=ProjectWritten, tags=["projects"])
 def identify_project(body: ProjectIn, ledger: LedgerDep, write: NewWrite) -> Response:
     """Identify a project (ProjectIdentified); a reference is unique within its directorate."""
-    written = ledger.identify_project(
-        write.actor,
-        name=body.name,
-        territory=body.territory,
-        theme=body.theme,
-        directorate=body.directorate,
-        identified_on=body.identified_on,
-        programme=body.programme,
-        estimated_cost=body.estimated_cost,
-        reference=body.reference,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, IdentifyProject))
     return created(ProjectWritten.of(written), written, f"/v1/projects/{written.id}")
 
 
@@ -152,18 +114,10 @@ def correct_project(
     write: Write,
 ) -> Response:
     """Correct a project's details (ProjectDetailsCorrected); null clears programme or cost."""
-    written = ledger.correct_project(
-        write.actor,
-        project_id,
-        reason=body.reason,
-        name=body.name,
-        territory=body.territory,
-        theme=body.theme,
-        programme=body.programme,
-        estimated_cost=body.estimated_cost,
-        cleared=body.cleared(),
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger,
+        write,
+        command_of(body, CorrectProject, project_id=project_id, cleared=body.cleared()),
     )
     return created(ProjectWritten.of(written), written)
 
@@ -176,18 +130,7 @@ def correct_project(
 )
 def grant_loan(project_id: UUID, body: LoanIn, ledger: LedgerDep, write: Write) -> Response:
     """Grant a loan to the project (LoanGranted)."""
-    written = ledger.grant_loan(
-        write.actor,
-        project_id,
-        amount=body.amount,
-        granted_on=body.granted_on,
-        duration_months=body.duration_months,
-        rate=body.rate,
-        product=body.product,
-        commitment_id=body.commitment_id,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, GrantLoan, project_id=project_id))
     return created(CommitmentWritten.of(written), written)
 
 
@@ -199,17 +142,7 @@ def grant_loan(project_id: UUID, body: LoanIn, ledger: LedgerDep, write: Write) 
 )
 def invest_equity(project_id: UUID, body: EquityIn, ledger: LedgerDep, write: Write) -> Response:
     """Take an equity stake in the project (EquityInvested)."""
-    written = ledger.invest_equity(
-        write.actor,
-        project_id,
-        amount=body.amount,
-        invested_on=body.invested_on,
-        stake_percent=body.stake_percent,
-        vehicle=body.vehicle,
-        commitment_id=body.commitment_id,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, InvestEquity, project_id=project_id))
     return created(CommitmentWritten.of(written), written)
 
 
@@ -221,17 +154,7 @@ def invest_equity(project_id: UUID, body: EquityIn, ledger: LedgerDep, write: Wr
 )
 def launch_study(project_id: UUID, body: StudyIn, ledger: LedgerDep, write: Write) -> Response:
     """Launch an engineering study for the project (StudyLaunched)."""
-    written = ledger.launch_study(
-        write.actor,
-        project_id,
-        amount=body.amount,
-        launched_on=body.launched_on,
-        subject=body.subject,
-        provider=body.provider,
-        commitment_id=body.commitment_id,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, LaunchStudy, project_id=project_id))
     return created(CommitmentWritten.of(written), written)
 
 
@@ -249,13 +172,10 @@ def deliver_study(
     write: Write,
 ) -> Response:
     """Record a study's delivery (StudyDelivered)."""
-    written = ledger.deliver_study(
-        write.actor,
-        project_id,
-        commitment_id,
-        delivered_on=body.delivered_on,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger,
+        write,
+        command_of(body, DeliverStudy, project_id=project_id, commitment_id=commitment_id),
     )
     return created(CommitmentWritten.of(written), written)
 
@@ -274,14 +194,10 @@ def disburse(
     write: Write,
 ) -> Response:
     """Disburse money under a commitment, up to what remains to disburse (FundsDisbursed)."""
-    written = ledger.disburse(
-        write.actor,
-        project_id,
-        commitment_id,
-        amount=body.amount,
-        disbursed_on=body.disbursed_on,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger,
+        write,
+        command_of(body, Disburse, project_id=project_id, commitment_id=commitment_id),
     )
     return created(CommitmentWritten.of(written), written)
 
@@ -300,14 +216,10 @@ def record_repayment(
     write: Write,
 ) -> Response:
     """Record principal repaid on a loan, up to what is outstanding (LoanRepaid)."""
-    written = ledger.record_repayment(
-        write.actor,
-        project_id,
-        commitment_id,
-        principal=body.principal,
-        repaid_on=body.repaid_on,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger,
+        write,
+        command_of(body, RecordRepayment, project_id=project_id, commitment_id=commitment_id),
     )
     return created(CommitmentWritten.of(written), written)
 
@@ -326,15 +238,10 @@ def cancel_commitment(
     write: Write,
 ) -> Response:
     """Cancel money committed and not yet disbursed (CommitmentCancelled)."""
-    written = ledger.cancel_commitment(
-        write.actor,
-        project_id,
-        commitment_id,
-        amount=body.amount,
-        cancelled_on=body.cancelled_on,
-        reason=body.reason,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger,
+        write,
+        command_of(body, CancelCommitment, project_id=project_id, commitment_id=commitment_id),
     )
     return created(CommitmentWritten.of(written), written)
 
@@ -353,14 +260,12 @@ def correct_commitment_amount(
     write: Write,
 ) -> Response:
     """Correct a commitment's recorded amount; it counts at the original date."""
-    written = ledger.correct_commitment_amount(
-        write.actor,
-        project_id,
-        commitment_id,
-        amount=body.amount,
-        reason=body.reason,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger,
+        write,
+        command_of(
+            body, CorrectCommitmentAmount, project_id=project_id, commitment_id=commitment_id
+        ),
     )
     return created(CommitmentWritten.of(written), written)
 
@@ -373,17 +278,7 @@ def correct_commitment_amount(
 )
 def set_indicator(project_id: UUID, body: IndicatorIn, ledger: LedgerDep, write: Write) -> Response:
     """Set (or reset) an impact indicator with its target (ImpactIndicatorSet)."""
-    written = ledger.set_indicator(
-        write.actor,
-        project_id,
-        indicator=body.indicator,
-        unit=body.unit,
-        target=body.target,
-        due_on=body.due_on,
-        baseline=body.baseline,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, SetIndicator, project_id=project_id))
     return created(ProjectWritten.of(written), written)
 
 
@@ -401,14 +296,8 @@ def measure(
     write: Write,
 ) -> Response:
     """Record a measure of an impact indicator (ImpactMeasured)."""
-    written = ledger.measure(
-        write.actor,
-        project_id,
-        indicator=indicator,
-        value=body.value,
-        measured_on=body.measured_on,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger, write, command_of(body, Measure, project_id=project_id, indicator=indicator)
     )
     return created(ProjectWritten.of(written), written)
 
@@ -423,14 +312,7 @@ def complete_project(
     project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write
 ) -> Response:
     """Close the project as completed (ProjectCompleted)."""
-    written = ledger.complete_project(
-        write.actor,
-        project_id,
-        on=body.on,
-        reason=body.reason,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, CompleteProject, project_id=project_id))
     return created(ProjectWritten.of(written), written)
 
 
@@ -442,14 +324,7 @@ def complete_project(
 )
 def abandon_project(project_id: UUID, body: ClosureIn, ledger: LedgerDep, write: Write) -> Response:
     """Close the project as abandoned (ProjectAbandoned)."""
-    written = ledger.abandon_project(
-        write.actor,
-        project_id,
-        on=body.on,
-        reason=body.reason,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, AbandonProject, project_id=project_id))
     return created(ProjectWritten.of(written), written)
 
 
@@ -461,17 +336,7 @@ def abandon_project(project_id: UUID, body: ClosureIn, ledger: LedgerDep, write:
 )
 def sign_convention(body: ConventionIn, ledger: LedgerDep, write: NewWrite) -> Response:
     """Sign a partnership convention (ConventionSigned)."""
-    written = ledger.sign_convention(
-        write.actor,
-        title=body.title,
-        directorate=body.directorate,
-        signatories=body.signatories,
-        themes=body.themes,
-        signed_on=body.signed_on,
-        ends_on=body.ends_on,
-        envelope=body.envelope,
-        idempotency=write.idempotency,
-    )
+    written = execute(ledger, write, command_of(body, SignConvention))
     return created(
         ConventionWritten(id=written.id, version=written.version, position=written.position),
         written,
@@ -488,12 +353,8 @@ def sign_convention(body: ConventionIn, ledger: LedgerDep, write: NewWrite) -> R
 )
 def link_project(convention_id: UUID, body: LinkIn, ledger: LedgerDep, write: Write) -> Response:
     """Place a project under a convention in force (ProjectLinkedToConvention)."""
-    written = ledger.link_project_to_convention(
-        write.actor,
-        convention_id,
-        body.project_id,
-        expected_version=write.expected_version,
-        idempotency=write.idempotency,
+    written = execute(
+        ledger, write, command_of(body, LinkToConvention, convention_id=convention_id)
     )
     return created(
         LinkWritten(

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from domain.application import Ledger
-from domain.project import Project
+from domain.commands import IdentifyProject, LaunchStudy
 from domain.values import Actor
 from eventstore.settings import library_env
 
@@ -49,22 +49,21 @@ def _drop(base: str, name: str) -> None:
 
 def _ledger_with_project(url: str) -> tuple[Ledger, uuid.UUID]:
     ledger = Ledger(env=library_env(url))
-    project_id = ledger.identify_project(
+    project_id = ledger.execute(
         ACTOR,
-        name="Bench",
-        territory="region:32",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 1),
+        IdentifyProject(
+            name="Bench",
+            territory="region:32",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 1),
+        ),
     ).id
     return ledger, project_id
 
 
-def _study(project: Project) -> bool:
-    project.launch_study(
-        commitment_id=uuid.uuid4(), amount="1", launched_on=date(2026, 3, 1), subject="s"
-    )
-    return True
+def _study(project_id: uuid.UUID) -> LaunchStudy:
+    return LaunchStudy(project_id=project_id, amount="1", launched_on=date(2026, 3, 1), subject="s")
 
 
 def batch(base: str, size: int) -> tuple[float, float, int]:
@@ -84,7 +83,7 @@ def batch(base: str, size: int) -> tuple[float, float, int]:
                 timings.append((len(events), time.perf_counter() - started))
 
         recorder.insert_events = timed  # type: ignore[method-assign]
-        ledger.change_projects(ACTOR, [(project_id, _study)] * size)
+        ledger.execute_batch(ACTOR, [_study(project_id) for _ in range(size)])
         events, held = max(timings)
         with psycopg.connect(base, autocommit=True) as conn:
             table = f'"{name}".ledger_events'

@@ -41,6 +41,7 @@ from psycopg.sql import SQL
 
 from api.synthetic import generate
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject
 from domain.reference.territories import TerritoryLevel, load_territories
 from domain.values import Actor
 from eventstore.settings import library_env
@@ -267,13 +268,15 @@ def measure_lag(
     try:
         # The read models may already be at the head: write once and see it arrive, so that
         # the projector process is up and following before the clock starts.
-        probe = ledger.identify_project(
+        probe = ledger.execute(
             Actor(name="bench"),
-            name="Sonde",
-            territory="commune:59650",
-            theme="mobility",
-            directorate="hauts_de_france",
-            identified_on=date(2025, 1, 2),
+            IdentifyProject(
+                name="Sonde",
+                territory="commune:59650",
+                theme="mobility",
+                directorate="hauts_de_france",
+                identified_on=date(2025, 1, 2),
+            ),
         )
         if wait_for_position(db, probe.position, timeout=120) < probe.position:
             raise SystemExit("the projector did not start")
@@ -300,16 +303,24 @@ def measure_lag(
             if n > elapsed * rate:
                 time.sleep(0.001)
                 continue
-            w = ledger.identify_project(
+            w = ledger.execute(
                 actor,
-                name=f"Charge {n}",
-                territory="commune:59650",
-                theme="mobility",
-                directorate="hauts_de_france",
-                identified_on=date(2025, 1, 2),
+                IdentifyProject(
+                    name=f"Charge {n}",
+                    territory="commune:59650",
+                    theme="mobility",
+                    directorate="hauts_de_france",
+                    identified_on=date(2025, 1, 2),
+                ),
             )
-            loan = ledger.grant_loan(
-                actor, w.id, amount="1000000.00", granted_on=date(2025, 2, 3), duration_months=120
+            loan = ledger.execute(
+                actor,
+                GrantLoan(
+                    project_id=w.id,
+                    amount="1000000.00",
+                    granted_on=date(2025, 2, 3),
+                    duration_months=120,
+                ),
             )
             written.append((loan.position, time.perf_counter()))
             n += 1

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject
 from domain.values import Actor
 
 SEED = Actor(name="seed", correlation_id="seed")
@@ -27,16 +28,24 @@ PROJECT = {
 @pytest.fixture
 def loan(api_ledger: Ledger) -> tuple[UUID, UUID]:
     """A project and a loan of 1,000,000.00 on it: (project id, commitment id)."""
-    project = api_ledger.identify_project(
+    project = api_ledger.execute(
         SEED,
-        name=PROJECT["name"],
-        territory=PROJECT["territory"],
-        theme=PROJECT["theme"],
-        directorate=PROJECT["directorate"],
-        identified_on=date(2024, 1, 10),
+        IdentifyProject(
+            name=PROJECT["name"],
+            territory=PROJECT["territory"],
+            theme=PROJECT["theme"],
+            directorate=PROJECT["directorate"],
+            identified_on=date(2024, 1, 10),
+        ),
     )
-    written = api_ledger.grant_loan(
-        SEED, project.id, amount="1000000.00", granted_on=date(2024, 2, 1), duration_months=120
+    written = api_ledger.execute(
+        SEED,
+        GrantLoan(
+            project_id=project.id,
+            amount="1000000.00",
+            granted_on=date(2024, 2, 1),
+            duration_months=120,
+        ),
     )
     assert written.commitment_id is not None
     return project.id, written.commitment_id

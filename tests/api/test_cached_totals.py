@@ -15,6 +15,7 @@ from api.routes import reads
 from api.settings import Settings
 from api.tokens import create_token, revoke_token
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject
 from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
@@ -40,16 +41,24 @@ class Served:
         return TestClient(create_app(config, self.ledger, self.read_models))
 
     def grant(self, amount: str) -> int:
-        project = self.ledger.identify_project(
+        project = self.ledger.execute(
             ACTOR,
-            name="Tramway",
-            territory="commune:59650",
-            theme="mobility",
-            directorate="hauts_de_france",
-            identified_on=date(2024, 1, 2),
+            IdentifyProject(
+                name="Tramway",
+                territory="commune:59650",
+                theme="mobility",
+                directorate="hauts_de_france",
+                identified_on=date(2024, 1, 2),
+            ),
         )
-        written = self.ledger.grant_loan(
-            ACTOR, project.id, amount=amount, granted_on=date(2024, 3, 1), duration_months=60
+        written = self.ledger.execute(
+            ACTOR,
+            GrantLoan(
+                project_id=project.id,
+                amount=amount,
+                granted_on=date(2024, 3, 1),
+                duration_months=60,
+            ),
         )
         catch_up(self.ledger, self.read_models)
         return written.position

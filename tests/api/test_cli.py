@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.tokens import authenticate
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject, LaunchStudy
 from domain.values import Actor
 from eventstore.settings import library_env
 
@@ -80,16 +81,24 @@ def test_a_directorate_token_needs_a_directorate(database_url: str) -> None:
 def test_history_prints_a_project_s_events_in_order(database_url: str) -> None:
     ledger = Ledger(env=library_env(database_url))
     actor = Actor(name="cli-test")
-    project = ledger.identify_project(
+    project = ledger.execute(
         actor,
-        name="Médiathèque",
-        territory="commune:59632",
-        theme="culture_sport",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 15),
+        IdentifyProject(
+            name="Médiathèque",
+            territory="commune:59632",
+            theme="culture_sport",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 15),
+        ),
     )
-    ledger.launch_study(
-        actor, project.id, amount="45000", launched_on=date(2024, 2, 1), subject="Faisabilité"
+    ledger.execute(
+        actor,
+        LaunchStudy(
+            project_id=project.id,
+            amount="45000",
+            launched_on=date(2024, 2, 1),
+            subject="Faisabilité",
+        ),
     )
     ledger.close()
 
@@ -108,16 +117,21 @@ def test_rebuild_builds_every_read_model_in_one_pass_and_swaps_them_in(database_
 
     ledger = Ledger(env=library_env(database_url))
     actor = Actor(name="cli-tests")
-    project = ledger.identify_project(
+    project = ledger.execute(
         actor,
-        name="Tramway",
-        territory="commune:59650",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 2),
+        IdentifyProject(
+            name="Tramway",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        ),
     )
-    written = ledger.grant_loan(
-        actor, project.id, amount="1250.50", granted_on=date(2024, 3, 1), duration_months=60
+    written = ledger.execute(
+        actor,
+        GrantLoan(
+            project_id=project.id, amount="1250.50", granted_on=date(2024, 3, 1), duration_months=60
+        ),
     )
     ledger.close()
 
@@ -165,13 +179,15 @@ def test_demo_loads_into_a_store_holding_only_tokens(
 
 def test_demo_leaves_a_store_holding_a_project_untouched(database_url: str) -> None:
     ledger = Ledger(env=library_env(database_url))
-    ledger.identify_project(
+    ledger.execute(
         Actor(name="cli-tests"),
-        name="Tramway",
-        territory="commune:59650",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 2),
+        IdentifyProject(
+            name="Tramway",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        ),
     )
     head = ledger.head_position()
     ledger.close()

@@ -20,6 +20,7 @@ from api.routes import audit
 from api.settings import Settings
 from api.tokens import create_token
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject
 from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
@@ -43,13 +44,15 @@ class Damaged:
 
 def identify(ledger: Ledger, name: str) -> UUID:
     """Record a project of Hauts-de-France."""
-    return ledger.identify_project(
+    return ledger.execute(
         ACTOR,
-        name=name,
-        territory="commune:59350",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 2),
+        IdentifyProject(
+            name=name,
+            territory="commune:59350",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        ),
     ).id
 
 
@@ -64,8 +67,11 @@ def damaged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Damaged]
     admin = create_token(writer, name="admin", role=Role.ADMIN)[0]
     auditor = create_token(writer, name="auditor", role=Role.AUDITOR)[0]
     project_id = identify(writer, "Damaged")
-    writer.grant_loan(
-        ACTOR, project_id, amount="500.00", granted_on=date(2024, 3, 1), duration_months=60
+    writer.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=project_id, amount="500.00", granted_on=date(2024, 3, 1), duration_months=60
+        ),
     )
     healthy_id = identify(writer, "Healthy")
     position = writer.positions.event_positions(project_id)[2]

@@ -18,6 +18,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.tokens import create_token
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject, SetIndicator
 from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
@@ -28,13 +29,15 @@ LOAN = {"amount": "2500000.00", "granted_on": "2024-03-01", "duration_months": 2
 
 def seed_project(ledger: Ledger) -> UUID:
     """Record a Hauts-de-France project."""
-    return ledger.identify_project(
+    return ledger.execute(
         SEED,
-        name="Réseau de chaleur sur eaux de mine",
-        territory="epci:246200364",
-        theme="energy_transition",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 5),
+        IdentifyProject(
+            name="Réseau de chaleur sur eaux de mine",
+            territory="epci:246200364",
+            theme="energy_transition",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 5),
+        ),
     ).id
 
 
@@ -112,8 +115,11 @@ def test_a_keyed_write_sent_again_after_the_project_moved_on_gets_the_first_resp
 ) -> None:
     headers = {"Authorization": tokens["admin"], "Idempotency-Key": "c-1", "If-Match": "1"}
     first = client.post(f"/v1/projects/{project}/loans", json=LOAN, headers=headers)
-    api_ledger.set_indicator(
-        SEED, project, indicator="mwh", unit="MWh", target=10, due_on=date(2030, 1, 1)
+    api_ledger.execute(
+        SEED,
+        SetIndicator(
+            project_id=project, indicator="mwh", unit="MWh", target=10, due_on=date(2030, 1, 1)
+        ),
     )
 
     again = client.post(f"/v1/projects/{project}/loans", json=LOAN, headers=headers)
@@ -380,8 +386,14 @@ def test_a_keyed_disbursement_of_all_that_remains_sent_at_once_is_recorded_once(
     app, ledger = shared
     token = create_token(ledger, name="admin", role=Role.ADMIN)[0]
     project = seed_project(ledger)
-    loan = ledger.grant_loan(
-        SEED, project, amount="1000000.00", granted_on=date(2024, 2, 1), duration_months=120
+    loan = ledger.execute(
+        SEED,
+        GrantLoan(
+            project_id=project,
+            amount="1000000.00",
+            granted_on=date(2024, 2, 1),
+            duration_months=120,
+        ),
     ).commitment_id
 
     responses = send_together(

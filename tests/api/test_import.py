@@ -21,6 +21,7 @@ from api.demo import load_demo
 from api.settings import Settings
 from api.tokens import create_token
 from domain.application import Ledger
+from domain.commands import IdentifyProject
 from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
@@ -32,22 +33,26 @@ HEADER = "project_reference,project_id,directorate,instrument,amount,date,durati
 
 def seed_projects(ledger: Ledger) -> dict[str, UUID]:
     """Record a Hauts-de-France project (reference HDF-2024-0001) and a Bretagne one."""
-    hdf = ledger.identify_project(
+    hdf = ledger.execute(
         SEED,
-        name="Pôle d'échanges de Lens",
-        territory="commune:62498",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 10),
-        reference="HDF-2024-0001",
+        IdentifyProject(
+            name="Pôle d'échanges de Lens",
+            territory="commune:62498",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 10),
+            reference="HDF-2024-0001",
+        ),
     ).id
-    bre = ledger.identify_project(
+    bre = ledger.execute(
         SEED,
-        name="Salle de spectacles de Fougères",
-        territory="commune:35115",
-        theme="culture_sport",
-        directorate="bretagne",
-        identified_on=date(2024, 1, 10),
+        IdentifyProject(
+            name="Salle de spectacles de Fougères",
+            territory="commune:35115",
+            theme="culture_sport",
+            directorate="bretagne",
+            identified_on=date(2024, 1, 10),
+        ),
     ).id
     return {"hdf": hdf, "bre": bre}
 

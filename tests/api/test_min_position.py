@@ -19,6 +19,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.tokens import create_token
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject
 from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
@@ -66,17 +67,22 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     ledger = Ledger(env=library_env(url))
     read_models = ReadModelDatabase.from_url(url, schema)
     token, _ = create_token(ledger, name="admin", role=Role.ADMIN)
-    project = ledger.identify_project(
+    project = ledger.execute(
         ACTOR,
-        name="Tramway",
-        territory="commune:59650",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 2),
+        IdentifyProject(
+            name="Tramway",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        ),
     )
     catch_up(ledger, read_models)
-    later = ledger.grant_loan(
-        ACTOR, project.id, amount="1000", granted_on=date(2024, 3, 1), duration_months=60
+    later = ledger.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=project.id, amount="1000", granted_on=date(2024, 3, 1), duration_months=60
+        ),
     )
     try:
         yield Served(

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
 from domain.application import Ledger, Written
+from domain.commands import IdentifyProject, LaunchStudy
 from domain.values import Actor
 from projections.db import ReadModelDatabase
 from projections.views import catch_up
@@ -20,16 +21,21 @@ ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france", correlation_id="corr
 @pytest.fixture
 def project(api_ledger: Ledger) -> Written:
     """A project with a study."""
-    written = api_ledger.identify_project(
+    written = api_ledger.execute(
         ACTOR,
-        name="Tiers-lieu",
-        territory="commune:59632",
-        theme="digital",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 15),
+        IdentifyProject(
+            name="Tiers-lieu",
+            territory="commune:59632",
+            theme="digital",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 15),
+        ),
     )
-    return api_ledger.launch_study(
-        ACTOR, written.id, amount="12000", launched_on=date(2024, 2, 1), subject="Usages"
+    return api_ledger.execute(
+        ACTOR,
+        LaunchStudy(
+            project_id=written.id, amount="12000", launched_on=date(2024, 2, 1), subject="Usages"
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.tokens import revoke_token
 from domain.application import Ledger, Written
+from domain.commands import Disburse, GrantLoan, IdentifyProject
 from domain.values import Actor
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france", correlation_id="corr-1")
@@ -18,20 +19,34 @@ ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france", correlation_id="corr
 @pytest.fixture
 def project(api_ledger: Ledger) -> Written:
     """A project with a loan and a disbursement."""
-    written = api_ledger.identify_project(
+    written = api_ledger.execute(
         ACTOR,
-        name="BHNS Artois-Gohelle",
-        territory="epci:200072460",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2019, 5, 1),
+        IdentifyProject(
+            name="BHNS Artois-Gohelle",
+            territory="epci:200072460",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2019, 5, 1),
+        ),
     )
-    loan = api_ledger.grant_loan(
-        ACTOR, written.id, amount="35000000.00", granted_on=date(2019, 6, 1), duration_months=240
+    loan = api_ledger.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=written.id,
+            amount="35000000.00",
+            granted_on=date(2019, 6, 1),
+            duration_months=240,
+        ),
     )
     assert loan.commitment_id is not None
-    return api_ledger.disburse(
-        ACTOR, written.id, loan.commitment_id, amount="1000000", disbursed_on=date(2020, 1, 6)
+    return api_ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=written.id,
+            commitment_id=loan.commitment_id,
+            amount="1000000",
+            disbursed_on=date(2020, 1, 6),
+        ),
     )
 
 

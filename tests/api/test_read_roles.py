@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.tokens import create_token, revoke_token
 from domain.application import Ledger
+from domain.commands import IdentifyProject, SignConvention
 from domain.tokens import Role
 from domain.values import Actor
 from projections.db import ReadModelDatabase
@@ -36,21 +37,25 @@ PATHS = [path for path, _ in READS]
 @pytest.fixture
 def ids(api_ledger: Ledger, read_models: ReadModelDatabase) -> dict[str, str]:
     """A projected project and convention to read."""
-    project = api_ledger.identify_project(
+    project = api_ledger.execute(
         SEED,
-        name="Gare routière",
-        territory="commune:59650",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 10),
+        IdentifyProject(
+            name="Gare routière",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 10),
+        ),
     )
-    convention = api_ledger.sign_convention(
+    convention = api_ledger.execute(
         SEED,
-        title="Convention",
-        directorate="hauts_de_france",
-        signatories=["commune:59650"],
-        themes=["mobility"],
-        signed_on=date(2024, 1, 1),
+        SignConvention(
+            title="Convention",
+            directorate="hauts_de_france",
+            signatories=["commune:59650"],
+            themes=["mobility"],
+            signed_on=date(2024, 1, 1),
+        ),
     )
     catch_up(api_ledger, read_models)
     return {"p": str(project.id), "c": str(convention.id)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from domain.application import Ledger, Written
+from domain.commands import Disburse, GrantLoan, IdentifyProject, LaunchStudy
 from domain.values import Actor
 from projections.db import ReadModelDatabase
 from projections.views import catch_up
@@ -29,27 +31,37 @@ def funded(api_ledger: Ledger, read_models: ReadModelDatabase) -> list[Written]:
             ("departement:62", "housing_renovation"),
         ]
     ):
-        project = api_ledger.identify_project(
+        project = api_ledger.execute(
             ACTOR,
-            name=f"Projet {i}",
-            territory=territory,
-            theme=theme,
-            directorate="hauts_de_france",
-            identified_on=date(2023, 1, 10),
-            estimated_cost="3000000",
+            IdentifyProject(
+                name=f"Projet {i}",
+                territory=territory,
+                theme=theme,
+                directorate="hauts_de_france",
+                identified_on=date(2023, 1, 10),
+                estimated_cost="3000000",
+            ),
         )
         written.append(
-            api_ledger.grant_loan(
+            api_ledger.execute(
                 ACTOR,
-                project.id,
-                amount="1000000.50",
-                granted_on=date(2024, 3, 1),
-                duration_months=120,
+                GrantLoan(
+                    project_id=project.id,
+                    amount="1000000.50",
+                    granted_on=date(2024, 3, 1),
+                    duration_months=120,
+                ),
             )
         )
     written.append(
-        api_ledger.launch_study(
-            ACTOR, written[0].id, amount="45000", launched_on=date(2025, 6, 2), subject="Étude"
+        api_ledger.execute(
+            ACTOR,
+            LaunchStudy(
+                project_id=written[0].id,
+                amount="45000",
+                launched_on=date(2025, 6, 2),
+                subject="Étude",
+            ),
         )
     )
     catch_up(api_ledger, read_models)
@@ -131,12 +143,14 @@ def test_totals_as_csv_for_french_spreadsheets_use_semicolons_and_decimal_commas
 def test_a_read_waits_for_a_position_the_read_models_have_not_reached(
     client: TestClient, tokens: dict[str, str], funded: list[Written], api_ledger: Ledger
 ) -> None:
-    later = api_ledger.disburse(
+    later = api_ledger.execute(
         ACTOR,
-        funded[0].id,
-        funded[0].commitment_id,  # type: ignore[arg-type]
-        amount="100",
-        disbursed_on=date(2024, 5, 1),
+        Disburse(
+            project_id=funded[0].id,
+            commitment_id=_commitment(funded[0]),
+            amount="100",
+            disbursed_on=date(2024, 5, 1),
+        ),
     )
 
     response = client.get(
@@ -283,13 +297,15 @@ def test_the_reference_has_french_labels(client: TestClient, tokens: dict[str, s
 def test_the_projections_report_their_lag(
     client: TestClient, tokens: dict[str, str], funded: list[Written], api_ledger: Ledger
 ) -> None:
-    api_ledger.identify_project(
+    api_ledger.execute(
         ACTOR,
-        name="Pas encore projeté",
-        territory="commune:59650",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 1),
+        IdentifyProject(
+            name="Pas encore projeté",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 1),
+        ),
     )
 
     response = client.get("/v1/projections", headers={"Authorization": tokens["viewer"]})
@@ -309,12 +325,14 @@ def test_a_repeated_totals_query_reflects_events_projected_in_between(
 ) -> None:
     headers = {"Authorization": tokens["viewer"]}
     before = client.get("/v1/totals", headers=headers).json()
-    api_ledger.disburse(
+    api_ledger.execute(
         ACTOR,
-        funded[0].id,
-        funded[0].commitment_id,  # type: ignore[arg-type]
-        amount="250.00",
-        disbursed_on=date(2024, 5, 1),
+        Disburse(
+            project_id=funded[0].id,
+            commitment_id=_commitment(funded[0]),
+            amount="250.00",
+            disbursed_on=date(2024, 5, 1),
+        ),
     )
     catch_up(api_ledger, read_models)
 
@@ -334,3 +352,8 @@ def test_totals_up_to_the_last_representable_day_answer_everything(
 
     assert response.status_code == 200
     assert response.json()["total"]["committed"] == "3045001.50"
+
+
+def _commitment(written: Written) -> UUID:
+    assert written.commitment_id is not None
+    return written.commitment_id

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.tokens import create_token, revoke_token
 from domain.application import Ledger
+from domain.commands import GrantLoan, IdentifyProject, LaunchStudy, SetIndicator, SignConvention
 from domain.tokens import Role
 from domain.values import Actor
 
@@ -43,30 +44,53 @@ class Target:
 
 def seed_target(ledger: Ledger, directorate: str, territory: str) -> Target:
     """Record a project with something under every kind of write, and a convention."""
-    project = ledger.identify_project(
+    project = ledger.execute(
         SEED,
-        name="Projet",
-        territory=territory,
-        theme="mobility",
-        directorate=directorate,
-        identified_on=date(2019, 1, 10),
+        IdentifyProject(
+            name="Projet",
+            territory=territory,
+            theme="mobility",
+            directorate=directorate,
+            identified_on=date(2019, 1, 10),
+        ),
     ).id
-    loan = ledger.grant_loan(
-        SEED, project, amount="1000000.00", granted_on=date(2019, 2, 1), duration_months=120
-    ).commitment_id
-    study = ledger.launch_study(
-        SEED, project, amount="50000.00", launched_on=date(2019, 2, 1), subject="Faisabilité"
-    ).commitment_id
-    ledger.set_indicator(
-        SEED, project, indicator="riders", unit="voyageurs", target=100, due_on=date(2027, 1, 1)
-    )
-    convention = ledger.sign_convention(
+    loan = ledger.execute(
         SEED,
-        title="Convention",
-        directorate=directorate,
-        signatories=[territory],
-        themes=["mobility"],
-        signed_on=date(2019, 1, 1),
+        GrantLoan(
+            project_id=project,
+            amount="1000000.00",
+            granted_on=date(2019, 2, 1),
+            duration_months=120,
+        ),
+    ).commitment_id
+    study = ledger.execute(
+        SEED,
+        LaunchStudy(
+            project_id=project,
+            amount="50000.00",
+            launched_on=date(2019, 2, 1),
+            subject="Faisabilité",
+        ),
+    ).commitment_id
+    ledger.execute(
+        SEED,
+        SetIndicator(
+            project_id=project,
+            indicator="riders",
+            unit="voyageurs",
+            target=100,
+            due_on=date(2027, 1, 1),
+        ),
+    )
+    convention = ledger.execute(
+        SEED,
+        SignConvention(
+            title="Convention",
+            directorate=directorate,
+            signatories=[territory],
+            themes=["mobility"],
+            signed_on=date(2019, 1, 1),
+        ),
     ).id
     assert loan is not None
     assert study is not None

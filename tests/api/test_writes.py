@@ -12,6 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.application import Ledger
+from domain.commands import (
+    CorrectProject,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    LaunchStudy,
+    SetIndicator,
+    SignConvention,
+)
 from domain.values import Actor
 
 SEED = Actor(name="seed", directorate="hauts_de_france", correlation_id="seed")
@@ -37,38 +46,64 @@ class World:
 @pytest.fixture
 def world(api_ledger: Ledger) -> World:
     """A project with something under every kind of write."""
-    project = api_ledger.identify_project(
+    project = api_ledger.execute(
         SEED,
-        name="Bulles : BHNS Artois-Gohelle",
-        territory="epci:246200364",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2019, 3, 20),
+        IdentifyProject(
+            name="Bulles : BHNS Artois-Gohelle",
+            territory="epci:246200364",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2019, 3, 20),
+        ),
     ).id
-    loan = api_ledger.grant_loan(
-        SEED, project, amount="35000000.00", granted_on=date(2019, 7, 9), duration_months=480
+    loan = api_ledger.execute(
+        SEED,
+        GrantLoan(
+            project_id=project,
+            amount="35000000.00",
+            granted_on=date(2019, 7, 9),
+            duration_months=480,
+        ),
     ).commitment_id
     assert loan is not None
-    api_ledger.disburse(SEED, project, loan, amount="10000000.00", disbursed_on=date(2019, 10, 15))
-    study = api_ledger.launch_study(
-        SEED, project, amount="85000.00", launched_on=date(2019, 9, 2), subject="Programmation"
+    api_ledger.execute(
+        SEED,
+        Disburse(
+            project_id=project,
+            commitment_id=loan,
+            amount="10000000.00",
+            disbursed_on=date(2019, 10, 15),
+        ),
+    )
+    study = api_ledger.execute(
+        SEED,
+        LaunchStudy(
+            project_id=project,
+            amount="85000.00",
+            launched_on=date(2019, 9, 2),
+            subject="Programmation",
+        ),
     ).commitment_id
     assert study is not None
-    api_ledger.set_indicator(
+    api_ledger.execute(
         SEED,
-        project,
-        indicator="riders",
-        unit="voyageurs/jour",
-        target=12000,
-        due_on=date(2027, 12, 31),
+        SetIndicator(
+            project_id=project,
+            indicator="riders",
+            unit="voyageurs/jour",
+            target=12000,
+            due_on=date(2027, 12, 31),
+        ),
     )
-    convention = api_ledger.sign_convention(
+    convention = api_ledger.execute(
         SEED,
-        title="Engagement pour le renouveau du Bassin minier",
-        directorate="hauts_de_france",
-        signatories=["epci:246200364"],
-        themes=["mobility"],
-        signed_on=date(2019, 3, 12),
+        SignConvention(
+            title="Engagement pour le renouveau du Bassin minier",
+            directorate="hauts_de_france",
+            signatories=["epci:246200364"],
+            themes=["mobility"],
+            signed_on=date(2019, 3, 12),
+        ),
     ).id
     return World(project, loan, study, convention)
 
@@ -327,7 +362,9 @@ def test_a_json_number_amount_is_read_exactly(
 def test_a_correction_sending_null_clears_the_estimated_cost(
     client: TestClient, tokens: dict[str, str], world: World, api_ledger: Ledger
 ) -> None:
-    api_ledger.correct_project(SEED, world.project, reason="Coût connu", estimated_cost="1.00")
+    api_ledger.execute(
+        SEED, CorrectProject(project_id=world.project, reason="Coût connu", estimated_cost="1.00")
+    )
 
     client.post(
         world.path("/v1/projects/{p}/corrections"),

@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from api.demo import BASSIN_MINIER_CONVENTION_ID, DemoSummary, load_demo
 from api.tokens import create_token
 from domain.application import Ledger
+from domain.commands import IdentifyProject
 from domain.project import Project
 from domain.reference import DIRECTORATES, PROGRAMMES, THEMES, Instrument
 from domain.reference.territories import Band, TerritoryLevel, load_territories
@@ -279,13 +280,15 @@ def test_the_demo_loads_into_a_store_holding_only_tokens() -> None:
 def test_the_demo_leaves_a_store_holding_a_project_untouched() -> None:
     ledger = Ledger(env=library_env("memory://"))
     try:
-        ledger.identify_project(
+        ledger.execute(
             Actor(name="someone"),
-            name="Tramway",
-            territory="commune:59650",
-            theme="mobility",
-            directorate="hauts_de_france",
-            identified_on=date(2024, 1, 2),
+            IdentifyProject(
+                name="Tramway",
+                territory="commune:59650",
+                theme="mobility",
+                directorate="hauts_de_france",
+                identified_on=date(2024, 1, 2),
+            ),
         )
         head = ledger.head_position()
 

@@ -11,6 +11,23 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.application import Ledger, Written
+from domain.commands import (
+    CancelCommitment,
+    CompleteProject,
+    CorrectCommitmentAmount,
+    CorrectProject,
+    DeliverStudy,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    InvestEquity,
+    LaunchStudy,
+    LinkToConvention,
+    Measure,
+    RecordRepayment,
+    SetIndicator,
+    SignConvention,
+)
 from domain.errors import (
     AmountExceedsError,
     BusinessRuleError,
@@ -22,7 +39,6 @@ from domain.errors import (
     OutOfScopeError,
     VersionMismatchError,
 )
-from domain.project import Project
 from domain.values import Actor
 
 HDF = "hauts_de_france"
@@ -39,14 +55,16 @@ def identify(
     ledger: Ledger, actor: Actor = NORD, *, reference: str | None = None, **details: str
 ) -> Written:
     """Identify a project in Wattrelos for Hauts-de-France unless told otherwise."""
-    return ledger.identify_project(
+    return ledger.execute(
         actor,
-        name=details.get("name", "Tramway de Wattrelos"),
-        territory=details.get("territory", "commune:59650"),
-        theme=details.get("theme", "mobility"),
-        directorate=details.get("directorate", HDF),
-        identified_on=IDENTIFIED_ON,
-        reference=reference,
+        IdentifyProject(
+            name=details.get("name", "Tramway de Wattrelos"),
+            territory=details.get("territory", "commune:59650"),
+            theme=details.get("theme", "mobility"),
+            directorate=details.get("directorate", HDF),
+            identified_on=IDENTIFIED_ON,
+            reference=reference,
+        ),
     )
 
 
@@ -55,21 +73,24 @@ def identify_in_paris(ledger: Ledger, actor: Actor = PARIS) -> Written:
 
 
 def loan(ledger: Ledger, project_id: UUID, amount: str = "1000.00") -> UUID:
-    written = ledger.grant_loan(
-        NORD, project_id, amount=amount, granted_on=GRANTED_ON, duration_months=240
+    written = ledger.execute(
+        NORD,
+        GrantLoan(project_id=project_id, amount=amount, granted_on=GRANTED_ON, duration_months=240),
     )
     assert written.commitment_id is not None
     return written.commitment_id
 
 
 def sign(ledger: Ledger) -> UUID:
-    return ledger.sign_convention(
+    return ledger.execute(
         NORD,
-        title="Engagement pour le renouveau du Bassin minier",
-        directorate=HDF,
-        signatories=["departement:59", "departement:62"],
-        themes=["mobility", "housing_renovation"],
-        signed_on=date(2017, 3, 7),
+        SignConvention(
+            title="Engagement pour le renouveau du Bassin minier",
+            directorate=HDF,
+            signatories=["departement:59", "departement:62"],
+            themes=["mobility", "housing_renovation"],
+            signed_on=date(2017, 3, 7),
+        ),
     ).id
 
 
@@ -97,33 +118,74 @@ def test_identifying_a_project_with_a_reference_returns_the_position_of_the_fact
 def test_every_change_returns_its_id_version_and_the_position_of_its_event(ledger: Ledger) -> None:
     project_id = identify(ledger).id
     commitment_id = loan(ledger, project_id)
-    study_id = ledger.launch_study(
-        NORD, project_id, amount="5000.00", launched_on=GRANTED_ON, subject="Étude de trafic"
+    study_id = ledger.execute(
+        NORD,
+        LaunchStudy(
+            project_id=project_id,
+            amount="5000.00",
+            launched_on=GRANTED_ON,
+            subject="Étude de trafic",
+        ),
     ).commitment_id
     assert study_id is not None
     convention_id = sign(ledger)
     writes: list[Callable[[], Written]] = [
-        lambda: ledger.disburse(
-            NORD, project_id, commitment_id, amount="400.00", disbursed_on=LATER
+        lambda: ledger.execute(
+            NORD,
+            Disburse(
+                project_id=project_id,
+                commitment_id=commitment_id,
+                amount="400.00",
+                disbursed_on=LATER,
+            ),
         ),
-        lambda: ledger.record_repayment(
-            NORD, project_id, commitment_id, principal="100.00", repaid_on=LATER
+        lambda: ledger.execute(
+            NORD,
+            RecordRepayment(
+                project_id=project_id,
+                commitment_id=commitment_id,
+                principal="100.00",
+                repaid_on=LATER,
+            ),
         ),
-        lambda: ledger.cancel_commitment(
-            NORD, project_id, commitment_id, amount="50.00", cancelled_on=LATER, reason="x"
+        lambda: ledger.execute(
+            NORD,
+            CancelCommitment(
+                project_id=project_id,
+                commitment_id=commitment_id,
+                amount="50.00",
+                cancelled_on=LATER,
+                reason="x",
+            ),
         ),
-        lambda: ledger.correct_commitment_amount(
-            NORD, project_id, commitment_id, amount="1200.00", reason="typo"
+        lambda: ledger.execute(
+            NORD,
+            CorrectCommitmentAmount(
+                project_id=project_id, commitment_id=commitment_id, amount="1200.00", reason="typo"
+            ),
         ),
-        lambda: ledger.invest_equity(NORD, project_id, amount="300.00", invested_on=LATER),
-        lambda: ledger.deliver_study(NORD, project_id, study_id, delivered_on=LATER),
-        lambda: ledger.correct_project(NORD, project_id, name="Tram", reason="shorter"),
-        lambda: ledger.set_indicator(
-            NORD, project_id, indicator="jobs", unit="jobs", target=10, due_on=LATER
+        lambda: ledger.execute(
+            NORD, InvestEquity(project_id=project_id, amount="300.00", invested_on=LATER)
         ),
-        lambda: ledger.measure(NORD, project_id, indicator="jobs", value=4, measured_on=LATER),
-        lambda: ledger.link_project_to_convention(NORD, convention_id, project_id),
-        lambda: ledger.complete_project(NORD, project_id, on=LATER),
+        lambda: ledger.execute(
+            NORD, DeliverStudy(project_id=project_id, commitment_id=study_id, delivered_on=LATER)
+        ),
+        lambda: ledger.execute(
+            NORD, CorrectProject(project_id=project_id, name="Tram", reason="shorter")
+        ),
+        lambda: ledger.execute(
+            NORD,
+            SetIndicator(
+                project_id=project_id, indicator="jobs", unit="jobs", target=10, due_on=LATER
+            ),
+        ),
+        lambda: ledger.execute(
+            NORD, Measure(project_id=project_id, indicator="jobs", value=4, measured_on=LATER)
+        ),
+        lambda: ledger.execute(
+            NORD, LinkToConvention(convention_id=convention_id, project_id=project_id)
+        ),
+        lambda: ledger.execute(NORD, CompleteProject(project_id=project_id, on=LATER)),
     ]
     version = ledger.project(project_id).version
 
@@ -138,13 +200,15 @@ def test_every_change_returns_its_id_version_and_the_position_of_its_event(ledge
 def test_signing_a_convention_returns_the_log_head_as_its_position(ledger: Ledger) -> None:
     identify(ledger)
 
-    written = ledger.sign_convention(
+    written = ledger.execute(
         ADMIN,
-        title="Convention",
-        directorate=HDF,
-        signatories=["departement:59"],
-        themes=["mobility"],
-        signed_on=date(2017, 3, 7),
+        SignConvention(
+            title="Convention",
+            directorate=HDF,
+            signatories=["departement:59"],
+            themes=["mobility"],
+            signed_on=date(2017, 3, 7),
+        ),
     )
 
     assert (written.version, written.position) == (1, ledger.head_position())
@@ -154,7 +218,12 @@ def test_a_project_history_lists_its_events_in_order_with_positions(ledger: Ledg
     project_id = identify(ledger).id
     identify_in_paris(ledger)
     commitment_id = loan(ledger, project_id, "1000.00")
-    ledger.disburse(NORD, project_id, commitment_id, amount="250.00", disbursed_on=LATER)
+    ledger.execute(
+        NORD,
+        Disburse(
+            project_id=project_id, commitment_id=commitment_id, amount="250.00", disbursed_on=LATER
+        ),
+    )
 
     history = ledger.project_events(project_id)
 
@@ -222,7 +291,12 @@ def test_the_history_of_an_unknown_project_is_not_found(ledger: Ledger) -> None:
 def test_a_project_can_be_read_at_an_earlier_version(ledger: Ledger) -> None:
     project_id = identify(ledger).id
     commitment_id = loan(ledger, project_id, "1000.00")
-    ledger.disburse(NORD, project_id, commitment_id, amount="250.00", disbursed_on=LATER)
+    ledger.execute(
+        NORD,
+        Disburse(
+            project_id=project_id, commitment_id=commitment_id, amount="250.00", disbursed_on=LATER
+        ),
+    )
 
     at_two = ledger.project(project_id, version=2)
 
@@ -242,8 +316,13 @@ def test_a_project_can_be_read_as_it_was_recorded_at_a_time(ledger: Ledger) -> N
     project_id = identify(ledger).id
     commitment_id = loan(ledger, project_id, "1000.00")
     between = ledger.project_events(project_id)[-1].recorded_at
-    ledger.disburse(NORD, project_id, commitment_id, amount="250.00", disbursed_on=LATER)
-    ledger.correct_project(NORD, project_id, name="Tram", reason="shorter")
+    ledger.execute(
+        NORD,
+        Disburse(
+            project_id=project_id, commitment_id=commitment_id, amount="250.00", disbursed_on=LATER
+        ),
+    )
+    ledger.execute(NORD, CorrectProject(project_id=project_id, name="Tram", reason="shorter"))
 
     then = ledger.project_as_at(project_id, between)
 
@@ -275,7 +354,10 @@ def test_a_directorate_cannot_write_to_another_directorates_project(ledger: Ledg
     head = ledger.head_position()
 
     with pytest.raises(OutOfScopeError):
-        ledger.grant_loan(NORD, project_id, amount="10.00", granted_on=LATER, duration_months=12)
+        ledger.execute(
+            NORD,
+            GrantLoan(project_id=project_id, amount="10.00", granted_on=LATER, duration_months=12),
+        )
 
     assert ledger.head_position() == head
 
@@ -292,8 +374,9 @@ def test_a_directorate_cannot_identify_a_project_for_another_directorate(ledger:
 def test_an_unbound_actor_may_write_for_any_directorate(ledger: Ledger) -> None:
     project_id = identify_in_paris(ledger, ADMIN).id
 
-    written = ledger.grant_loan(
-        ADMIN, project_id, amount="10.00", granted_on=LATER, duration_months=12
+    written = ledger.execute(
+        ADMIN,
+        GrantLoan(project_id=project_id, amount="10.00", granted_on=LATER, duration_months=12),
     )
 
     assert written.version == 2
@@ -302,13 +385,15 @@ def test_an_unbound_actor_may_write_for_any_directorate(ledger: Ledger) -> None:
 
 def test_a_directorate_cannot_sign_a_convention_for_another_directorate(ledger: Ledger) -> None:
     with pytest.raises(OutOfScopeError):
-        ledger.sign_convention(
+        ledger.execute(
             PARIS,
-            title="Convention",
-            directorate=HDF,
-            signatories=["departement:59"],
-            themes=["mobility"],
-            signed_on=date(2017, 3, 7),
+            SignConvention(
+                title="Convention",
+                directorate=HDF,
+                signatories=["departement:59"],
+                themes=["mobility"],
+                signed_on=date(2017, 3, 7),
+            ),
         )
 
     assert ledger.head_position() == 0
@@ -375,7 +460,11 @@ def test_a_write_at_an_unexpected_version_is_refused_and_stores_nothing(ledger: 
     head = ledger.head_position()
 
     with pytest.raises(VersionMismatchError) as refused:
-        ledger.correct_project(NORD, project_id, name="Tram", reason="shorter", expected_version=1)
+        ledger.execute(
+            NORD,
+            CorrectProject(project_id=project_id, name="Tram", reason="shorter"),
+            expected_version=1,
+        )
 
     assert (refused.value.expected, refused.value.actual) == (1, 2)
     assert ledger.head_position() == head
@@ -385,8 +474,10 @@ def test_a_write_at_an_unexpected_version_is_refused_and_stores_nothing(ledger: 
 def test_a_write_at_the_expected_version_is_accepted(ledger: Ledger) -> None:
     project_id = identify(ledger).id
 
-    written = ledger.correct_project(
-        NORD, project_id, name="Tram", reason="shorter", expected_version=1
+    written = ledger.execute(
+        NORD,
+        CorrectProject(project_id=project_id, name="Tram", reason="shorter"),
+        expected_version=1,
     )
 
     assert written.version == 2
@@ -398,7 +489,15 @@ def test_a_refused_command_stores_nothing(ledger: Ledger) -> None:
     head = ledger.head_position()
 
     with pytest.raises(AmountExceedsError):
-        ledger.disburse(NORD, project_id, commitment_id, amount="1000.01", disbursed_on=LATER)
+        ledger.execute(
+            NORD,
+            Disburse(
+                project_id=project_id,
+                commitment_id=commitment_id,
+                amount="1000.01",
+                disbursed_on=LATER,
+            ),
+        )
 
     assert ledger.head_position() == head
     assert ledger.project(project_id).version == 2
@@ -411,7 +510,10 @@ def test_an_unknown_project_is_not_found(ledger: Ledger) -> None:
 
 def test_writing_to_an_unknown_project_is_refused(ledger: Ledger) -> None:
     with pytest.raises(NotFoundError):
-        ledger.grant_loan(NORD, uuid4(), amount="10.00", granted_on=LATER, duration_months=12)
+        ledger.execute(
+            NORD,
+            GrantLoan(project_id=uuid4(), amount="10.00", granted_on=LATER, duration_months=12),
+        )
 
     assert ledger.head_position() == 0
 
@@ -446,7 +548,9 @@ def test_a_project_can_be_linked_to_a_convention(ledger: Ledger) -> None:
     project_id = identify(ledger).id
     convention_id = sign(ledger)
 
-    written = ledger.link_project_to_convention(NORD, convention_id, project_id)
+    written = ledger.execute(
+        NORD, LinkToConvention(convention_id=convention_id, project_id=project_id)
+    )
 
     assert written.version == 2
     assert ledger.project(project_id).conventions == [convention_id]
@@ -461,7 +565,7 @@ def test_linking_a_project_to_an_ended_convention_is_refused(ledger: Ledger) -> 
     head = ledger.head_position()
 
     with pytest.raises(BusinessRuleError):
-        ledger.link_project_to_convention(NORD, convention_id, project_id)
+        ledger.execute(NORD, LinkToConvention(convention_id=convention_id, project_id=project_id))
 
     assert ledger.head_position() == head
     assert ledger.project(project_id).conventions == []
@@ -471,7 +575,7 @@ def test_linking_a_project_to_an_unknown_convention_is_refused(ledger: Ledger) -
     project_id = identify(ledger).id
 
     with pytest.raises(NotFoundError):
-        ledger.link_project_to_convention(NORD, uuid4(), project_id)
+        ledger.execute(NORD, LinkToConvention(convention_id=uuid4(), project_id=project_id))
 
     assert ledger.project(project_id).version == 1
 
@@ -492,8 +596,14 @@ def test_concurrent_disbursements_never_exceed_the_commitment(ledger: Ledger) ->
     def disburse() -> None:
         start.wait()
         try:
-            result = ledger.disburse(
-                NORD, project_id, commitment_id, amount="200.00", disbursed_on=LATER
+            result = ledger.execute(
+                NORD,
+                Disburse(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    amount="200.00",
+                    disbursed_on=LATER,
+                ),
             )
         except DomainError as error:
             with lock:
@@ -528,13 +638,15 @@ def test_a_commitment_id_held_by_another_project_is_refused(ledger: Ledger) -> N
     head = ledger.head_position()
 
     with pytest.raises(DuplicateCommitmentError, match=str(first)):
-        ledger.launch_study(
+        ledger.execute(
             NORD,
-            other,
-            amount="1000.00",
-            launched_on=GRANTED_ON,
-            subject="Étude",
-            commitment_id=commitment_id,
+            LaunchStudy(
+                project_id=other,
+                amount="1000.00",
+                launched_on=GRANTED_ON,
+                subject="Étude",
+                commitment_id=commitment_id,
+            ),
         )
 
     assert ledger.head_position() == head
@@ -547,14 +659,16 @@ def test_a_batch_reusing_another_projects_commitment_id_records_nothing(ledger: 
     commitment_id = loan(ledger, first)
     head = ledger.head_position()
 
-    def study(project: Project) -> bool:
-        project.launch_study(
-            commitment_id=commitment_id, amount="1", launched_on=GRANTED_ON, subject="s"
-        )
-        return True
+    study = LaunchStudy(
+        project_id=other,
+        commitment_id=commitment_id,
+        amount="1",
+        launched_on=GRANTED_ON,
+        subject="s",
+    )
 
     with pytest.raises(DuplicateCommitmentError):
-        ledger.change_projects(NORD, [(other, study)])
+        ledger.execute_batch(NORD, [study])
 
     assert ledger.head_position() == head
 
@@ -565,6 +679,6 @@ def test_a_project_cannot_join_another_directorates_convention(ledger: Ledger) -
     head = ledger.head_position()
 
     with pytest.raises(BusinessRuleError, match="hauts_de_france"):
-        ledger.link_project_to_convention(ADMIN, convention_id, project_id)
+        ledger.execute(ADMIN, LinkToConvention(convention_id=convention_id, project_id=project_id))
 
     assert ledger.head_position() == head

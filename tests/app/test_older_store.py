@@ -14,6 +14,7 @@ from eventsourcing.utils import resolve_topic
 
 from api.tokens import Principal, TokenInfo, authenticate, list_tokens, revoke_token
 from domain.application import Ledger
+from domain.commands import GrantLoan
 from domain.tokens import AccessToken, Role
 from domain.values import Actor
 from eventstore.settings import library_env
@@ -57,8 +58,11 @@ def test_an_older_store_replays_every_event(ledger: Ledger) -> None:
 
 
 def test_an_older_store_takes_new_writes_with_their_claims(ledger: Ledger) -> None:
-    written = ledger.grant_loan(
-        NORD, PROJECT, amount="5000.00", granted_on=date(2025, 2, 1), duration_months=12
+    written = ledger.execute(
+        NORD,
+        GrantLoan(
+            project_id=PROJECT, amount="5000.00", granted_on=date(2025, 2, 1), duration_months=12
+        ),
     )
 
     assert written.version == ledger.project(PROJECT).version

@@ -27,6 +27,20 @@ from hypothesis.stateful import (
 )
 
 from domain.application import Ledger, Written
+from domain.commands import (
+    AbandonProject,
+    CancelCommitment,
+    CompleteProject,
+    CorrectCommitmentAmount,
+    CorrectProject,
+    DeliverStudy,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    InvestEquity,
+    LaunchStudy,
+    RecordRepayment,
+)
 from domain.errors import DomainError
 from domain.indexes import CommitmentClaim
 from domain.project import Project
@@ -148,16 +162,18 @@ class LedgerMachine(RuleBasedStateMachine):
         reference: str | None,
     ) -> UUID | MultipleResults[UUID]:
         written = self.attempt(
-            lambda: self.ledger.identify_project(
+            lambda: self.ledger.execute(
                 ACTOR,
-                name="Projet",
-                territory=territory,
-                theme=theme,
-                directorate=HDF,
-                identified_on=IDENTIFIED_ON,
-                programme=programme,
-                estimated_cost=estimated_cost,
-                reference=reference,
+                IdentifyProject(
+                    name="Projet",
+                    territory=territory,
+                    theme=theme,
+                    directorate=HDF,
+                    identified_on=IDENTIFIED_ON,
+                    programme=programme,
+                    estimated_cost=estimated_cost,
+                    reference=reference,
+                ),
             ),
             # With a reference, the index event is stored after the project's.
             at_head=reference is None,
@@ -172,29 +188,39 @@ class LedgerMachine(RuleBasedStateMachine):
     ) -> Written | None:
         if instrument is Instrument.LOAN:
             return self.attempt(
-                lambda: self.ledger.grant_loan(
+                lambda: self.ledger.execute(
                     ACTOR,
-                    project_id,
-                    commitment_id=commitment_id,
-                    amount=amount,
-                    granted_on=on,
-                    duration_months=120,
+                    GrantLoan(
+                        project_id=project_id,
+                        commitment_id=commitment_id,
+                        amount=amount,
+                        granted_on=on,
+                        duration_months=120,
+                    ),
                 )
             )
         if instrument is Instrument.EQUITY:
             return self.attempt(
-                lambda: self.ledger.invest_equity(
-                    ACTOR, project_id, commitment_id=commitment_id, amount=amount, invested_on=on
+                lambda: self.ledger.execute(
+                    ACTOR,
+                    InvestEquity(
+                        project_id=project_id,
+                        commitment_id=commitment_id,
+                        amount=amount,
+                        invested_on=on,
+                    ),
                 )
             )
         return self.attempt(
-            lambda: self.ledger.launch_study(
+            lambda: self.ledger.execute(
                 ACTOR,
-                project_id,
-                commitment_id=commitment_id,
-                amount=amount,
-                launched_on=on,
-                subject="Étude",
+                LaunchStudy(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    amount=amount,
+                    launched_on=on,
+                    subject="Étude",
+                ),
             )
         )
 
@@ -236,8 +262,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def disburse(self, commitment: tuple[UUID, UUID], amount: Decimal | str, on: date) -> None:
         project_id, commitment_id = commitment
         self.attempt(
-            lambda: self.ledger.disburse(
-                ACTOR, project_id, commitment_id, amount=amount, disbursed_on=on
+            lambda: self.ledger.execute(
+                ACTOR,
+                Disburse(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    amount=amount,
+                    disbursed_on=on,
+                ),
             )
         )
 
@@ -246,8 +278,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self, project_id: UUID, commitment: tuple[UUID, UUID], amount: Decimal | str
     ) -> None:
         self.attempt(
-            lambda: self.ledger.disburse(
-                ACTOR, project_id, commitment[1], amount=amount, disbursed_on=LAST_DAY
+            lambda: self.ledger.execute(
+                ACTOR,
+                Disburse(
+                    project_id=project_id,
+                    commitment_id=commitment[1],
+                    amount=amount,
+                    disbursed_on=LAST_DAY,
+                ),
             )
         )
 
@@ -255,8 +293,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def repay(self, commitment: tuple[UUID, UUID], principal: Decimal | str, on: date) -> None:
         project_id, commitment_id = commitment
         self.attempt(
-            lambda: self.ledger.record_repayment(
-                ACTOR, project_id, commitment_id, principal=principal, repaid_on=on
+            lambda: self.ledger.execute(
+                ACTOR,
+                RecordRepayment(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    principal=principal,
+                    repaid_on=on,
+                ),
             )
         )
 
@@ -264,8 +308,15 @@ class LedgerMachine(RuleBasedStateMachine):
     def cancel(self, commitment: tuple[UUID, UUID], amount: Decimal | str, on: date) -> None:
         project_id, commitment_id = commitment
         self.attempt(
-            lambda: self.ledger.cancel_commitment(
-                ACTOR, project_id, commitment_id, amount=amount, cancelled_on=on, reason="revu"
+            lambda: self.ledger.execute(
+                ACTOR,
+                CancelCommitment(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    amount=amount,
+                    cancelled_on=on,
+                    reason="revu",
+                ),
             )
         )
 
@@ -273,8 +324,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def correct_amount(self, commitment: tuple[UUID, UUID], amount: Decimal | str) -> None:
         project_id, commitment_id = commitment
         self.attempt(
-            lambda: self.ledger.correct_commitment_amount(
-                ACTOR, project_id, commitment_id, amount=amount, reason="erreur de saisie"
+            lambda: self.ledger.execute(
+                ACTOR,
+                CorrectCommitmentAmount(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    amount=amount,
+                    reason="erreur de saisie",
+                ),
             )
         )
 
@@ -282,7 +339,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def deliver_study(self, commitment: tuple[UUID, UUID], on: date) -> None:
         project_id, commitment_id = commitment
         self.attempt(
-            lambda: self.ledger.deliver_study(ACTOR, project_id, commitment_id, delivered_on=on)
+            lambda: self.ledger.execute(
+                ACTOR,
+                DeliverStudy(project_id=project_id, commitment_id=commitment_id, delivered_on=on),
+            )
         )
 
     @rule(
@@ -306,21 +366,25 @@ class LedgerMachine(RuleBasedStateMachine):
         cleared: tuple[str, ...],
     ) -> None:
         self.attempt(
-            lambda: self.ledger.correct_project(
+            lambda: self.ledger.execute(
                 ACTOR,
-                project_id,
-                reason="correction",
-                territory=territory,
-                theme=theme,
-                estimated_cost=estimated_cost,
-                cleared=cleared,
+                CorrectProject(
+                    project_id=project_id,
+                    reason="correction",
+                    territory=territory,
+                    theme=theme,
+                    estimated_cost=estimated_cost,
+                    cleared=cleared,
+                ),
             )
         )
 
     @rule(project_id=projects, on=CLOSED_ON, abandon=st.booleans())
     def close(self, project_id: UUID, on: date, abandon: bool) -> None:
-        close = self.ledger.abandon_project if abandon else self.ledger.complete_project
-        written = self.attempt(lambda: close(ACTOR, project_id, on=on))
+        close = AbandonProject if abandon else CompleteProject
+        written = self.attempt(
+            lambda: self.ledger.execute(ACTOR, close(project_id=project_id, on=on))
+        )
         if written is not None:
             self.closed[project_id] = set(self.ledger.project(project_id).commitments)
 

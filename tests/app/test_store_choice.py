@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from domain.application import Ledger
+from domain.commands import IdentifyProject
 from domain.positions import EventPositions
 from domain.values import Actor
 from eventstore.group_commit import GroupCommit
@@ -16,13 +17,15 @@ NORD = Actor("dr-hdf", "hauts_de_france")
 
 
 def test_each_store_saves_by_group_commit_through_the_ledgers_recorder(ledger: Ledger) -> None:
-    written = ledger.identify_project(
+    written = ledger.execute(
         NORD,
-        name="Tramway de Wattrelos",
-        territory="commune:59650",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 2),
+        IdentifyProject(
+            name="Tramway de Wattrelos",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        ),
     )
 
     assert isinstance(ledger.events.recorder, GroupCommit)

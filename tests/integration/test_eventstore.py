@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from uuid import uuid4
+from uuid import UUID
 
 import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
 from domain.application import Ledger
-from domain.project import Project
+from domain.commands import GrantLoan, IdentifyProject, LaunchStudy
 from domain.values import Actor
 from eventstore.postgres import LedgerPostgresRecorder, PingUnlessRecent, WriteOutcomeUnknownError
 from eventstore.settings import library_env
@@ -51,13 +51,15 @@ def pg_ledger(postgres_url: str) -> Any:
 
 
 def _project(ledger: Ledger) -> Any:
-    return ledger.identify_project(
+    return ledger.execute(
         ACTOR,
-        name="Gare de Lens",
-        territory="commune:62498",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 2),
+        IdentifyProject(
+            name="Gare de Lens",
+            territory="commune:62498",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 1, 2),
+        ),
     ).id
 
 
@@ -72,11 +74,8 @@ def test_a_postgres_ledger_records_through_the_exactly_once_recorder(pg_ledger: 
     assert pg_ledger.head_position() == 0
 
 
-def _study(project: Project) -> bool:
-    project.launch_study(
-        commitment_id=uuid4(), amount="1", launched_on=date(2026, 3, 1), subject="s"
-    )
-    return True
+def _study(project_id: UUID) -> LaunchStudy:
+    return LaunchStudy(project_id=project_id, amount="1", launched_on=date(2026, 3, 1), subject="s")
 
 
 @pytest.mark.postgres
@@ -84,7 +83,7 @@ def _study(project: Project) -> bool:
 def test_twenty_thousand_commitments_are_recorded_in_one_transaction(pg_ledger: Ledger) -> None:
     project_id = _project(pg_ledger)
 
-    outcome = pg_ledger.change_projects(ACTOR, [(project_id, _study)] * 20_000)
+    outcome = pg_ledger.execute_batch(ACTOR, [_study(project_id) for _ in range(20_000)])
 
     assert outcome.refused == {}
     assert len(pg_ledger.project(project_id).commitments) == 20_000
@@ -111,8 +110,11 @@ def test_a_commit_whose_answer_is_lost_is_settled_not_repeated(postgres_url: str
     ledger = Ledger(env=env)
     try:
         project_id = _project(ledger)
-        loan = ledger.grant_loan(
-            ACTOR, project_id, amount="100", granted_on=date(2024, 2, 1), duration_months=12
+        loan = ledger.execute(
+            ACTOR,
+            GrantLoan(
+                project_id=project_id, amount="100", granted_on=date(2024, 2, 1), duration_months=12
+            ),
         )
         assert _AnswerLost.lost == 1
 
@@ -149,8 +151,14 @@ def test_a_write_whose_outcome_cannot_be_settled_is_never_called_unrecorded(
         project_id = _project(ledger)
 
         with pytest.raises(WriteOutcomeUnknownError):
-            silent.grant_loan(
-                ACTOR, project_id, amount="100", granted_on=date(2024, 2, 1), duration_months=12
+            silent.execute(
+                ACTOR,
+                GrantLoan(
+                    project_id=project_id,
+                    amount="100",
+                    granted_on=date(2024, 2, 1),
+                    duration_months=12,
+                ),
             )
 
         # It was in fact recorded: the answer said it might be.

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from api.synthetic import generate
+from domain.commands import IdentifyProject
 from domain.values import Actor
 from projections.db import Dialect
 from projections.projector import Projector, rebuild, status, wait_for_position
@@ -30,13 +31,15 @@ GROUPINGS = (("region", "theme"), ("departement", "instrument"), ("year", "progr
 
 def identify(store: Store, name: str = "Pôle d'échanges multimodal") -> int:
     """Record a project; return the log position of the write."""
-    return store.ledger.identify_project(
+    return store.ledger.execute(
         ACTOR,
-        name=name,
-        territory="commune:59650",
-        theme="mobility",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 3, 1),
+        IdentifyProject(
+            name=name,
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 3, 1),
+        ),
     ).position
 
 

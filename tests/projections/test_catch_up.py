@@ -10,6 +10,18 @@ import pytest
 
 from api.tokens import create_token
 from domain.application import Ledger
+from domain.commands import (
+    CancelCommitment,
+    CompleteProject,
+    CorrectCommitmentAmount,
+    CorrectProject,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    LinkToConvention,
+    RecordRepayment,
+    SignConvention,
+)
 from domain.tokens import Role
 from domain.values import Actor
 from projections import queries, views
@@ -33,37 +45,74 @@ HDF = "hauts_de_france"
 
 def record_history(ledger: Ledger, projects: int = 4) -> None:
     """Record a few projects with money moving, corrections and a convention (~40 events)."""
-    convention = ledger.sign_convention(
+    convention = ledger.execute(
         ACTOR,
-        title="Bassin minier",
-        directorate=HDF,
-        signatories=["region:32"],
-        themes=["mobility"],
-        signed_on=date(2022, 1, 1),
+        SignConvention(
+            title="Bassin minier",
+            directorate=HDF,
+            signatories=["region:32"],
+            themes=["mobility"],
+            signed_on=date(2022, 1, 1),
+        ),
     ).id
     for i in range(projects):
-        project = ledger.identify_project(
+        project = ledger.execute(
             ACTOR,
-            name=f"Projet {i}",
-            territory=("commune:59350", "epci:200093201", "departement:62", "region:32")[i % 4],
-            theme=("mobility", "health")[i % 2],
-            directorate=HDF,
-            identified_on=date(2023, 1 + i, 2),
-            estimated_cost=f"{1000 * (i + 1)}.00",
+            IdentifyProject(
+                name=f"Projet {i}",
+                territory=("commune:59350", "epci:200093201", "departement:62", "region:32")[i % 4],
+                theme=("mobility", "health")[i % 2],
+                directorate=HDF,
+                identified_on=date(2023, 1 + i, 2),
+                estimated_cost=f"{1000 * (i + 1)}.00",
+            ),
         ).id
-        loan = ledger.grant_loan(
-            ACTOR, project, amount="500.00", granted_on=date(2023, 6, 1), duration_months=60
+        loan = ledger.execute(
+            ACTOR,
+            GrantLoan(
+                project_id=project, amount="500.00", granted_on=date(2023, 6, 1), duration_months=60
+            ),
         ).commitment_id
         assert loan is not None
-        ledger.disburse(ACTOR, project, loan, amount="200.00", disbursed_on=date(2024, 1, 5))
-        ledger.record_repayment(ACTOR, project, loan, principal="20.00", repaid_on=date(2024, 9, 1))
-        ledger.correct_commitment_amount(ACTOR, project, loan, amount="450.00", reason="typo")
-        ledger.cancel_commitment(
-            ACTOR, project, loan, amount="30.00", cancelled_on=date(2024, 2, 1), reason="r"
+        ledger.execute(
+            ACTOR,
+            Disburse(
+                project_id=project,
+                commitment_id=loan,
+                amount="200.00",
+                disbursed_on=date(2024, 1, 5),
+            ),
         )
-        ledger.correct_project(ACTOR, project, reason="moved", territory="commune:62041")
-        ledger.link_project_to_convention(ACTOR, convention, project)
-        ledger.complete_project(ACTOR, project, on=date(2025, 1, 1))
+        ledger.execute(
+            ACTOR,
+            RecordRepayment(
+                project_id=project,
+                commitment_id=loan,
+                principal="20.00",
+                repaid_on=date(2024, 9, 1),
+            ),
+        )
+        ledger.execute(
+            ACTOR,
+            CorrectCommitmentAmount(
+                project_id=project, commitment_id=loan, amount="450.00", reason="typo"
+            ),
+        )
+        ledger.execute(
+            ACTOR,
+            CancelCommitment(
+                project_id=project,
+                commitment_id=loan,
+                amount="30.00",
+                cancelled_on=date(2024, 2, 1),
+                reason="r",
+            ),
+        )
+        ledger.execute(
+            ACTOR, CorrectProject(project_id=project, reason="moved", territory="commune:62041")
+        )
+        ledger.execute(ACTOR, LinkToConvention(convention_id=convention, project_id=project))
+        ledger.execute(ACTOR, CompleteProject(project_id=project, on=date(2025, 1, 1)))
 
 
 def table_rows(db: ReadModelDatabase, read_model: str, generation: int) -> dict[str, list[Any]]:
@@ -234,13 +283,15 @@ def test_catching_up_after_a_swap_follows_the_new_live_generation(
     rebuilt = create_generation(read_db, "totals")
     catch_up(ledger, read_db, "totals", generation=rebuilt)
     swap(read_db, "totals", rebuilt)
-    project = ledger.identify_project(
+    project = ledger.execute(
         ACTOR,
-        name="Après la bascule",
-        territory="commune:59650",
-        theme="digital",
-        directorate=HDF,
-        identified_on=date(2025, 3, 1),
+        IdentifyProject(
+            name="Après la bascule",
+            territory="commune:59650",
+            theme="digital",
+            directorate=HDF,
+            identified_on=date(2025, 3, 1),
+        ),
     ).id
 
     catch_up(ledger, read_db)

@@ -9,6 +9,20 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.application import Ledger
+from domain.commands import (
+    AbandonProject,
+    CancelCommitment,
+    CompleteProject,
+    CorrectCommitmentAmount,
+    CorrectProject,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    LaunchStudy,
+    LinkToConvention,
+    RecordRepayment,
+    SignConvention,
+)
 from domain.errors import InvalidValueError, NotFoundError
 from domain.values import Actor
 from projections.db import ReadModelDatabase
@@ -32,28 +46,31 @@ def identify(
     ledger: Ledger, name: str, territory: str = "commune:59350", theme: str = "mobility"
 ) -> UUID:
     """Identify a project in Hauts-de-France and return its id."""
-    return ledger.identify_project(
+    return ledger.execute(
         ACTOR,
-        name=name,
-        territory=territory,
-        theme=theme,
-        directorate=HDF,
-        identified_on=date(2024, 1, 10),
-        # Unique, and without digits: a search for digits finds only what a test put there.
-        reference=f"REF-{name[:20]}-{uuid4().hex[:6].translate(LETTERS_FOR_DIGITS)}",
+        IdentifyProject(
+            name=name,
+            territory=territory,
+            theme=theme,
+            directorate=HDF,
+            identified_on=date(2024, 1, 10),
+            reference=f"REF-{name[:20]}-{uuid4().hex[:6].translate(LETTERS_FOR_DIGITS)}",
+        ),
     ).id
 
 
 def sign(ledger: Ledger, title: str) -> UUID:
     """Sign a convention and return its id."""
-    return ledger.sign_convention(
+    return ledger.execute(
         ACTOR,
-        title=title,
-        directorate=HDF,
-        signatories=["region:32"],
-        themes=["mobility", "health"],
-        signed_on=date(2023, 1, 1),
-        envelope="1000000.00",
+        SignConvention(
+            title=title,
+            directorate=HDF,
+            signatories=["region:32"],
+            themes=["mobility", "health"],
+            signed_on=date(2023, 1, 1),
+            envelope="1000000.00",
+        ),
     ).id
 
 
@@ -61,25 +78,61 @@ def test_a_project_carries_its_current_details_status_and_figures(
     ledger: Ledger, read_db: ReadModelDatabase
 ) -> None:
     project = identify(ledger, "Tramway")
-    loan = ledger.grant_loan(
-        ACTOR, project, amount="1000.00", granted_on=date(2024, 2, 1), duration_months=60
+    loan = ledger.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=project, amount="1000.00", granted_on=date(2024, 2, 1), duration_months=60
+        ),
     ).commitment_id
-    study = ledger.launch_study(
-        ACTOR, project, amount="100.00", launched_on=date(2024, 2, 1), subject="Faisabilité"
+    study = ledger.execute(
+        ACTOR,
+        LaunchStudy(
+            project_id=project, amount="100.00", launched_on=date(2024, 2, 1), subject="Faisabilité"
+        ),
     ).commitment_id
     assert loan is not None
     assert study is not None
-    ledger.disburse(ACTOR, project, loan, amount="600.00", disbursed_on=date(2024, 3, 1))
-    ledger.disburse(ACTOR, project, study, amount="40.00", disbursed_on=date(2024, 3, 1))
-    ledger.record_repayment(ACTOR, project, loan, principal="50.00", repaid_on=date(2024, 9, 1))
-    ledger.cancel_commitment(
-        ACTOR, project, study, amount="60.00", cancelled_on=date(2024, 4, 1), reason="fin"
+    ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=project, commitment_id=loan, amount="600.00", disbursed_on=date(2024, 3, 1)
+        ),
     )
-    ledger.correct_commitment_amount(ACTOR, project, loan, amount="1200.00", reason="typo")
-    ledger.correct_project(
-        ACTOR, project, reason="r", name="Tramway du Nord", territory="departement:59"
+    ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=project, commitment_id=study, amount="40.00", disbursed_on=date(2024, 3, 1)
+        ),
     )
-    written = ledger.complete_project(ACTOR, project, on=date(2025, 1, 1))
+    ledger.execute(
+        ACTOR,
+        RecordRepayment(
+            project_id=project, commitment_id=loan, principal="50.00", repaid_on=date(2024, 9, 1)
+        ),
+    )
+    ledger.execute(
+        ACTOR,
+        CancelCommitment(
+            project_id=project,
+            commitment_id=study,
+            amount="60.00",
+            cancelled_on=date(2024, 4, 1),
+            reason="fin",
+        ),
+    )
+    ledger.execute(
+        ACTOR,
+        CorrectCommitmentAmount(
+            project_id=project, commitment_id=loan, amount="1200.00", reason="typo"
+        ),
+    )
+    ledger.execute(
+        ACTOR,
+        CorrectProject(
+            project_id=project, reason="r", name="Tramway du Nord", territory="departement:59"
+        ),
+    )
+    written = ledger.execute(ACTOR, CompleteProject(project_id=project, on=date(2025, 1, 1)))
     catch_up(ledger, read_db)
 
     row = project_row(read_db, project)
@@ -110,7 +163,7 @@ def test_projects_are_filtered_by_territory_below_theme_status_and_words(
     lille = identify(ledger, "Écoles de Lille", "commune:59350", "education")
     identify(ledger, "Gare d'Arras", "commune:62041", "mobility")
     mel = identify(ledger, "Réseau de chaleur", "epci:200093201", "energy_transition")
-    ledger.abandon_project(ACTOR, mel, on=date(2024, 6, 1))
+    ledger.execute(ACTOR, AbandonProject(project_id=mel, on=date(2024, 6, 1)))
     catch_up(ledger, read_db)
 
     def names(**filters: str) -> list[str]:
@@ -188,11 +241,14 @@ def test_conventions_sum_the_figures_of_their_projects(
     metropole = sign(ledger, "Métropole")
     for name, amount in (("Friche", "300.00"), ("Gare", "700.00")):
         project = identify(ledger, name)
-        ledger.grant_loan(
-            ACTOR, project, amount=amount, granted_on=date(2024, 5, 1), duration_months=12
+        ledger.execute(
+            ACTOR,
+            GrantLoan(
+                project_id=project, amount=amount, granted_on=date(2024, 5, 1), duration_months=12
+            ),
         )
-        ledger.link_project_to_convention(ACTOR, bassin, project)
-    ledger.link_project_to_convention(ACTOR, metropole, project)
+        ledger.execute(ACTOR, LinkToConvention(convention_id=bassin, project_id=project))
+    ledger.execute(ACTOR, LinkToConvention(convention_id=metropole, project_id=project))
     ending = ledger.convention(metropole)
     ending.end(on=date(2025, 1, 1), reason="échue")
     ledger.save(ending)

@@ -19,6 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.application import Ledger
+from domain.commands import (
+    AbandonProject,
+    CancelCommitment,
+    CompleteProject,
+    CorrectCommitmentAmount,
+    CorrectProject,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    InvestEquity,
+    LaunchStudy,
+    LinkToConvention,
+    RecordRepayment,
+    SignConvention,
+)
 from domain.project import Project
 from domain.reference import PROGRAMMES, Instrument
 from domain.reference.territories import TerritoryLevel, load_territories
@@ -110,15 +125,17 @@ class Books:
     def identify(self, a: int, b: int, c: int) -> None:
         directorate = sorted(TERRITORIES)[a % 2]
         territories = TERRITORIES[directorate]
-        written = self.ledger.identify_project(
+        written = self.ledger.execute(
             ACTOR,
-            name=f"Projet {len(self.projects)}",
-            territory=territories[a % len(territories)],
-            theme=THEMES[b % len(THEMES)],
-            directorate=directorate,
-            identified_on=START + timedelta(days=(a * 37) % 1500),
-            programme=PROGRAMME_CHOICES[c % len(PROGRAMME_CHOICES)],
-            estimated_cost=None if c % 3 == 0 else cents_text(b * 10),
+            IdentifyProject(
+                name=f"Projet {len(self.projects)}",
+                territory=territories[a % len(territories)],
+                theme=THEMES[b % len(THEMES)],
+                directorate=directorate,
+                identified_on=START + timedelta(days=(a * 37) % 1500),
+                programme=PROGRAMME_CHOICES[c % len(PROGRAMME_CHOICES)],
+                estimated_cost=None if c % 3 == 0 else cents_text(b * 10),
+            ),
         )
         self.projects.append(written.id)
 
@@ -129,14 +146,18 @@ class Books:
         amount = cents_text(b)
         instrument = (Instrument.LOAN, Instrument.EQUITY, Instrument.STUDY)[c % 3]
         if instrument is Instrument.LOAN:
-            self.ledger.grant_loan(
-                ACTOR, project.id, amount=amount, granted_on=on, duration_months=60
+            self.ledger.execute(
+                ACTOR,
+                GrantLoan(project_id=project.id, amount=amount, granted_on=on, duration_months=60),
             )
         elif instrument is Instrument.EQUITY:
-            self.ledger.invest_equity(ACTOR, project.id, amount=amount, invested_on=on)
+            self.ledger.execute(
+                ACTOR, InvestEquity(project_id=project.id, amount=amount, invested_on=on)
+            )
         else:
-            self.ledger.launch_study(
-                ACTOR, project.id, amount=amount, launched_on=on, subject="étude"
+            self.ledger.execute(
+                ACTOR,
+                LaunchStudy(project_id=project.id, amount=amount, launched_on=on, subject="étude"),
             )
 
     def _pick(self, project: Project, c: int, room: Callable[[Any], Decimal]) -> Any:
@@ -155,12 +176,14 @@ class Books:
         picked = self._pick(project, c, lambda k: k.to_disburse)
         if picked is not None:
             cid, commitment = picked
-            self.ledger.disburse(
+            self.ledger.execute(
                 ACTOR,
-                project.id,
-                cid,
-                amount=part(commitment.to_disburse, b),
-                disbursed_on=commitment.committed_on + timedelta(days=c % 500),
+                Disburse(
+                    project_id=project.id,
+                    commitment_id=cid,
+                    amount=part(commitment.to_disburse, b),
+                    disbursed_on=commitment.committed_on + timedelta(days=c % 500),
+                ),
             )
 
     def repay(self, project: Project, b: int, c: int) -> None:
@@ -171,25 +194,29 @@ class Books:
         )
         if picked is not None:
             cid, commitment = picked
-            self.ledger.record_repayment(
+            self.ledger.execute(
                 ACTOR,
-                project.id,
-                cid,
-                principal=part(commitment.outstanding, b),
-                repaid_on=commitment.committed_on + timedelta(days=c % 900),
+                RecordRepayment(
+                    project_id=project.id,
+                    commitment_id=cid,
+                    principal=part(commitment.outstanding, b),
+                    repaid_on=commitment.committed_on + timedelta(days=c % 900),
+                ),
             )
 
     def cancel(self, project: Project, b: int, c: int) -> None:
         picked = self._pick(project, c, lambda k: k.to_disburse)
         if picked is not None:
             cid, commitment = picked
-            self.ledger.cancel_commitment(
+            self.ledger.execute(
                 ACTOR,
-                project.id,
-                cid,
-                amount=part(commitment.to_disburse, b),
-                cancelled_on=commitment.committed_on + timedelta(days=c % 400),
-                reason="annulation",
+                CancelCommitment(
+                    project_id=project.id,
+                    commitment_id=cid,
+                    amount=part(commitment.to_disburse, b),
+                    cancelled_on=commitment.committed_on + timedelta(days=c % 400),
+                    reason="annulation",
+                ),
             )
 
     def correct_amount(self, project: Project, b: int, c: int) -> None:
@@ -200,28 +227,47 @@ class Books:
             amount = max(floor, Decimal("0.01")) + Decimal(b % 100_000) / 100
             if amount == commitment.amount:
                 amount += Decimal("0.01")
-            self.ledger.correct_commitment_amount(
-                ACTOR, project.id, cid, amount=amount, reason="erreur de saisie"
+            self.ledger.execute(
+                ACTOR,
+                CorrectCommitmentAmount(
+                    project_id=project.id,
+                    commitment_id=cid,
+                    amount=amount,
+                    reason="erreur de saisie",
+                ),
             )
 
     def correct_project(self, project: Project, b: int, c: int) -> None:
         territories = TERRITORIES[project.directorate]
         change = c % 5
         if change == 0:
-            self.ledger.correct_project(
-                ACTOR, project.id, reason="r", territory=territories[b % len(territories)]
+            self.ledger.execute(
+                ACTOR,
+                CorrectProject(
+                    project_id=project.id, reason="r", territory=territories[b % len(territories)]
+                ),
             )
         elif change == 1:
-            self.ledger.correct_project(ACTOR, project.id, reason="r", theme=THEMES[b % 3])
+            self.ledger.execute(
+                ACTOR, CorrectProject(project_id=project.id, reason="r", theme=THEMES[b % 3])
+            )
         elif change == 2:
-            self.ledger.correct_project(
-                ACTOR, project.id, reason="r", programme=sorted(PROGRAMMES)[b % 3]
+            self.ledger.execute(
+                ACTOR,
+                CorrectProject(
+                    project_id=project.id, reason="r", programme=sorted(PROGRAMMES)[b % 3]
+                ),
             )
         elif change == 3:
-            self.ledger.correct_project(ACTOR, project.id, reason="r", estimated_cost=cents_text(b))
+            self.ledger.execute(
+                ACTOR,
+                CorrectProject(project_id=project.id, reason="r", estimated_cost=cents_text(b)),
+            )
         else:
             cleared = ("programme", "estimated_cost")[b % 2]
-            self.ledger.correct_project(ACTOR, project.id, reason="r", cleared=(cleared,))
+            self.ledger.execute(
+                ACTOR, CorrectProject(project_id=project.id, reason="r", cleared=(cleared,))
+            )
 
     def link(self, project: Project, b: int, c: int) -> None:
         # A project joins only a convention of its own directorate.
@@ -231,27 +277,31 @@ class Books:
             if self.ledger.convention(cid).directorate == project.directorate
         ]
         if not own or c % 3 == 0:
-            written = self.ledger.sign_convention(
+            written = self.ledger.execute(
                 ACTOR,
-                title=f"Convention {len(self.conventions)}",
-                directorate=project.directorate,
-                signatories=[TERRITORIES[project.directorate][0]],
-                themes=["mobility"],
-                signed_on=START,
+                SignConvention(
+                    title=f"Convention {len(self.conventions)}",
+                    directorate=project.directorate,
+                    signatories=[TERRITORIES[project.directorate][0]],
+                    themes=["mobility"],
+                    signed_on=START,
+                ),
             )
             self.conventions.append(written.id)
             own.append(written.id)
         convention = own[b % len(own)]
         if convention not in project.conventions:
-            self.ledger.link_project_to_convention(ACTOR, convention, project.id)
+            self.ledger.execute(
+                ACTOR, LinkToConvention(convention_id=convention, project_id=project.id)
+            )
 
     def close(self, project: Project, b: int, c: int) -> None:
         if project.is_open:
             on = project.identified_on + timedelta(days=c % 1000)
             if b % 2:
-                self.ledger.complete_project(ACTOR, project.id, on=on)
+                self.ledger.execute(ACTOR, CompleteProject(project_id=project.id, on=on))
             else:
-                self.ledger.abandon_project(ACTOR, project.id, on=on)
+                self.ledger.execute(ACTOR, AbandonProject(project_id=project.id, on=on))
 
 
 def cents_text(n: int) -> str:

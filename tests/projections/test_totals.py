@@ -11,6 +11,19 @@ from uuid import UUID
 import pytest
 
 from domain.application import Ledger
+from domain.commands import (
+    CancelCommitment,
+    CorrectCommitmentAmount,
+    CorrectProject,
+    Disburse,
+    GrantLoan,
+    IdentifyProject,
+    InvestEquity,
+    LaunchStudy,
+    LinkToConvention,
+    RecordRepayment,
+    SignConvention,
+)
 from domain.errors import InvalidValueError
 from domain.values import Actor
 from projections import queries
@@ -54,22 +67,24 @@ def identify(
     directorate: str = HDF,
 ) -> UUID:
     """Identify a project (in Hauts-de-France unless told) and return its id."""
-    return ledger.identify_project(
+    return ledger.execute(
         ACTOR,
-        name=f"Projet {territory} {theme}",
-        territory=territory,
-        theme=theme,
-        directorate=directorate,
-        identified_on=on,
-        estimated_cost=cost,
-        programme=programme,
+        IdentifyProject(
+            name=f"Projet {territory} {theme}",
+            territory=territory,
+            theme=theme,
+            directorate=directorate,
+            identified_on=on,
+            estimated_cost=cost,
+            programme=programme,
+        ),
     ).id
 
 
 def loan(ledger: Ledger, project_id: UUID, amount: str, on: date) -> UUID:
     """Grant a loan and return its commitment id."""
-    written = ledger.grant_loan(
-        ACTOR, project_id, amount=amount, granted_on=on, duration_months=120
+    written = ledger.execute(
+        ACTOR, GrantLoan(project_id=project_id, amount=amount, granted_on=on, duration_months=120)
     )
     assert written.commitment_id is not None
     return written.commitment_id
@@ -99,12 +114,33 @@ def test_each_amount_counts_at_its_own_effective_date(
 ) -> None:
     project = identify(ledger, on=date(2023, 11, 6))
     commitment = loan(ledger, project, "1000.00", date(2024, 2, 10))
-    ledger.disburse(ACTOR, project, commitment, amount="400.00", disbursed_on=date(2024, 5, 3))
-    ledger.cancel_commitment(
-        ACTOR, project, commitment, amount="100.00", cancelled_on=date(2024, 7, 1), reason="r"
+    ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=project,
+            commitment_id=commitment,
+            amount="400.00",
+            disbursed_on=date(2024, 5, 3),
+        ),
     )
-    ledger.record_repayment(
-        ACTOR, project, commitment, principal="150.00", repaid_on=date(2025, 1, 20)
+    ledger.execute(
+        ACTOR,
+        CancelCommitment(
+            project_id=project,
+            commitment_id=commitment,
+            amount="100.00",
+            cancelled_on=date(2024, 7, 1),
+            reason="r",
+        ),
+    )
+    ledger.execute(
+        ACTOR,
+        RecordRepayment(
+            project_id=project,
+            commitment_id=commitment,
+            principal="150.00",
+            repaid_on=date(2025, 1, 20),
+        ),
     )
 
     catch_up(ledger, read_db)
@@ -130,10 +166,23 @@ def test_an_amount_correction_changes_the_commitment_s_original_period(
 ) -> None:
     project = identify(ledger)
     commitment = loan(ledger, project, "1000.00", date(2023, 12, 15))
-    ledger.disburse(ACTOR, project, commitment, amount="200.00", disbursed_on=date(2024, 3, 1))
+    ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=project,
+            commitment_id=commitment,
+            amount="200.00",
+            disbursed_on=date(2024, 3, 1),
+        ),
+    )
     catch_up(ledger, read_db)
 
-    ledger.correct_commitment_amount(ACTOR, project, commitment, amount="1500.00", reason="typo")
+    ledger.execute(
+        ACTOR,
+        CorrectCommitmentAmount(
+            project_id=project, commitment_id=commitment, amount="1500.00", reason="typo"
+        ),
+    )
     catch_up(ledger, read_db)
 
     years = by(read_db, "year")
@@ -151,13 +200,23 @@ def test_a_territory_correction_moves_all_the_project_s_money(
 ) -> None:
     moving = identify(ledger, LILLE, cost="5000.00")
     commitment = loan(ledger, moving, "1000.00", date(2024, 1, 10))
-    ledger.disburse(ACTOR, moving, commitment, amount="300.00", disbursed_on=date(2024, 2, 1))
+    ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=moving,
+            commitment_id=commitment,
+            amount="300.00",
+            disbursed_on=date(2024, 2, 1),
+        ),
+    )
     staying = identify(ledger, ARRAS)
     loan(ledger, staying, "50.00", date(2024, 1, 10))
     catch_up(ledger, read_db)
     assert by(read_db, "commune")[LILLE]["committed"] == euros("1000.00")
 
-    ledger.correct_project(ACTOR, moving, reason="wrong commune", territory=ARRAS)
+    ledger.execute(
+        ACTOR, CorrectProject(project_id=moving, reason="wrong commune", territory=ARRAS)
+    )
     catch_up(ledger, read_db)
 
     communes = by(read_db, "commune")
@@ -177,12 +236,21 @@ def test_a_theme_correction_moves_all_the_project_s_money(
 ) -> None:
     project = identify(ledger, theme="mobility")
     commitment = loan(ledger, project, "800.00", date(2024, 4, 2))
-    ledger.cancel_commitment(
-        ACTOR, project, commitment, amount="80.00", cancelled_on=date(2025, 4, 2), reason="r"
+    ledger.execute(
+        ACTOR,
+        CancelCommitment(
+            project_id=project,
+            commitment_id=commitment,
+            amount="80.00",
+            cancelled_on=date(2025, 4, 2),
+            reason="r",
+        ),
     )
     catch_up(ledger, read_db)
 
-    ledger.correct_project(ACTOR, project, reason="reclassified", theme="energy_transition")
+    ledger.execute(
+        ACTOR, CorrectProject(project_id=project, reason="reclassified", theme="energy_transition")
+    )
     catch_up(ledger, read_db)
 
     themes = by(read_db, "theme", "year")
@@ -201,27 +269,31 @@ def test_a_first_convention_moves_the_project_s_money_under_it(
 ) -> None:
     project = identify(ledger)
     loan(ledger, project, "700.00", date(2024, 4, 2))
-    first = ledger.sign_convention(
+    first = ledger.execute(
         ACTOR,
-        title="Bassin minier",
-        directorate=HDF,
-        signatories=[HAUTS_DE_FRANCE],
-        themes=["mobility"],
-        signed_on=date(2023, 1, 1),
+        SignConvention(
+            title="Bassin minier",
+            directorate=HDF,
+            signatories=[HAUTS_DE_FRANCE],
+            themes=["mobility"],
+            signed_on=date(2023, 1, 1),
+        ),
     ).id
-    second = ledger.sign_convention(
+    second = ledger.execute(
         ACTOR,
-        title="Métropole",
-        directorate=HDF,
-        signatories=[MEL],
-        themes=["mobility"],
-        signed_on=date(2023, 1, 1),
+        SignConvention(
+            title="Métropole",
+            directorate=HDF,
+            signatories=[MEL],
+            themes=["mobility"],
+            signed_on=date(2023, 1, 1),
+        ),
     ).id
     catch_up(ledger, read_db)
     assert set(by(read_db, "convention")) == {None}
 
-    ledger.link_project_to_convention(ACTOR, first, project)
-    ledger.link_project_to_convention(ACTOR, second, project)
+    ledger.execute(ACTOR, LinkToConvention(convention_id=first, project_id=project))
+    ledger.execute(ACTOR, LinkToConvention(convention_id=second, project_id=project))
     catch_up(ledger, read_db)
 
     conventions = by(read_db, "convention")
@@ -306,7 +378,9 @@ def test_projects_count_at_their_identification_date_under_no_instrument(
 ) -> None:
     project = identify(ledger, on=date(2023, 5, 4))
     loan(ledger, project, "100.00", date(2024, 1, 2))
-    ledger.invest_equity(ACTOR, project, amount="50.00", invested_on=date(2024, 3, 2))
+    ledger.execute(
+        ACTOR, InvestEquity(project_id=project, amount="50.00", invested_on=date(2024, 3, 2))
+    )
     catch_up(ledger, read_db)
 
     years = by(read_db, "year")
@@ -326,8 +400,15 @@ def test_leverage_divides_estimated_costs_by_net_commitments_of_costed_projects(
 ) -> None:
     costed = identify(ledger, LILLE, cost="3000000.00")
     commitment = loan(ledger, costed, "1000000.00", date(2024, 1, 2))
-    ledger.cancel_commitment(
-        ACTOR, costed, commitment, amount="250000.00", cancelled_on=date(2024, 2, 2), reason="r"
+    ledger.execute(
+        ACTOR,
+        CancelCommitment(
+            project_id=costed,
+            commitment_id=commitment,
+            amount="250000.00",
+            cancelled_on=date(2024, 2, 2),
+            reason="r",
+        ),
     )
     uncosted = identify(ledger, ARRAS, theme="health")
     loan(ledger, uncosted, "500000.00", date(2024, 1, 2))
@@ -353,11 +434,15 @@ def test_clearing_an_estimated_cost_takes_the_project_out_of_leverage(
     catch_up(ledger, read_db)
     assert totals(read_db).total["leverage"] == Decimal("2.00")
 
-    ledger.correct_project(ACTOR, project, reason="unknown", cleared=("estimated_cost",))
+    ledger.execute(
+        ACTOR, CorrectProject(project_id=project, reason="unknown", cleared=("estimated_cost",))
+    )
     catch_up(ledger, read_db)
     assert totals(read_db).total["leverage"] is None
 
-    ledger.correct_project(ACTOR, project, reason="known", estimated_cost="5000.00")
+    ledger.execute(
+        ACTOR, CorrectProject(project_id=project, reason="known", estimated_cost="5000.00")
+    )
     catch_up(ledger, read_db)
     assert totals(read_db, ["year"]).total["leverage"] == Decimal("5.00")
 
@@ -365,13 +450,15 @@ def test_clearing_an_estimated_cost_takes_the_project_out_of_leverage(
 def test_every_grouping_sums_to_the_same_grand_total(
     ledger: Ledger, read_db: ReadModelDatabase
 ) -> None:
-    convention = ledger.sign_convention(
+    convention = ledger.execute(
         ACTOR,
-        title="Bassin minier",
-        directorate=HDF,
-        signatories=[HAUTS_DE_FRANCE],
-        themes=["mobility", "health"],
-        signed_on=date(2022, 1, 1),
+        SignConvention(
+            title="Bassin minier",
+            directorate=HDF,
+            signatories=[HAUTS_DE_FRANCE],
+            themes=["mobility", "health"],
+            signed_on=date(2022, 1, 1),
+        ),
     ).id
     for i, territory in enumerate((LILLE, WATTRELOS, MEL, NORD, HAUTS_DE_FRANCE, ARRAS)):
         project = identify(
@@ -383,12 +470,23 @@ def test_every_grouping_sums_to_the_same_grand_total(
             programme="action_coeur_de_ville" if i % 3 == 0 else None,
         )
         granted = loan(ledger, project, f"{100 * (i + 1)}.50", date(2022 + i % 3, 6, 30))
-        ledger.disburse(ACTOR, project, granted, amount="50.25", disbursed_on=date(2025, 1 + i, 1))
-        ledger.launch_study(
-            ACTOR, project, amount="20.00", launched_on=date(2023, 12, 31), subject="étude"
+        ledger.execute(
+            ACTOR,
+            Disburse(
+                project_id=project,
+                commitment_id=granted,
+                amount="50.25",
+                disbursed_on=date(2025, 1 + i, 1),
+            ),
+        )
+        ledger.execute(
+            ACTOR,
+            LaunchStudy(
+                project_id=project, amount="20.00", launched_on=date(2023, 12, 31), subject="étude"
+            ),
         )
         if i % 2:
-            ledger.link_project_to_convention(ACTOR, convention, project)
+            ledger.execute(ACTOR, LinkToConvention(convention_id=convention, project_id=project))
     catch_up(ledger, read_db, page_size=7)
     grand = totals(read_db).total
     groupings: list[tuple[str, ...]] = [(d,) for d in DIMENSIONS]
@@ -486,15 +584,31 @@ def test_each_query_reads_the_smallest_cube_that_answers_it_with_the_facts_figur
             directorate=ARA if territory in (LYON, LYON_REGION) else HDF,
         )
         granted = loan(ledger, project, f"{100 * (i + 1)}.50", date(2023 + i % 2, 1 + i, 9))
-        ledger.disburse(ACTOR, project, granted, amount="50.25", disbursed_on=date(2024, 1 + i, 20))
-        ledger.invest_equity(ACTOR, project, amount="30.00", invested_on=date(2024, 12 - i, 5))
-        ledger.launch_study(
-            ACTOR, project, amount="20.00", launched_on=date(2023, 12, 31), subject="étude"
+        ledger.execute(
+            ACTOR,
+            Disburse(
+                project_id=project,
+                commitment_id=granted,
+                amount="50.25",
+                disbursed_on=date(2024, 1 + i, 20),
+            ),
+        )
+        ledger.execute(
+            ACTOR,
+            InvestEquity(project_id=project, amount="30.00", invested_on=date(2024, 12 - i, 5)),
+        )
+        ledger.execute(
+            ACTOR,
+            LaunchStudy(
+                project_id=project, amount="20.00", launched_on=date(2023, 12, 31), subject="étude"
+            ),
         )
         if i == 2:
             catch_up(ledger, read_db, page_size=5)
             # Moved after its figures reached the cubes: they all follow it.
-            ledger.correct_project(ACTOR, project, reason="moved", territory=ARRAS)
+            ledger.execute(
+                ACTOR, CorrectProject(project_id=project, reason="moved", territory=ARRAS)
+            )
     catch_up(ledger, read_db, page_size=5)
 
     def answer(cubes: tuple[str, ...], query: tuple[Any, ...]) -> Any:

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from domain.application import Ledger
+from domain.commands import CancelCommitment, GrantLoan, IdentifyProject
 from domain.project import Project
 from domain.values import Actor
 from eventstore.settings import (
@@ -67,13 +68,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def identify(ledger: Ledger, name: str, theme: str = "mobility") -> UUID:
     """Record a project in the Nord."""
-    return ledger.identify_project(
+    return ledger.execute(
         ACTOR,
-        name=name,
-        territory="commune:59350",
-        theme=theme,
-        directorate=HDF,
-        identified_on=date(2023, 1, 2),
+        IdentifyProject(
+            name=name,
+            territory="commune:59350",
+            theme=theme,
+            directorate=HDF,
+            identified_on=date(2023, 1, 2),
+        ),
     ).id
 
 
@@ -88,8 +91,14 @@ def saved_position(ledger: Ledger, *objects: Any) -> int:
 def reuse_a_commitment_id(ledger: Ledger) -> Reuse:
     """A loan, then a study on another project under the loan's id, then a cancellation."""
     first = identify(ledger, "Pôle d'échanges de Lille-Flandres")
-    loan = ledger.grant_loan(
-        ACTOR, first, amount="322865621.00", granted_on=date(2023, 6, 1), duration_months=240
+    loan = ledger.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=first,
+            amount="322865621.00",
+            granted_on=date(2023, 6, 1),
+            duration_months=240,
+        ),
     ).commitment_id
     assert loan is not None
     second = identify(ledger, "Médiathèque", theme="culture_sport")
@@ -98,8 +107,15 @@ def reuse_a_commitment_id(ledger: Ledger) -> Reuse:
         commitment_id=loan, amount="2179000.00", launched_on=date(2024, 1, 1), subject="Usages"
     )
     position = saved_position(ledger, project)
-    ledger.cancel_commitment(
-        ACTOR, first, loan, amount="1000000.00", cancelled_on=date(2024, 2, 1), reason="r"
+    ledger.execute(
+        ACTOR,
+        CancelCommitment(
+            project_id=first,
+            commitment_id=loan,
+            amount="1000000.00",
+            cancelled_on=date(2024, 2, 1),
+            reason="r",
+        ),
     )
     return Reuse(first, second, loan, position)
 
@@ -207,12 +223,14 @@ def test_a_damaged_event_stops_the_projector_at_its_position(
     ledger: Ledger, read_db: ReadModelDatabase, store_url: str
 ) -> None:
     identify(ledger, "Gare")
-    position = ledger.grant_loan(
+    position = ledger.execute(
         ACTOR,
-        identify(ledger, "Halle"),
-        amount="10.00",
-        granted_on=date(2024, 1, 1),
-        duration_months=12,
+        GrantLoan(
+            project_id=identify(ledger, "Halle"),
+            amount="10.00",
+            granted_on=date(2024, 1, 1),
+            duration_months=12,
+        ),
     ).position
     identify(ledger, "Port")
     damage(store_url, position)

@@ -1,4 +1,4 @@
-"""Response and request models: what the OpenAPI document shows."""
+"""What the reads answer: projects, totals, conventions, territories, reference data."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""CSV import of commitments: one per row, all checked first, then all recorded at once or none.
+"""The rows of a CSV import: the file split into rows, each read into its commitment's command.
 
-See docs/import.md for the columns. Each row is read here (columns, ids, dates), then run as
-a command on the ledger's copy of its project: the ledger checks every rule on every row and
-saves the changed projects in one transaction only if no row was refused.
+The columns are those of the commitment commands (domain/commands.py): the project, the
+instrument, the commitment id, amount and date, then each instrument's own fields under their
+command's names. See docs/import.md.
 """
 
 from __future__ import annotations
@@ -11,23 +11,66 @@ import csv
 import hashlib
 import io
 import re
+import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
-from enum import StrEnum
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import BaseModel, Field
-
-from domain.application import Ledger, ProjectCommand
+from domain.application import Ledger
+from domain.commands import GrantLoan, InvestEquity, LaunchStudy, NewCommitment
 from domain.errors import DomainError, InvalidValueError
-from domain.indexes import IdempotencyClaim
-from domain.project import Commitment, Project
 from domain.reference import Instrument
 from domain.reference import directorate as find_directorate
-from domain.values import Actor, money
 
+# The command of each instrument, and the name of its date field.
+RECORD: dict[Instrument, tuple[type[NewCommitment], str]] = {
+    Instrument.LOAN: (GrantLoan, "granted_on"),
+    Instrument.EQUITY: (InvestEquity, "invested_on"),
+    Instrument.STUDY: (LaunchStudy, "launched_on"),
+}
+
+
+# Fields every commitment command has: the file gives them in its common columns.
+COMMON_FIELDS = ("project_id", "commitment_id", "amount")
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """What an instrument's own cell holds: int, Decimal (a number) or str; maybe empty."""
+
+    kind: type
+    optional: bool
+
+
+def _detail(hint: Any) -> Detail:
+    if get_origin(hint) in (Union, types.UnionType):
+        inner = next(a for a in get_args(hint) if a is not type(None))
+        return Detail(_detail(inner).kind, optional=True)
+    if get_origin(hint) is Annotated:
+        return Detail(Decimal, optional=False)
+    return Detail(int if hint is int else str, optional=False)
+
+
+def _details(kind: type[NewCommitment], date_field: str) -> dict[str, Detail]:
+    hints = get_type_hints(kind, include_extras=True)
+    return {
+        f.name: _detail(hints[f.name])
+        for f in fields(kind)
+        if f.name not in (*COMMON_FIELDS, date_field)
+    }
+
+
+# Each instrument's own columns, with what their cells hold.
+DETAILS: dict[Instrument, dict[str, Detail]] = {
+    instrument: _details(kind, date_field) for instrument, (kind, date_field) in RECORD.items()
+}
+# Columns that belong to one instrument: filled in on another instrument's row, they are a mistake.
+INSTRUMENT_COLUMNS: dict[str, Instrument] = {
+    name: instrument for instrument, details in DETAILS.items() for name in details
+}
 COLUMNS = (
     "project_reference",
     "project_id",
@@ -36,79 +79,25 @@ COLUMNS = (
     "commitment_id",
     "amount",
     "date",
-    "duration_months",
-    "rate",
-    "product",
-    "stake_percent",
-    "vehicle",
-    "subject",
-    "provider",
+    *INSTRUMENT_COLUMNS,
 )
 REQUIRED = ("instrument", "amount", "date")
-# Columns that belong to one instrument: filled in on another instrument's row, they are a mistake.
-INSTRUMENT_COLUMNS: dict[str, Instrument] = {
-    "duration_months": Instrument.LOAN,
-    "rate": Instrument.LOAN,
-    "product": Instrument.LOAN,
-    "stake_percent": Instrument.EQUITY,
-    "vehicle": Instrument.EQUITY,
-    "subject": Instrument.STUDY,
-    "provider": Instrument.STUDY,
-}
 # Columns of free text: stored as written, and shown again in spreadsheets.
-TEXT_COLUMNS = ("project_reference", "product", "vehicle", "subject", "provider")
+TEXT_COLUMNS = (
+    "project_reference",
+    *(name for details in DETAILS.values() for name, d in details.items() if d.kind is str),
+)
 # What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Dates and whole numbers in ASCII digits only: isdigit() and int() also take "١٢" or "²".
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-MONTHS = re.compile(r"[0-9]{1,4}")
+WHOLE = re.compile(r"[0-9]{1,4}")
 SNIFF_BYTES = 4096
 
 
 def looks_like_formula(value: str) -> bool:
     """Whether a spreadsheet would read this text cell as a formula."""
     return value.startswith(FORMULA_START)
-
-
-class RowStatus(StrEnum):
-    """What became of a row."""
-
-    OK = "ok"
-    RECORDED = "recorded"
-    REFUSED = "refused"
-
-
-class RowReport(BaseModel):
-    """One row of the file: its line, what became of it, and why when refused."""
-
-    line: int
-    status: RowStatus
-    project_id: UUID | None = None
-    commitment_id: UUID | None = None
-    reason: str | None = None
-
-
-class ImportReport(BaseModel):
-    """What an import did, row by row; `position` is the log position of the recorded rows."""
-
-    dry_run: bool
-    rows: list[RowReport]
-    accepted: int
-    already_recorded: int
-    refused: int
-    position: int | None = None
-    # Said by the Idempotent-Replayed header, not in the body: a replay repeats the body.
-    replayed: bool = Field(default=False, exclude=True)
-
-    def problem_body(self) -> dict[str, Any]:
-        """The report as a problem's members, with one error per refused row."""
-        body = self.model_dump(mode="json", exclude_none=True)
-        body["errors"] = [
-            {"loc": ["line", row.line], "msg": row.reason}
-            for row in self.rows
-            if row.status is RowStatus.REFUSED
-        ]
-        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +181,7 @@ def commitment_id_for(digest: str, line: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"funding-tracker:import:{digest}:{line}")
 
 
-class _Reader:
+class RowReader:
     """Reads the rows of one file, resolving project references once each."""
 
     def __init__(self, ledger: Ledger, table: Table) -> None:
@@ -302,24 +291,19 @@ class _Reader:
         for name, owner in INSTRUMENT_COLUMNS.items():
             if owner is not instrument and cell(name) is not None:
                 problems.append(f"{name} applies to {owner} rows only")
-        if instrument is Instrument.LOAN:
-            months = cell("duration_months")
-            whole = months is not None and MONTHS.fullmatch(months) is not None
-            if not whole:
-                problems.append("duration_months must be a whole number of months")
-            rate = cell("rate")
-            return {
-                "duration_months": int(months) if months and whole else 0,
-                "rate": None if rate is None else self._decimal(rate),
-                "product": cell("product"),
-            }
-        if instrument is Instrument.EQUITY:
-            stake = cell("stake_percent")
-            return {
-                "stake_percent": None if stake is None else self._decimal(stake),
-                "vehicle": cell("vehicle"),
-            }
-        return {"subject": cell("subject") or "", "provider": cell("provider")}
+        details: dict[str, Any] = {}
+        for name, detail in DETAILS[instrument].items():
+            value = cell(name)
+            if detail.kind is int:
+                whole = value is not None and WHOLE.fullmatch(value) is not None
+                if not whole:
+                    problems.append(f"{name} must be a whole number")
+                details[name] = int(value) if value and whole else 0
+            elif detail.kind is Decimal:
+                details[name] = None if value is None else self._decimal(value)
+            else:
+                details[name] = value or (None if detail.optional else "")
+        return details
 
     def _decimal(self, value: str) -> str:
         # In a `;` file a decimal comma is the French way of writing 1234,56.
@@ -334,115 +318,3 @@ def _uuid(value: str, column: str, problems: list[str]) -> UUID | None:
     except ValueError:
         problems.append(f"{column} {value!r} is not a UUID")
         return None
-
-
-def _same(existing: Commitment, row: Row) -> bool:
-    """Whether a commitment already recorded under the row's id is the row's commitment."""
-    try:
-        amount = money(row.amount)
-    except InvalidValueError:
-        return False
-    return (
-        existing.instrument is row.instrument
-        and existing.committed_on == row.on
-        and existing.amount == amount
-    )
-
-
-def command(row: Row) -> ProjectCommand:
-    """The ledger command of a row: record its commitment, unless it is already recorded."""
-
-    def run(project: Project) -> bool:
-        if row.directorate is not None and row.directorate != project.directorate:
-            raise InvalidValueError(
-                "directorate", f"the project belongs to {project.directorate!r}"
-            )
-        existing = project.commitments.get(row.commitment_id)
-        if existing is not None and _same(existing, row):
-            return False
-        if row.instrument is Instrument.LOAN:
-            project.grant_loan(
-                commitment_id=row.commitment_id, amount=row.amount, granted_on=row.on, **row.details
-            )
-        elif row.instrument is Instrument.EQUITY:
-            project.invest_equity(
-                commitment_id=row.commitment_id,
-                amount=row.amount,
-                invested_on=row.on,
-                **row.details,
-            )
-        else:
-            project.launch_study(
-                commitment_id=row.commitment_id,
-                amount=row.amount,
-                launched_on=row.on,
-                **row.details,
-            )
-        return True
-
-    return run
-
-
-def run_import(
-    ledger: Ledger,
-    actor: Actor,
-    data: bytes,
-    *,
-    dry_run: bool,
-    idempotency: IdempotencyClaim | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> ImportReport:
-    """Import a CSV file of commitments: every row recorded in one transaction, or none.
-
-    A file-level problem (encoding, header, no rows) raises InvalidValueError; row problems
-    are reported in the report, and then nothing is recorded.
-    """
-    table = read_table(data)
-    reader = _Reader(ledger, table)
-    read: list[Row | Refusal] = []
-    for done, (line, record) in enumerate(table.records, start=1):
-        read.append(reader.row(line, record))
-        if progress is not None:
-            progress(done, len(table.records))
-    rows = [r for r in read if isinstance(r, Row)]
-    unreadable = len(rows) < len(read)
-    outcome = ledger.change_projects(
-        actor,
-        [(row.project_id, command(row)) for row in rows],
-        # Rows that could not be read still have every other row checked, but nothing saved.
-        dry_run=dry_run or unreadable,
-        idempotency=None if dry_run else idempotency,
-    )
-    index = {row.line: i for i, row in enumerate(rows)}
-    reports: list[RowReport] = []
-    for item in read:
-        if isinstance(item, Refusal):
-            reports.append(RowReport(line=item.line, status=RowStatus.REFUSED, reason=item.reason))
-            continue
-        i = index[item.line]
-        refusal = outcome.refused.get(i)
-        status = (
-            RowStatus.REFUSED
-            if refusal is not None
-            else RowStatus.RECORDED
-            if i in outcome.unchanged
-            else RowStatus.OK
-        )
-        reports.append(
-            RowReport(
-                line=item.line,
-                status=status,
-                project_id=item.project_id,
-                commitment_id=item.commitment_id,
-                reason=None if refusal is None else refusal.detail,
-            )
-        )
-    return ImportReport(
-        dry_run=dry_run,
-        rows=reports,
-        accepted=sum(r.status is RowStatus.OK for r in reports),
-        already_recorded=sum(r.status is RowStatus.RECORDED for r in reports),
-        refused=sum(r.status is RowStatus.REFUSED for r in reports),
-        position=outcome.position,
-        replayed=outcome.replayed,
-    )

@@ -1,0 +1,66 @@
+"""What a write answers: the aggregate written, its new version and the write's log position."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from domain.application import Written
+
+POSITION = Field(description="The write's place in the global log: read with min_position=it.")
+VERSION = Field(description="The aggregate's version after the write.")
+
+
+class ProjectWritten(BaseModel):
+    """A write to a project: its new version and the write's log position."""
+
+    id: UUID
+    project_id: UUID
+    version: int = VERSION
+    position: int = POSITION
+
+    @classmethod
+    def of(cls, written: Written) -> ProjectWritten:
+        """Build the answer to a project write."""
+        return cls(
+            id=written.id, project_id=written.id, version=written.version, position=written.position
+        )
+
+
+class CommitmentWritten(BaseModel):
+    """A write to a commitment of a project."""
+
+    commitment_id: UUID
+    project_id: UUID
+    version: int = VERSION
+    position: int = POSITION
+
+    @classmethod
+    def of(cls, written: Written) -> CommitmentWritten:
+        """Build the answer to a commitment write."""
+        if written.commitment_id is None:
+            raise TypeError("a commitment write names its commitment")
+        return cls(
+            commitment_id=written.commitment_id,
+            project_id=written.id,
+            version=written.version,
+            position=written.position,
+        )
+
+
+class ConventionWritten(BaseModel):
+    """A write to a convention."""
+
+    id: UUID
+    version: int = VERSION
+    position: int = POSITION
+
+
+class LinkWritten(BaseModel):
+    """A project placed under a convention."""
+
+    project_id: UUID
+    convention_id: UUID
+    version: int = VERSION
+    position: int = POSITION
