@@ -18,8 +18,9 @@ from typing import Any
 import anyio.to_thread
 import structlog
 
-from projections.db import Cursor, Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.schema import READ_MODELS, read_live_position
+from projections.sql import Cursor, Dialect
 
 log = structlog.get_logger("projections.live")
 

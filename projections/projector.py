@@ -28,9 +28,10 @@ import structlog
 
 from domain.application import Ledger
 from domain.errors import CorruptEventError
-from projections.db import Cursor, Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.events import refresh_log_statistics
 from projections.schema import READ_MODELS, generations, layout, live_generation
+from projections.sql import Cursor, Dialect
 from projections.state import UnappliableEventError
 from projections.views import (
     DEFAULT_PAGE_SIZE,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from projections.db import Cursor, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.events import (
     COMMITMENT_CREATED,
     Change,
@@ -17,6 +17,7 @@ from projections.events import (
     uuid_text,
 )
 from projections.schema import CONVENTION_COLUMNS, PROJECT_COLUMNS, PROJECTS, generation_table
+from projections.sql import Cursor
 from projections.state import (
     NONE,
     CommitmentBook,

@@ -23,7 +23,7 @@ from domain.errors import InvalidValueError, NotFoundError, UnknownCodeError
 from domain.reference import DIRECTORATES, PROGRAMMES, THEMES, Instrument
 from domain.reference.territories import Band, TerritoryLevel, load_territories
 from domain.values import EARLIEST_DATE, LATEST_DATE, ProjectStatus
-from projections.db import Cursor, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.money import from_cents
 from projections.schema import (
     CONVENTION_COLUMNS,
@@ -36,6 +36,7 @@ from projections.schema import (
     read_live_position,
     tables_of,
 )
+from projections.sql import Cursor
 from projections.state import NONE, fold
 
 T = TypeVar("T")

@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from projections.db import Cursor, Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
+from projections.sql import Cursor, Dialect
 
 TOTALS = "totals"
 PROJECTS = "projects"

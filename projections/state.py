@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from domain.reference.territories import TerritoryLevel, load_territories
-from projections.db import Cursor, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.events import Change
 from projections.schema import COMMITMENT_COLUMNS, COMMITMENT_TYPES
+from projections.sql import Cursor
 
 NONE = ""  # "not applicable / coarser level" in SQL; JSON null on output
 

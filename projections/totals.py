@@ -14,7 +14,7 @@ from functools import cache
 from operator import add, itemgetter
 from typing import Any
 
-from projections.db import Cursor, Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.events import (
     COMMITMENT_CREATED,
     Change,
@@ -32,6 +32,7 @@ from projections.schema import (
     TOTALS,
     generation_table,
 )
+from projections.sql import Cursor, Dialect
 from projections.state import (
     NONE,
     CommitmentBook,

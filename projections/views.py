@@ -15,7 +15,7 @@ from contextlib import suppress
 from typing import Any
 
 from domain.application import Ledger
-from projections.db import Cursor, Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.events import (
     Change,
     NotificationLike,
@@ -44,6 +44,7 @@ from projections.schema import (
     swap,
     tracked_position,
 )
+from projections.sql import Cursor, Dialect
 from projections.state import UnappliableEventError
 from projections.totals import apply_totals
 

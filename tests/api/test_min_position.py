@@ -21,7 +21,8 @@ from api.tokens import Role, create_token
 from domain.application import Ledger
 from domain.store import library_env
 from domain.values import Actor
-from projections.db import Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
+from projections.sql import Dialect
 from projections.views import catch_up
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 

@@ -12,7 +12,7 @@ from api.tokens import Role, create_token
 from domain.application import Ledger
 from domain.values import Actor
 from projections import queries, views
-from projections.db import Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.schema import (
     LAYOUTS,
     READ_MODELS,
@@ -24,6 +24,7 @@ from projections.schema import (
     optimize_generation,
     swap,
 )
+from projections.sql import Dialect
 from projections.views import ConcurrentProjectionError, apply_page, catch_up, position_of
 
 ACTOR = Actor(name="projection-tests")

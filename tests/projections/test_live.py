@@ -8,9 +8,10 @@ import pytest
 
 from domain.application import Ledger
 from domain.store import library_env
-from projections.db import Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.live import LiveStates
 from projections.schema import TOTALS, read_live_position
+from projections.sql import Dialect
 from projections.views import catch_up
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 from tests.projections.test_catch_up import record_history

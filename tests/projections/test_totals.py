@@ -14,9 +14,10 @@ from domain.application import Ledger
 from domain.errors import InvalidValueError
 from domain.values import Actor
 from projections import queries
-from projections.db import Cursor, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.queries import DIMENSIONS, TooManyRowsError, totals
 from projections.schema import CUBES_BY_SIZE
+from projections.sql import Cursor
 from projections.views import catch_up
 
 ACTOR = Actor(name="projection-tests")

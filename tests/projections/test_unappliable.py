@@ -27,10 +27,11 @@ from domain.project import Project
 from domain.store import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE, library_env
 from domain.values import Actor
 from projections import views
-from projections.db import Cursor, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.events import Change
 from projections.projector import ProjectionState, Projector, rebuild, status, stopped
 from projections.schema import READ_MODELS, TOTALS
+from projections.sql import Cursor
 from projections.state import UnappliableEventError
 from projections.views import catch_up, position_of
 from tests.projections.conftest import reporting_schema_for
