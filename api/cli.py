@@ -32,7 +32,7 @@ from domain.application import Ledger
 from domain.errors import CorruptEventError, DomainError
 from domain.reference.territories import TerritoryLevel, load_territories
 from domain.values import Actor
-from projections.projector import REBUILD_PAGE_SIZE
+from projections.rebuild import REBUILD_PAGE_SIZE
 
 if TYPE_CHECKING:
     from projections.projector import Projector
@@ -144,7 +144,7 @@ def rebuild(
     Without NAME every read model is rebuilt in one pass over the log.
     """
     from projections.db import ReadModelDatabase
-    from projections.projector import rebuild as rebuild_read_models
+    from projections.rebuild import rebuild as rebuild_read_models
     from projections.schema import READ_MODELS
     from projections.state import UnappliableEventError
 

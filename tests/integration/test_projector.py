@@ -16,8 +16,9 @@ import pytest
 
 from api.synthetic import generate
 from domain.values import Actor
-from projections.projector import Projector, rebuild, status, wait_for_position
+from projections.projector import Projector, status, wait_for_position
 from projections.queries import totals
+from projections.rebuild import rebuild
 from projections.schema import READ_MODELS
 from projections.sql import Dialect
 from projections.views import catch_up, position_of

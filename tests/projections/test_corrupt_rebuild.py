@@ -14,7 +14,7 @@ from domain.application import Ledger
 from domain.errors import CorruptEventError
 from projections.db import ReadModelDatabase
 from projections.events import PROJECT_TOPIC, decode_rows
-from projections.projector import rebuild
+from projections.rebuild import rebuild
 from projections.schema import READ_MODELS
 from projections.views import catch_up, position_of
 from tests.corruption import damage_event

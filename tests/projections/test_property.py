@@ -25,8 +25,8 @@ from domain.reference.territories import TerritoryLevel, load_territories
 from domain.store import library_env
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.projector import rebuild
 from projections.queries import DIMENSIONS, totals
+from projections.rebuild import rebuild
 from projections.schema import CUBES, READ_MODELS, live_generation
 from projections.views import catch_up
 from tests.projections.test_catch_up import table_rows

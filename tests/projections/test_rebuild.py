@@ -11,7 +11,7 @@ import pytest
 from domain.application import Ledger
 from projections import schema
 from projections.db import ReadModelDatabase
-from projections.projector import rebuild
+from projections.rebuild import rebuild
 from projections.schema import (
     READ_MODELS,
     create_generation,

@@ -29,10 +29,12 @@ from domain.values import Actor
 from projections import views
 from projections.db import ReadModelDatabase
 from projections.events import Change
-from projections.projector import ProjectionState, Projector, rebuild, status, stopped
+from projections.projector import ProjectionState, Projector, status
+from projections.rebuild import rebuild
 from projections.schema import READ_MODELS, TOTALS
 from projections.sql import Cursor
 from projections.state import UnappliableEventError
+from projections.stops import stopped
 from projections.views import catch_up, position_of
 from tests.projections.conftest import reporting_schema_for
 from tests.projections.test_rebuild import live_tables, pending
