@@ -145,7 +145,7 @@ def rebuild(
     """
     from projections.db import ReadModelDatabase
     from projections.rebuild import rebuild as rebuild_read_models
-    from projections.schema import READ_MODELS
+    from projections.registry import READ_MODELS
     from projections.state import UnappliableEventError
 
     settings = _settings()

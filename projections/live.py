@@ -19,7 +19,8 @@ import anyio.to_thread
 import structlog
 
 from projections.db import ReadModelDatabase
-from projections.schema import READ_MODELS, read_live_position
+from projections.generations import read_live_position
+from projections.registry import READ_MODELS
 from projections.sql import Cursor, Dialect
 
 log = structlog.get_logger("projections.live")

@@ -27,12 +27,13 @@ import structlog
 from domain.application import Ledger
 from domain.errors import CorruptEventError
 from projections.db import ReadModelDatabase
-from projections.events import refresh_log_statistics
-from projections.schema import READ_MODELS, generations, live_generation
+from projections.feed import DEFAULT_PAGE_SIZE, catch_up, position_of
+from projections.generations import generations, live_generation
+from projections.notification_log import refresh_log_statistics
+from projections.registry import READ_MODELS
 from projections.sql import Dialect
 from projections.state import UnappliableEventError
 from projections.stops import ProjectionStop, forget_passed_stops, record_stop, stopped
-from projections.views import DEFAULT_PAGE_SIZE, catch_up, position_of
 
 log = structlog.get_logger("projector")
 

@@ -10,9 +10,10 @@ import structlog
 
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
-from projections.events import refresh_log_statistics
-from projections.schema import READ_MODELS, generations, layout
-from projections.views import catch_up, create_generation, position_of, settle_all, swap
+from projections.feed import catch_up, position_of
+from projections.generations import create_generation, generations, settle_all, swap
+from projections.notification_log import refresh_log_statistics
+from projections.registry import READ_MODELS, registered
 
 log = structlog.get_logger("projector")
 
@@ -67,7 +68,7 @@ def _rebuild(
     page_size: int,
     progress: Callable[[int, int], None] | None,
 ) -> int:
-    names = READ_MODELS if read_model is None else (layout(read_model).name,)
+    names = READ_MODELS if read_model is None else (registered(read_model).name,)
     # The whole log is about to be read in pages: let the planner know how big it is.
     if refresh_log_statistics(ledger.recorder):
         log.info("log_statistics_refreshed")

@@ -17,9 +17,9 @@ from api.tokens import Role, create_token, revoke_token
 from domain.application import Ledger
 from domain.store import library_env
 from domain.values import Actor
-from projections import queries
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
+from projections.totals import queries
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 
 pytestmark = pytest.mark.postgres

@@ -33,7 +33,7 @@ from api.tokens import Role, create_token
 from domain.application import Ledger
 from domain.store import MEMORY_URL, library_env
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 Case = schemathesis.Case[Any]
 SEED = 2026

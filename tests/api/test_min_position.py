@@ -22,8 +22,8 @@ from domain.application import Ledger
 from domain.store import library_env
 from domain.values import Actor
 from projections.db import ReadModelDatabase
+from projections.feed import catch_up
 from projections.sql import Dialect
-from projections.views import catch_up
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france")

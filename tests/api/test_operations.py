@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 from domain.application import Ledger, Written
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france", correlation_id="corr-7")
 

@@ -11,7 +11,7 @@ from api.tokens import Role, create_token, revoke_token
 from domain.application import Ledger
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 SEED = Actor(name="seed")
 ROLES = ("admin", "hdf", "auditor", "viewer")

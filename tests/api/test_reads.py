@@ -13,7 +13,7 @@ from api.settings import Settings
 from domain.application import Ledger, Written
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france")
 

@@ -15,8 +15,8 @@ from domain.application import Ledger
 from domain.store import library_env
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.queries import totals
 from projections.rebuild import rebuild
+from projections.totals.queries import totals
 
 # Written by the code of 2026-11 (commit 26a2f2e): every kind of project event, a
 # convention, an indicator and a token.

@@ -16,12 +16,12 @@ import pytest
 
 from api.synthetic import generate
 from domain.values import Actor
+from projections.feed import catch_up, position_of
 from projections.projector import Projector, status, wait_for_position
-from projections.queries import totals
 from projections.rebuild import rebuild
-from projections.schema import READ_MODELS
+from projections.registry import READ_MODELS
 from projections.sql import Dialect
-from projections.views import catch_up, position_of
+from projections.totals.queries import totals
 from tests.integration.conftest import Store
 from tests.projections.conftest import event_table_statistics
 

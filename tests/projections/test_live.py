@@ -9,10 +9,11 @@ import pytest
 from domain.application import Ledger
 from domain.store import library_env
 from projections.db import ReadModelDatabase
+from projections.feed import catch_up
+from projections.generations import read_live_position
 from projections.live import LiveStates
-from projections.schema import TOTALS, read_live_position
+from projections.registry import TOTALS
 from projections.sql import Dialect
-from projections.views import catch_up
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 from tests.projections.test_catch_up import record_history
 

@@ -13,12 +13,13 @@ import pytest
 from domain.application import Ledger
 from domain.errors import InvalidValueError
 from domain.values import Actor
-from projections import queries
 from projections.db import ReadModelDatabase
-from projections.queries import DIMENSIONS, TooManyRowsError, totals
-from projections.schema import CUBES_BY_SIZE
+from projections.feed import catch_up
+from projections.reading import DIMENSIONS
 from projections.sql import Cursor
-from projections.views import catch_up
+from projections.totals import queries
+from projections.totals.queries import TooManyRowsError, totals
+from projections.totals.tables import CUBES_BY_SIZE
 
 ACTOR = Actor(name="projection-tests")
 HDF = "hauts_de_france"
