@@ -22,7 +22,12 @@ from projections.events import (
     uuid_text,
 )
 from projections.layout import generation_table
-from projections.projects.tables import CONVENTION_COLUMNS, PROJECT_COLUMNS
+from projections.projects.tables import (
+    CONVENTION_COLUMNS,
+    MOVE_COLUMNS,
+    MOVE_TYPES,
+    PROJECT_COLUMNS,
+)
 from projections.sql import Cursor
 from projections.state import (
     NONE,
@@ -41,16 +46,6 @@ NOTHING_MOVED: Moved = (None, 0, 0, 0)
 SIGNED = "ConventionSigned"
 # The events that change a project's row but its figures.
 DETAILS_CHANGED = frozenset({"ProjectDetailsCorrected", "ProjectCompleted", "ProjectAbandoned"})
-MOVE_COLUMNS = (
-    "project_id",
-    "commitment_id",
-    "version",
-    "position",
-    "cancelled",
-    "disbursed",
-    "repaid",
-)
-MOVE_TYPES = ("text", "text", "int4", "int8", "int8", "int8", "int8")
 
 
 class ProjectsPage:

@@ -50,6 +50,18 @@ CONVENTION_COLUMNS = (
     "position",
 )
 
+# The bulk scratch table `project_moves`: what each event of a project moved.
+MOVE_COLUMNS = (
+    "project_id",
+    "commitment_id",
+    "version",
+    "position",
+    "cancelled",
+    "disbursed",
+    "repaid",
+)
+MOVE_TYPES = ("text", "text", "int4", "int8", "int8", "int8", "int8")
+
 
 def _projects_ddl(db: ReadModelDatabase, generation: int, bulk: bool) -> list[str]:
     def t(name: str) -> str:
