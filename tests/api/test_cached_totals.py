@@ -19,9 +19,9 @@ from domain.commands import GrantLoan, IdentifyProject
 from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
-from projections import queries
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
+from projections.totals import queries
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 
 pytestmark = pytest.mark.postgres

@@ -34,7 +34,7 @@ from domain.application import Ledger
 from domain.tokens import Role
 from eventstore.settings import MEMORY_URL, library_env
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 Case = schemathesis.Case[Any]
 SEED = 2026

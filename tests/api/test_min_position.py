@@ -23,8 +23,9 @@ from domain.commands import GrantLoan, IdentifyProject
 from domain.tokens import Role
 from domain.values import Actor
 from eventstore.settings import library_env
-from projections.db import Dialect, ReadModelDatabase
-from projections.views import catch_up
+from projections.db import ReadModelDatabase
+from projections.feed import catch_up
+from projections.sql import Dialect
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france")

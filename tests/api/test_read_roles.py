@@ -13,7 +13,7 @@ from domain.commands import IdentifyProject, SignConvention
 from domain.tokens import Role
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 SEED = Actor(name="seed")
 ROLES = ("admin", "hdf", "auditor", "viewer")

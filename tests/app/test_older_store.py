@@ -19,8 +19,8 @@ from domain.tokens import AccessToken, Role
 from domain.values import Actor
 from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
-from projections.projector import rebuild
-from projections.queries import totals
+from projections.rebuild import rebuild
+from projections.totals.queries import totals
 
 # Written by the code of 2026-11 (commit 26a2f2e): every kind of project event, a
 # convention, an indicator and a token.

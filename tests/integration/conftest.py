@@ -11,7 +11,8 @@ import pytest
 
 from domain.application import Ledger
 from eventstore.settings import library_env
-from projections.db import Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
+from projections.sql import Dialect
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import MutableMapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -32,13 +32,16 @@ from eventstore.settings import (
     SQLITE_PERSISTENCE,
     library_env,
 )
-from projections import views
-from projections.db import Cursor, ReadModelDatabase
+from projections import registry
+from projections.db import ReadModelDatabase
 from projections.events import Change
-from projections.projector import ProjectionState, Projector, rebuild, status, stopped
-from projections.schema import READ_MODELS, TOTALS
+from projections.feed import catch_up, position_of
+from projections.projector import ProjectionState, Projector, status
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS, TOTALS, Applier
+from projections.sql import Cursor
 from projections.state import UnappliableEventError
-from projections.views import catch_up, position_of
+from projections.stops import stopped
 from tests.projections.conftest import reporting_schema_for
 from tests.projections.test_rebuild import live_tables, pending
 
@@ -154,6 +157,12 @@ def damage(store_url: str, position: int) -> None:
         )
 
 
+def apply_totals_with(monkeypatch: pytest.MonkeyPatch, apply: Applier) -> None:
+    """Make the `totals` read model apply its pages with `apply` for the rest of the test."""
+    model = registry.BY_NAME[TOTALS]
+    monkeypatch.setitem(registry.BY_NAME, TOTALS, replace(model, apply=apply))
+
+
 def stop_lines(logs: Sequence[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     """The error lines a projector logged when a read model stopped."""
     return [line for line in logs if line["event"] == "projection_stopped"]
@@ -250,7 +259,7 @@ def test_any_failure_applying_a_page_stops_that_read_model_only(
     identify(ledger, "Gare")
     failing = identify(ledger, "Halle")
     identify(ledger, "Port")
-    original = views.APPLIERS[TOTALS]
+    original = registry.registered(TOTALS).apply
 
     def fail_on_the_second_project(
         db: ReadModelDatabase, cur: Cursor, generation: int, changes: Sequence[Change], bulk: bool
@@ -259,7 +268,7 @@ def test_any_failure_applying_a_page_stops_that_read_model_only(
             raise RuntimeError("the applier broke")
         original(db, cur, generation, changes, bulk)
 
-    monkeypatch.setitem(views.APPLIERS, TOTALS, fail_on_the_second_project)
+    apply_totals_with(monkeypatch, fail_on_the_second_project)
 
     Projector(ledger, read_db, listen=False).step()
 
@@ -278,14 +287,14 @@ def test_after_a_restart_a_read_model_that_can_apply_the_event_again_carries_on(
     ledger: Ledger, read_db: ReadModelDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     identify(ledger, "Gare")
-    original = views.APPLIERS[TOTALS]
+    original = registry.registered(TOTALS).apply
 
     def broken(*_: Any) -> None:
         raise RuntimeError("a bug, since fixed")
 
-    monkeypatch.setitem(views.APPLIERS, TOTALS, broken)
+    apply_totals_with(monkeypatch, broken)
     Projector(ledger, read_db, listen=False).step()
-    monkeypatch.setitem(views.APPLIERS, TOTALS, original)
+    apply_totals_with(monkeypatch, original)
 
     Projector(ledger, read_db, listen=False).step()
 
@@ -302,7 +311,7 @@ def test_a_store_outage_is_waited_out_not_a_stop(
     def unreachable(*_: Any) -> None:
         raise psycopg.OperationalError("connection refused")
 
-    monkeypatch.setitem(views.APPLIERS, TOTALS, unreachable)
+    apply_totals_with(monkeypatch, unreachable)
 
     with pytest.raises(psycopg.OperationalError):
         Projector(ledger, read_db, listen=False).step()
