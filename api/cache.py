@@ -13,8 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.tokens import Authenticator, bearer_token
 from projections.db import ReadModelDatabase
+from projections.generations import read_live_position
 from projections.live import LiveStates, State
-from projections.schema import read_live_position
 
 
 def live_state(db: ReadModelDatabase, read_model: str) -> State:

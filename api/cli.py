@@ -27,12 +27,13 @@ from rich.table import Table
 
 from api.logging import configure_logging
 from api.settings import Settings
-from api.tokens import Role, create_token, list_tokens, revoke_token
+from api.tokens import create_token, list_tokens, revoke_token
 from domain.application import Ledger
 from domain.errors import CorruptEventError, DomainError
 from domain.reference.territories import TerritoryLevel, load_territories
+from domain.tokens import Role
 from domain.values import Actor
-from projections.projector import REBUILD_PAGE_SIZE
+from projections.rebuild import REBUILD_PAGE_SIZE
 
 if TYPE_CHECKING:
     from projections.projector import Projector
@@ -144,8 +145,8 @@ def rebuild(
     Without NAME every read model is rebuilt in one pass over the log.
     """
     from projections.db import ReadModelDatabase
-    from projections.projector import rebuild as rebuild_read_models
-    from projections.schema import READ_MODELS
+    from projections.rebuild import rebuild as rebuild_read_models
+    from projections.registry import READ_MODELS
     from projections.state import UnappliableEventError
 
     settings = _settings()

@@ -11,8 +11,9 @@ from fastapi import Depends, Query, Request
 
 from api.problems import ProblemError
 from api.settings import Settings
-from api.tokens import Authenticator, Principal, Role, bearer_token
+from api.tokens import Authenticator, Principal, bearer_token
 from domain.application import Ledger
+from domain.tokens import Role
 from projections.db import ReadModelDatabase
 from projections.live import LiveStates
 

@@ -36,7 +36,7 @@ from domain.errors import (
     OutOfScopeError,
     VersionMismatchError,
 )
-from domain.store import event_positions
+from domain.positions import require_positions
 from eventstore.postgres import WriteOutcomeUnknownError
 
 PROBLEM = "application/problem+json"
@@ -248,7 +248,7 @@ def corrupt_event(error: Exception, recorder: ApplicationRecorder) -> CorruptEve
     if position is None:
         # Events read by aggregate carry no position: ask the log for it.
         with suppress(Exception):
-            positions = event_positions(recorder, UUID(str(stored.originator_id)))
+            positions = require_positions(recorder).event_positions(UUID(str(stored.originator_id)))
             position = positions.get(stored.originator_version)
     return CorruptEventError(position, stored.originator_id, stored.originator_version, reason)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.store import library_env, sqlite_path
+from eventstore.settings import library_env, sqlite_path
 
 
 class LogFormat(StrEnum):

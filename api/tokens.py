@@ -8,67 +8,21 @@ import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate, event
-from eventsourcing.utils import get_topic
 from starlette.concurrency import run_in_threadpool
 
 from domain.application import Ledger
 from domain.errors import InvalidValueError, NotFoundError
 from domain.reference import directorate as find_directorate
+from domain.tokens import ISSUED_TOPICS, AccessToken, Role
 from domain.values import Actor, text
 from eventstore.watchdog import WATCHDOG
 
 TOKEN_PREFIX = "ft_"  # noqa: S105 - a marker, not a secret
-
-
-class Role(StrEnum):
-    """What a token may do (see API.md)."""
-
-    ADMIN = "admin"
-    DIRECTORATE = "directorate"
-    AUDITOR = "auditor"
-    VIEWER = "viewer"
-
-
-class AccessToken(Aggregate):
-    """A bearer token's record: its hash, name, role and directorate."""
-
-    class Event(Aggregate.Event):
-        """Base of the token events."""
-
-        meta: dict[str, str] = field(default_factory=dict, kw_only=True)
-
-    class TokenIssued(Event, Aggregate.Created):
-        # Left out of every read of the log (see api.routes.audit): the hash is the key a
-        # presented token is looked up by, and an unsalted SHA-256 of it.
-        secret_fields: ClassVar[frozenset[str]] = frozenset({"token_hash"})
-
-        name: str
-        role: str
-        directorate: str | None
-        token_hash: str
-
-    class TokenRevoked(Event):
-        pass
-
-    @event(TokenIssued)
-    def __init__(self, name: str, role: str, directorate: str | None, token_hash: str) -> None:
-        self.name = name
-        self.role = Role(role)
-        self.directorate = directorate
-        self.token_hash = token_hash
-        self.revoked = False
-
-    @event(TokenRevoked)
-    def revoke(self) -> None:
-        """Revoke the token: it stops working at once."""
-        self.revoked = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +90,10 @@ def create_token(
 
 def list_tokens(ledger: Ledger) -> list[TokenInfo]:
     """Return every token ever issued, in issue order."""
-    topic = get_topic(AccessToken.TokenIssued)
     found: list[TokenInfo] = []
     start = 1
     while True:
-        page = ledger.recorder.select_notifications(start=start, limit=500, topics=[topic])
+        page = ledger.recorder.select_notifications(start=start, limit=500, topics=ISSUED_TOPICS)
         if not page:
             return found
         for notification in page:

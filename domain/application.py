@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
-    EventStore,
     IntegrityError,
     JSONTranscoder,
     Recording,
@@ -25,7 +24,6 @@ from domain.commands import (
     ProjectCommand,
     SignConvention,
 )
-from domain.commit import GroupCommit
 from domain.convention import Convention
 from domain.errors import (
     BusinessRuleError,
@@ -43,8 +41,9 @@ from domain.indexes import (
     IdempotencyRecord,
     ProjectReference,
 )
+from domain.positions import EventPositions, require_positions
 from domain.project import Project
-from domain.store import DateAsISO, event_positions
+from domain.transcodings import DateAsISO
 from domain.values import Actor
 
 A = TypeVar("A", bound=Aggregate)
@@ -111,10 +110,14 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"
 
-    def construct_event_store(self) -> EventStore[UUID]:
-        # Saves go through group commit: concurrent writes share one transaction.
-        recorder = cast(ApplicationRecorder, GroupCommit(self.recorder))
-        return self.factory.event_store(mapper=self.mapper, recorder=recorder)
+    # The recorder, as it tells where each event stands in the log.
+    positions: EventPositions
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        # The store (its recorder, group commit) is chosen by the settings: see eventstore/.
+        recorder = super().construct_recorder()
+        self.positions = require_positions(recorder)
+        return recorder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -206,7 +209,7 @@ class Ledger(Application[UUID]):
     def project_events(self, project_id: UUID) -> list[RecordedEvent]:
         """Return a project's events in order, with their log positions and recording times."""
         self.project(project_id)
-        positions = event_positions(self.recorder, project_id)
+        positions = self.positions.event_positions(project_id)
         return [
             RecordedEvent(
                 version=e.originator_version,
@@ -394,7 +397,7 @@ class Ledger(Application[UUID]):
         return record
 
     def _recorded_position(self, record: IdempotencyRecord) -> int:
-        return event_positions(self.recorder, record.id)[1]
+        return self.positions.event_positions(record.id)[1]
 
     def _replayed(self, claim: IdempotencyClaim | None) -> Written | None:
         record = self._idempotency_record(claim)
@@ -404,7 +407,7 @@ class Ledger(Application[UUID]):
             raise IdempotencyConflictError(
                 f"the idempotency key {record.idempotency_key!r} was used for another request"
             )
-        positions = event_positions(self.recorder, record.aggregate_id)
+        positions = self.positions.event_positions(record.aggregate_id)
         return Written(
             record.aggregate_id,
             record.aggregate_version,

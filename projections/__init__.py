@@ -1,1 +1,1 @@
-"""Read models fed by the global notification log: views, the projector, rebuilds."""
+"""Read models fed by the global notification log: one package each, listed in `registry.py`."""

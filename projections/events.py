@@ -1,90 +1,38 @@
-"""Cheap decoding of stored notifications: parse the JSON, keep only the read models' topics.
+"""The changes the read models apply, and the stored values their events hold.
 
 The ledger stores each event's state as JSON, with the library's transcodings as
 `{"_type_": name, "_data_": value}`: `decimal_str` ("1250.50"), `uuid_hex` (32 hex digits),
-`date_iso` ("2024-03-01") and `datetime_iso`. Projections read those few fields directly
-instead of rebuilding domain event objects.
+`date_iso` ("2024-03-01") and `datetime_iso`: the read models read them directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
-
-from domain.errors import CorruptEventError
 from projections.money import to_cents
 
 PROJECT_TOPIC = "domain.project:Project."
 CONVENTION_TOPIC = "domain.convention:Convention."
-
-PROJECT_EVENTS = frozenset(
-    {
-        "ProjectIdentified",
-        "ProjectDetailsCorrected",
-        "LoanGranted",
-        "EquityInvested",
-        "StudyLaunched",
-        "StudyDelivered",
-        "FundsDisbursed",
-        "LoanRepaid",
-        "CommitmentCancelled",
-        "CommitmentAmountCorrected",
-        "ProjectLinkedToConvention",
-        "ImpactIndicatorSet",
-        "ImpactMeasured",
-        "ProjectCompleted",
-        "ProjectAbandoned",
-    }
-)
-CONVENTION_EVENTS = frozenset({"ConventionSigned", "ConventionAmended", "ConventionEnded"})
+# The aggregate a change is about ("project", "convention"), by its event's topic prefix.
+AGGREGATES = {PROJECT_TOPIC: "project", CONVENTION_TOPIC: "convention"}
+# The event that creates a project (a page reads no row for the projects it creates).
+IDENTIFIED = "ProjectIdentified"
 # Events that create a commitment, with the field holding its effective date and instrument.
 COMMITMENT_CREATED: dict[str, tuple[str, str]] = {
     "LoanGranted": ("granted_on", "loan"),
     "EquityInvested": ("invested_on", "equity"),
     "StudyLaunched": ("launched_on", "study"),
 }
-# Events that move money under an existing commitment.
-COMMITMENT_MOVED = frozenset(
-    {"FundsDisbursed", "LoanRepaid", "CommitmentCancelled", "CommitmentAmountCorrected"}
-)
-
-_KINDS: dict[str, tuple[str, str]] = {
-    **{PROJECT_TOPIC + name: ("project", name) for name in PROJECT_EVENTS},
-    **{CONVENTION_TOPIC + name: ("convention", name) for name in CONVENTION_EVENTS},
-}
 
 
-class NotificationLike(Protocol):
-    """What a projection reads of a notification of the global log."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def topic(self) -> str: ...
-
-    @property
-    def originator_id(self) -> object: ...
-
-    @property
-    def originator_version(self) -> int: ...
-
-    @property
-    def state(self) -> bytes: ...
-
-
-class StateDecoder(Protocol):
-    """The part of the library's mapper that undoes encryption and compression."""
-
-    cipher: Any
-    compressor: Any
-
-
-# A notification as read from the log: (id, topic, originator id text, version, state).
-Row = tuple[int, str, str, int, bytes]
+def kind(topic: str) -> tuple[str, str]:
+    """Return (aggregate, event name) of an event topic, or raise ValueError."""
+    prefix, dot, name = topic.rpartition(".")
+    aggregate = AGGREGATES.get(prefix + dot)
+    if aggregate is None or not name:
+        raise ValueError(f"{topic!r} is not the topic of a project's or convention's event")
+    return aggregate, name
 
 
 # Not frozen: a frozen dataclass costs four times as much to build, once per event.
@@ -110,129 +58,6 @@ class Change:
         if self.commitment_id is None:
             raise KeyError(f"{self.name} names no commitment")
         return self.commitment_id
-
-
-def decode(
-    notifications: Iterable[NotificationLike], mapper: StateDecoder | None = None
-) -> list[Change]:
-    """Return the changes of the read models' topics; other aggregates' events are skipped."""
-    return decode_rows(
-        (
-            (n.id, n.topic, str(n.originator_id), n.originator_version, n.state)
-            for n in notifications
-        ),
-        mapper,
-    )
-
-
-def decode_rows(rows: Iterable[Row], mapper: StateDecoder | None = None) -> list[Change]:
-    """Like `decode`, for notifications read as plain rows (see `select_rows`)."""
-    cipher = None if mapper is None else mapper.cipher
-    compressor = None if mapper is None else mapper.compressor
-    kinds = _KINDS
-    loads = orjson.loads
-    changes: list[Change] = []
-    append = changes.append
-    for position, topic, originator_id, version, state in rows:
-        kind = kinds.get(topic)
-        if kind is None:
-            continue
-        try:
-            if cipher is not None:
-                state = cipher.decrypt(state)
-            if compressor is not None:
-                state = compressor.decompress(state)
-            data = loads(state)
-            commitment = data.get("commitment_id")
-            commitment_id = None if commitment is None else uuid_text(commitment)
-        except Exception as error:  # damaged bytes: name the event, whatever the cause
-            raise CorruptEventError(position, originator_id, version, _reason(error)) from error
-        append(Change(position, kind[0], kind[1], originator_id, version, data, commitment_id))
-    return changes
-
-
-def _reason(error: BaseException) -> str:
-    """What failed to decode, without the damaged bytes themselves."""
-    return f"{type(error).__name__}: {error}"
-
-
-def select_rows(recorder: Any, start: int, limit: int, stop: int | None = None) -> list[Row]:
-    """Read a page of the log as rows: ids from `start` (to `stop`), in order, at most `limit`.
-
-    The library's `select_notifications` semantics; on PostgreSQL the rows are read in
-    binary as plain tuples (three times faster than the library's dict rows and objects).
-    """
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return _select_postgres_rows(recorder, start, limit, stop)
-    notifications: Sequence[NotificationLike] = recorder.select_notifications(
-        start=start, limit=limit, stop=stop
-    )
-    return [
-        (n.id, n.topic, str(n.originator_id), n.originator_version, n.state) for n in notifications
-    ]
-
-
-# The event table's planner statistics are refreshed before a full read when this share of
-# its rows changed since they were last gathered (or when they never were).
-STALE_STATISTICS = 0.1
-
-
-def refresh_log_statistics(recorder: Any) -> bool:
-    """PostgreSQL: gather the event table's planner statistics if they are stale; True if so.
-
-    Without them (autovacuum off, or a bulk load it has not caught up with) the planner
-    takes a page of the log for a few rows and reads every row after it, then sorts them:
-    a second per page at a million events instead of milliseconds.
-    """
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        return False
-    schema = recorder.datastore.schema or "public"
-    table = f'"{schema}"."{recorder.events_table_name}"'
-    with recorder.datastore.get_connection() as conn:
-        found = conn.execute(
-            "SELECT n_live_tup, n_mod_since_analyze, "
-            "COALESCE(last_analyze, last_autoanalyze) IS NOT NULL AS analyzed "
-            "FROM pg_stat_user_tables WHERE schemaname = %s AND relname = %s",
-            (schema, recorder.events_table_name),
-        ).fetchone()
-        if found is not None and found["analyzed"]:
-            changed = int(found["n_mod_since_analyze"])
-            if changed <= STALE_STATISTICS * max(int(found["n_live_tup"]), 1):
-                return False
-        conn.execute(f"ANALYZE {table}")
-    return True
-
-
-def _select_postgres_rows(recorder: Any, start: int, limit: int, stop: int | None) -> list[Row]:
-    from eventsourcing.persistence import InterfaceError, OperationalError
-    from eventsourcing.utils import retry
-    from psycopg.rows import tuple_row
-
-    table = f'"{recorder.datastore.schema or "public"}"."{recorder.events_table_name}"'
-    query = (
-        "SELECT notification_id, topic, originator_id::text, originator_version, state "  # noqa: S608
-        f"FROM {table} WHERE notification_id >= %s AND notification_id <= %s "
-        "ORDER BY notification_id LIMIT %s"
-    )
-    # No upper bound: the largest BIGINT.
-    params = (start, (1 << 63) - 1 if stop is None else stop, limit)
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select() -> list[Row]:
-        with (
-            recorder.datastore.get_connection() as conn,
-            conn.cursor(row_factory=tuple_row, binary=True) as cur,
-        ):
-            cur.execute(query, params, prepare=True)
-            rows: list[Row] = cur.fetchall()
-            return rows
-
-    rows: list[Row] = select()
-    return rows
 
 
 def cents(value: Any) -> int:

@@ -18,8 +18,10 @@ from typing import Any
 import anyio.to_thread
 import structlog
 
-from projections.db import Cursor, Dialect, ReadModelDatabase
-from projections.schema import READ_MODELS, read_live_position
+from projections.db import ReadModelDatabase
+from projections.generations import read_live_position
+from projections.registry import READ_MODELS
+from projections.sql import Cursor, Dialect
 
 log = structlog.get_logger("projections.live")
 

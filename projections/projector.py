@@ -1,4 +1,4 @@
-"""The projector: keeps every read model caught up with the log, and rebuilds them blue/green.
+"""The projector: keeps every read model caught up with the log (rebuilds: `rebuild.py`).
 
 On PostgreSQL it sleeps on LISTEN for the channel the event recorder NOTIFYs on each insert,
 with a polling timeout as fallback (a lost notification delays it by one poll interval at
@@ -12,11 +12,9 @@ only when it starts (or when a rebuild swapped in another generation).
 
 from __future__ import annotations
 
-import gc
 import json
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -28,18 +26,14 @@ import structlog
 
 from domain.application import Ledger
 from domain.errors import CorruptEventError
-from projections.db import Cursor, Dialect, ReadModelDatabase
-from projections.events import refresh_log_statistics
-from projections.schema import READ_MODELS, generations, layout, live_generation
+from projections.db import ReadModelDatabase
+from projections.feed import DEFAULT_PAGE_SIZE, catch_up, position_of
+from projections.generations import generations, live_generation
+from projections.notification_log import refresh_log_statistics
+from projections.registry import READ_MODELS
+from projections.sql import Dialect
 from projections.state import UnappliableEventError
-from projections.views import (
-    DEFAULT_PAGE_SIZE,
-    catch_up,
-    create_generation,
-    position_of,
-    settle_all,
-    swap,
-)
+from projections.stops import ProjectionStop, forget_passed_stops, record_stop, stopped
 
 log = structlog.get_logger("projector")
 
@@ -49,10 +43,6 @@ WAIT_STEP = 0.01
 GATHER_SECONDS = 0.02
 # How often the live projector checks the event table's planner statistics.
 STATISTICS_CHECK_INTERVAL = 600.0
-# Events per transaction of a rebuild.
-REBUILD_PAGE_SIZE = 20_000
-# Allocations between two collections of the youngest objects during a rebuild.
-REBUILD_GC_THRESHOLD = 100_000
 
 
 class ProjectionState(StrEnum):
@@ -61,16 +51,6 @@ class ProjectionState(StrEnum):
     LIVE = "live"
     REBUILDING = "rebuilding"
     STOPPED = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectionStop:
-    """A read model's live generation stopped before the event at `position`: why."""
-
-    name: str
-    generation: int
-    position: int
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,76 +97,6 @@ def status(ledger: Ledger, db: ReadModelDatabase) -> list[ReadModelStatus]:
             )
         )
     return statuses
-
-
-STOPS = "projection_stops"
-# The databases known to hold the stops table (it is created with the first stop).
-_has_stops: weakref.WeakSet[ReadModelDatabase] = weakref.WeakSet()
-
-
-def _stops_table(db: ReadModelDatabase, cur: Cursor) -> bool:
-    if db not in _has_stops and db.existing_tables(cur, [STOPS]):
-        _has_stops.add(db)
-    return db in _has_stops
-
-
-def stopped(db: ReadModelDatabase) -> list[ProjectionStop]:
-    """The read models whose live generation is stopped before an event it cannot apply.
-
-    A stop no longer counts once its generation is replaced (a rebuild) or has gone past
-    the event (a projector that could apply it after all).
-    """
-    with db.transaction(readonly=True) as cur:
-        if not _stops_table(db, cur):
-            return []
-        cur.execute(
-            "SELECT s.read_model, s.generation, s.position, s.reason "  # noqa: S608
-            f"FROM {db.table(STOPS)} s JOIN {db.table('generations')} g "
-            "ON g.read_model = s.read_model AND g.live = s.generation "
-            f"JOIN {db.table('tracking')} t "
-            "ON t.read_model = s.read_model AND t.generation = s.generation "
-            "WHERE t.position < s.position ORDER BY s.read_model"
-        )
-        return [
-            ProjectionStop(str(name), int(generation), int(position), str(reason))
-            for name, generation, position, reason in cur.fetchall()
-        ]
-
-
-def record_stop(db: ReadModelDatabase, stop: ProjectionStop) -> None:
-    """Record that a read model's generation stopped before an event (replacing an older stop)."""
-    with db.transaction() as cur:
-        db.lock(cur)
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {db.table(STOPS)} ("
-            "read_model TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL, "
-            f"reason TEXT NOT NULL, stopped_at {db.timestamp_type}, "
-            "PRIMARY KEY (read_model, generation))"
-        )
-        cur.execute(
-            f"INSERT INTO {db.table(STOPS)} "  # noqa: S608
-            "(read_model, generation, position, reason, stopped_at) "
-            "VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP) ON CONFLICT (read_model, generation) "
-            "DO UPDATE SET position = excluded.position, reason = excluded.reason, "
-            "stopped_at = excluded.stopped_at",
-            (stop.name, stop.generation, stop.position, stop.reason),
-        )
-    _has_stops.add(db)
-
-
-def forget_passed_stops(db: ReadModelDatabase) -> None:
-    """Delete the stops that no longer count (see `stopped`)."""
-    with db.transaction() as cur:
-        if not _stops_table(db, cur):
-            return
-        cur.execute(
-            f"DELETE FROM {db.table(STOPS)} WHERE NOT EXISTS ("  # noqa: S608
-            f"SELECT 1 FROM {db.table('generations')} g JOIN {db.table('tracking')} t "
-            "ON t.read_model = g.read_model AND t.generation = g.live "
-            f"WHERE g.read_model = {db.table(STOPS)}.read_model "
-            f"AND g.live = {db.table(STOPS)}.generation "
-            f"AND t.position < {db.table(STOPS)}.position)"
-        )
 
 
 def _lag_seconds(ledger: Ledger, position: int, head: int, now: datetime) -> float:
@@ -447,82 +357,3 @@ class _Listener:
             with suppress(Exception):
                 self.conn.close()
             self.conn = None
-
-
-def rebuild(
-    ledger: Ledger,
-    db: ReadModelDatabase,
-    read_model: str | None = None,
-    *,
-    page_size: int = REBUILD_PAGE_SIZE,
-    progress: Callable[[int, int], None] | None = None,
-) -> int:
-    """Build read models afresh beside the live ones, then swap them in; return the position.
-
-    Without `read_model`, every read model is rebuilt in one pass over the log (each page
-    read and decoded once). Each new generation is fed in bulk to the log's head, then
-    settled (cubes summed from the facts, readers' indexes built), caught up with what
-    arrived meanwhile, and swapped in. Dashboards keep reading the live generations until
-    each swap, which is one transaction. An unfinished rebuild (a crash, an interruption)
-    is resumed, not restarted.
-    """
-    with _few_collections():
-        return _rebuild(ledger, db, read_model, page_size, progress)
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Collect garbage rarely: a rebuild makes many short-lived objects and no cycles.
-
-    Without this, Python's collector spends as long scanning the objects of each page (and
-    every module's) as the rebuild spends decoding the events.
-    """
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], REBUILD_GC_THRESHOLD), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
-
-
-def _rebuild(
-    ledger: Ledger,
-    db: ReadModelDatabase,
-    read_model: str | None,
-    page_size: int,
-    progress: Callable[[int, int], None] | None,
-) -> int:
-    names = READ_MODELS if read_model is None else (layout(read_model).name,)
-    # The whole log is about to be read in pages: let the planner know how big it is.
-    if refresh_log_statistics(ledger.recorder):
-        log.info("log_statistics_refreshed")
-    found = generations(db)
-    targets: dict[str, int] = {}
-    for name in names:
-        pending = [g.generation for g in found if g.read_model == name and not g.live]
-        targets[name] = pending[-1] if pending else create_generation(db, name, bulk=True)
-    position = min(position_of(db, name, generation) for name, generation in targets.items())
-    chunk = page_size * 10
-    while True:
-        head = ledger.head_position()
-        if progress is not None:
-            progress(position, head)
-        if position >= head:
-            break
-        position = catch_up(
-            ledger,
-            db,
-            page_size=page_size,
-            generations=targets,
-            stop=position + chunk,
-            parallel=True,
-        )
-    settle_all(db, targets)
-    # What arrived while settling, in the normal way; later events are the live projector's.
-    position = catch_up(ledger, db, page_size=page_size, generations=targets, parallel=True)
-    for name, generation in targets.items():
-        swap(db, name, generation)
-        log.info("read_model_rebuilt", read_model=name, generation=generation, position=position)
-    return position

@@ -8,11 +8,21 @@ from dataclasses import dataclass
 from functools import cache
 
 from domain.reference.territories import TerritoryLevel, load_territories
-from projections.db import Cursor, ReadModelDatabase
+from projections.db import ReadModelDatabase
 from projections.events import Change
-from projections.schema import COMMITMENT_COLUMNS, COMMITMENT_TYPES
+from projections.sql import Cursor
 
 NONE = ""  # "not applicable / coarser level" in SQL; JSON null on output
+COMMITMENT_COLUMNS = ("commitment_id", "project_id", "instrument", "committed_on", "amount")
+COMMITMENT_TYPES = ("text", "text", "text", "text", "int8")
+
+
+def commitments_ddl(table: str) -> list[str]:
+    """Return the statements creating a read model's commitments table (qualified name)."""
+    return [
+        f"CREATE TABLE {table} (commitment_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, "
+        "instrument TEXT NOT NULL, committed_on TEXT NOT NULL, amount BIGINT NOT NULL)"
+    ]
 
 
 @dataclass(frozen=True, slots=True)

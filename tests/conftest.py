@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from domain.application import Ledger
-from domain.store import library_env
+from eventstore.settings import library_env
 
 POSTGRES_URL = os.environ.get(
     "FUNDING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -7,13 +7,18 @@ from contextlib import closing
 
 import psycopg
 
-from domain.store import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE, library_env
+from eventstore.settings import (
+    POSTGRES_EVENTS_TABLE,
+    SQLITE_EVENTS_TABLE,
+    SQLITE_PERSISTENCE,
+    library_env,
+)
 
 
 def damage_event(store_url: str, position: int, state: str = "garbage") -> None:
     """Overwrite the state of the event at a log position (SQLite or PostgreSQL)."""
     env = library_env(store_url)
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+    if env["PERSISTENCE_MODULE"] == SQLITE_PERSISTENCE:
         # As text, the way `UPDATE stored_events SET state = 'garbage'` leaves it.
         with closing(sqlite3.connect(env["SQLITE_DBNAME"])) as embedded, embedded:
             changed = embedded.execute(

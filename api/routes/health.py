@@ -8,7 +8,7 @@ from api import metrics
 from api.answers.reads import Health
 from api.deps import LedgerDep, ReadModelsDep
 from api.problems import ProblemError, problem_responses
-from projections.projector import stopped
+from projections.stops import stopped
 
 router = APIRouter(tags=["operations"])
 

@@ -33,8 +33,10 @@ from api.deps import Fresh, LedgerDep, Reader, ReadModelsDep, Services
 from api.problems import problem_responses
 from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
 from domain.reference.territories import TerritoryLevel, load_territories
-from projections import queries
+from projections import reading
 from projections.projector import status
+from projections.projects import queries as project_queries
+from projections.totals import queries as totals_queries
 
 # Every role may read these: no 403.
 router = APIRouter(prefix="/v1", tags=["reads"], responses=problem_responses(401, 503))
@@ -63,7 +65,7 @@ async def get_totals(
     _: Reader,
     min_position: Fresh,
     group_by: Annotated[
-        str, Query(description=f"Comma-separated dimensions: {', '.join(queries.DIMENSIONS)}")
+        str, Query(description=f"Comma-separated dimensions: {', '.join(reading.DIMENSIONS)}")
     ] = "",
     date_from: Annotated[Day | None, Query(alias="from")] = None,
     date_to: Annotated[Day | None, Query(alias="to")] = None,
@@ -83,7 +85,7 @@ async def get_totals(
     dims = [d.strip() for d in group_by.split(",") if d.strip()]
     if output == "csv":
         answer = await run_in_threadpool(
-            queries.totals, read_models, dims, filters, date_from, date_to, max_rows
+            totals_queries.totals, read_models, dims, filters, date_from, date_to, max_rows
         )
         return _csv(dims, answer, sep)
 
@@ -101,7 +103,7 @@ async def get_totals(
         cached = cache.get(key, seen)
         if cached is not None:
             return cached
-        answer = queries.totals(read_models, dims, filters, date_from, date_to, max_rows)
+        answer = totals_queries.totals(read_models, dims, filters, date_from, date_to, max_rows)
         body = (
             TotalsOut.model_validate(
                 {"rows": answer.rows, "total": answer.total, "position": answer.position}
@@ -118,7 +120,7 @@ async def get_totals(
     return Response(body, media_type="application/json")
 
 
-def _csv(dims: list[str], answer: queries.Totals, sep: str) -> Response:
+def _csv(dims: list[str], answer: totals_queries.Totals, sep: str) -> Response:
     # A French spreadsheet reads `;`-separated files with decimal commas.
     decimal_comma = sep == ";"
 
@@ -132,14 +134,14 @@ def _csv(dims: list[str], answer: queries.Totals, sep: str) -> Response:
         # A text recorded before imports refused formulas must not run as one in a spreadsheet.
         return f"'{text}" if isinstance(value, str) and looks_like_formula(text) else text
 
-    columns = [*dims, *queries.FIGURES]
+    columns = [*dims, *reading.FIGURES]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=sep, lineterminator="\r\n")
     writer.writerow(columns)
     for row in answer.rows:
         writer.writerow([cell(row.get(c)) for c in columns])
     label = ["total", *[""] * (len(dims) - 1)] if dims else []
-    writer.writerow([*label, *[cell(answer.total[f]) for f in queries.FIGURES]])
+    writer.writerow([*label, *[cell(answer.total[f]) for f in reading.FIGURES]])
     return Response(
         content="\ufeff" + buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -177,7 +179,7 @@ def list_projects(
         )
         if value is not None
     }
-    page = queries.list_projects(read_models, filters, limit, cursor)
+    page = project_queries.list_projects(read_models, filters, limit, cursor)
     return ProjectsPage(
         items=[ProjectSummaryOut.model_validate(item) for item in page.items],
         next_cursor=page.next_cursor,
@@ -189,8 +191,10 @@ def list_projects(
 def list_conventions(read_models: ReadModelsDep, _: Reader, __: Fresh) -> ConventionsOut:
     """Conventions with their projects' summed figures."""
     return ConventionsOut(
-        items=[ConventionOut.model_validate(c) for c in queries.list_conventions(read_models)],
-        position=queries.position(read_models, "projects"),
+        items=[
+            ConventionOut.model_validate(c) for c in project_queries.list_conventions(read_models)
+        ],
+        position=reading.position(read_models, "projects"),
     )
 
 
@@ -199,7 +203,7 @@ def get_convention(
     convention_id: UUID, read_models: ReadModelsDep, _: Reader, __: Fresh
 ) -> ConventionOut:
     """One convention with its projects and their summed figures."""
-    return ConventionOut.model_validate(queries.convention_row(read_models, convention_id))
+    return ConventionOut.model_validate(project_queries.convention_row(read_models, convention_id))
 
 
 @router.get("/territories", response_model=TerritoriesOut)
@@ -218,7 +222,7 @@ def list_territories(
 def get_territory(code: str, read_models: ReadModelsDep, _: Reader, __: Fresh) -> TerritoryOut:
     """A territory (name, level, parents, population, band) and the totals of its projects."""
     territory = load_territories().get(code)
-    answer = queries.totals(read_models, [], {"territory": territory.code})
+    answer = totals_queries.totals(read_models, [], {"territory": territory.code})
     return TerritoryOut.of(territory, answer.total, answer.position)
 
 

@@ -31,11 +31,12 @@ from uuid import UUID
 
 import psycopg
 
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from demo import generate
 from domain.application import Ledger
 from domain.project import Project
-from domain.store import library_env
+from domain.tokens import Role
+from eventstore.settings import library_env
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTING_SCHEMA = "bench_reporting"

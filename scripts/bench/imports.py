@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from domain.application import Ledger
 from domain.commands import IdentifyProject, LaunchStudy
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 
 ACTOR = Actor("bench")
 

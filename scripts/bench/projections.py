@@ -43,11 +43,11 @@ from demo import generate
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject
 from domain.reference.territories import TerritoryLevel, load_territories
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 from projections.projector import wait_for_position
-from projections.queries import totals
+from projections.totals.queries import totals
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTING_SCHEMA = "bench_reporting"

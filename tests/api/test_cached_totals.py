@@ -13,14 +13,15 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.routes import reads
 from api.settings import Settings
-from api.tokens import Role, create_token, revoke_token
+from api.tokens import create_token, revoke_token
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject
-from domain.store import library_env
+from domain.tokens import Role
 from domain.values import Actor
-from projections import queries
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
+from projections.totals import queries
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 
 pytestmark = pytest.mark.postgres

@@ -13,8 +13,8 @@ from api.cli import app
 from api.tokens import authenticate
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject, LaunchStudy
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 
 runner = CliRunner()
 
@@ -111,9 +111,10 @@ def test_history_prints_a_project_s_events_in_order(database_url: str) -> None:
 
 
 def test_rebuild_builds_every_read_model_in_one_pass_and_swaps_them_in(database_url: str) -> None:
-    from projections import queries
     from projections.db import ReadModelDatabase
-    from projections.schema import READ_MODELS, generations
+    from projections.generations import generations
+    from projections.registry import READ_MODELS
+    from projections.totals import queries
 
     ledger = Ledger(env=library_env(database_url))
     actor = Actor(name="cli-tests")

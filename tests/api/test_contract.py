@@ -28,12 +28,13 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.problems import PROBLEM
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from demo import BASSIN_MINIER_CONVENTION_ID, demo_id, load_demo
 from domain.application import Ledger
-from domain.store import MEMORY_URL, library_env
+from domain.tokens import Role
+from eventstore.settings import MEMORY_URL, library_env
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 Case = schemathesis.Case[Any]
 SEED = 2026

@@ -18,11 +18,12 @@ from api.app import create_app
 from api.problems import PROBLEM
 from api.routes import audit
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject
-from domain.store import event_positions, library_env
+from domain.tokens import Role
 from domain.values import Actor
+from eventstore.settings import library_env
 from tests.corruption import damage_event
 
 ACTOR = Actor(name="corruption-tests")
@@ -73,7 +74,7 @@ def damaged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Damaged]
         ),
     )
     healthy_id = identify(writer, "Healthy")
-    position = event_positions(writer.recorder, project_id)[2]
+    position = writer.positions.event_positions(project_id)[2]
     writer.close()
     damage_event(url, position)
     # A new ledger: none of the project's events are in its aggregate cache.

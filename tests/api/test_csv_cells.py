@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from projections import queries
+from projections.reading import FIGURES
+from projections.totals import queries
 
 ZERO = Decimal("0.00")
 
 
 def totals_of(labels: list[str]) -> queries.Totals:
     """An answer of one row per label (in the theme column), its committed figure negative."""
-    figures: dict[str, Any] = dict.fromkeys(queries.FIGURES, ZERO)
+    figures: dict[str, Any] = dict.fromkeys(FIGURES, ZERO)
     figures.update(projects=1, commitments=1, leverage=None)
     rows = [{"theme": label, **figures, "committed": Decimal("-5.00")} for label in labels]
     return queries.Totals(rows=rows, total=figures, position=1)

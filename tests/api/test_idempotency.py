@@ -16,11 +16,12 @@ from httpx import Response
 
 from api.app import create_app
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject, SetIndicator
-from domain.store import library_env
+from domain.tokens import Role
 from domain.values import Actor
+from eventstore.settings import library_env
 
 SEED = Actor(name="seed", correlation_id="seed")
 LOAN = {"amount": "2500000.00", "granted_on": "2024-03-01", "duration_months": 240}

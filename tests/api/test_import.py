@@ -18,12 +18,13 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app as cli
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from demo import load_demo
 from domain.application import Ledger
 from domain.commands import IdentifyProject
-from domain.store import library_env
+from domain.tokens import Role
 from domain.values import Actor
+from eventstore.settings import library_env
 
 SEED = Actor(name="seed", correlation_id="seed")
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "commitments.csv"

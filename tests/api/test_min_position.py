@@ -17,13 +17,15 @@ from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject
-from domain.store import library_env
+from domain.tokens import Role
 from domain.values import Actor
-from projections.db import Dialect, ReadModelDatabase
-from projections.views import catch_up
+from eventstore.settings import library_env
+from projections.db import ReadModelDatabase
+from projections.feed import catch_up
+from projections.sql import Dialect
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france")

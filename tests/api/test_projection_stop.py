@@ -10,11 +10,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
+from domain.tokens import Role
 from projections.db import ReadModelDatabase
 from projections.projector import Projector
-from projections.schema import READ_MODELS
+from projections.registry import READ_MODELS
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 from tests.projections.test_unappliable import Reuse, identify, reuse_a_commitment_id
 

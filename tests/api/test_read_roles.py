@@ -7,12 +7,13 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
-from api.tokens import Role, create_token, revoke_token
+from api.tokens import create_token, revoke_token
 from domain.application import Ledger
 from domain.commands import IdentifyProject, SignConvention
+from domain.tokens import Role
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 SEED = Actor(name="seed")
 ROLES = ("admin", "hdf", "auditor", "viewer")

@@ -15,7 +15,7 @@ from domain.application import Ledger, Written
 from domain.commands import Disburse, GrantLoan, IdentifyProject, LaunchStudy
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.views import catch_up
+from projections.feed import catch_up
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france")
 

@@ -10,9 +10,10 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from api.tokens import Role, create_token, revoke_token
+from api.tokens import create_token, revoke_token
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject, LaunchStudy, SetIndicator, SignConvention
+from domain.tokens import Role
 from domain.values import Actor
 
 SEED = Actor(name="seed", correlation_id="seed")

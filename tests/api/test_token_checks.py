@@ -9,9 +9,10 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from api.tokens import Authenticator, Role, TokenEventProbe, create_token, revoke_token
+from api.tokens import Authenticator, TokenEventProbe, create_token, revoke_token
 from domain.application import Ledger
-from domain.store import library_env
+from domain.tokens import Role
+from eventstore.settings import library_env
 
 pytestmark = pytest.mark.postgres
 

@@ -21,7 +21,6 @@ from domain.commands import (
     SetIndicator,
     SignConvention,
 )
-from domain.store import event_positions
 from domain.values import Actor
 
 SEED = Actor(name="seed", directorate="hauts_de_france", correlation_id="seed")
@@ -279,7 +278,7 @@ def test_a_write_answers_201_with_its_keys_and_the_position_of_its_event(
     body = response.json()
     assert set(body) == case.keys
     written = UUID(body.get("project_id") or body["id"])
-    positions = event_positions(api_ledger.recorder, written)
+    positions = api_ledger.positions.event_positions(written)
     assert body["position"] == positions[body["version"]] <= api_ledger.head_position()
 
 

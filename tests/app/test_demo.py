@@ -10,15 +10,16 @@ from decimal import Decimal
 import pytest
 from eventsourcing.domain import Aggregate
 
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from demo import BASSIN_MINIER_CONVENTION_ID, DemoSummary, load_demo
 from domain.application import Ledger
 from domain.commands import IdentifyProject
 from domain.project import Project
 from domain.reference import DIRECTORATES, PROGRAMMES, THEMES, Instrument
 from domain.reference.territories import Band, TerritoryLevel, load_territories
-from domain.store import library_env
+from domain.tokens import Role
 from domain.values import Actor
+from eventstore.settings import library_env
 
 BASSIN_MINIER_EPCI = {
     "epci:200072460",

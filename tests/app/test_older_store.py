@@ -10,14 +10,17 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from eventsourcing.utils import resolve_topic
 
+from api.tokens import Principal, TokenInfo, authenticate, list_tokens, revoke_token
 from domain.application import Ledger
 from domain.commands import GrantLoan
-from domain.store import library_env
+from domain.tokens import AccessToken, Role
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
-from projections.projector import rebuild
-from projections.queries import totals
+from projections.rebuild import rebuild
+from projections.totals.queries import totals
 
 # Written by the code of 2026-11 (commit 26a2f2e): every kind of project event, a
 # convention, an indicator and a token.
@@ -25,6 +28,9 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "store-2026-11.sqlite3"
 PROJECT = UUID("193c4dc6-bd7a-4d73-8339-c85d879c8805")
 LOAN = UUID("37d4a930-5de6-44ac-833d-4bc6154b4276")
 NORD = Actor("dr-hdf", "hauts_de_france")
+# The token "ops" (admin), issued when the class was still api.tokens:AccessToken.
+TOKEN = UUID("5c79fbd7-b88e-5edb-b082-917e929989cb")
+TOKEN_HASH = "28096ad13ac61b89ebb555a0e8ce278960ba3b94160c03554c1a6305ec51e162"  # noqa: S105
 
 
 @pytest.fixture
@@ -74,3 +80,36 @@ def test_an_older_store_rebuilds_its_read_models(ledger: Ledger, url: str) -> No
     committed = sum(c.amount for c in ledger.project(PROJECT).commitments.values())
     assert Decimal(answer.total["committed"]) == committed
     assert answer.position == 16
+
+
+def test_an_older_store_still_knows_its_token_after_the_class_moved(ledger: Ledger) -> None:
+    assert resolve_topic("api.tokens:AccessToken.TokenIssued") is AccessToken.TokenIssued
+    assert resolve_topic("api.tokens:AccessToken.TokenRevoked") is AccessToken.TokenRevoked
+    [stored] = ledger.recorder.select_events(TOKEN)
+    assert stored.topic == "api.tokens:AccessToken.TokenIssued"
+
+    record: object = ledger.repository.get(TOKEN)
+    [listed] = list_tokens(ledger)
+
+    assert isinstance(record, AccessToken)
+    assert (record.name, record.role, record.revoked) == ("ops", Role.ADMIN, False)
+    assert listed == TokenInfo(TOKEN, "ops", Role.ADMIN, None, revoked=False)
+
+
+def test_an_older_stores_token_authenticates_until_revoked(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fixture's secret is not kept: the presented token is taken to hash as it did.
+    monkeypatch.setattr("api.tokens.hash_token", lambda _presented: TOKEN_HASH)
+
+    principal = authenticate(ledger, "ft_the-secret-of-2026-11")
+    [revoked] = revoke_token(ledger, "ops")
+
+    assert principal == Principal("ops", Role.ADMIN, None, TOKEN)
+    assert revoked.id == TOKEN
+    assert [e.topic for e in ledger.recorder.select_events(TOKEN)] == [
+        "api.tokens:AccessToken.TokenIssued",
+        "domain.tokens:AccessToken.TokenRevoked",
+    ]
+    assert authenticate(ledger, "ft_the-secret-of-2026-11") is None
+    assert [t.revoked for t in list_tokens(ledger)] == [True]

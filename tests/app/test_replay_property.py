@@ -45,8 +45,8 @@ from domain.errors import DomainError
 from domain.indexes import CommitmentClaim
 from domain.project import Project
 from domain.reference import Instrument
-from domain.store import event_positions, library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 
 HDF = "hauts_de_france"
 ACTOR = Actor(name="dr-hdf", directorate=HDF)
@@ -132,7 +132,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return None
         assert self.ledger.head_position() > head
         # The position answered is the fact's own (index records may follow it).
-        positions = event_positions(self.ledger.recorder, written.id)
+        positions = self.ledger.positions.event_positions(written.id)
         assert written.position == positions[written.version] <= self.ledger.head_position()
         if at_head:
             assert written.position > head

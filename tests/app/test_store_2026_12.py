@@ -30,9 +30,9 @@ from api.app import create_app
 from api.settings import Settings
 from api.tokens import list_tokens
 from domain.application import Ledger
-from domain.store import library_env
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
-from projections.projector import rebuild
+from projections.rebuild import rebuild
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 STORE = FIXTURES / "store-2026-12.sqlite3"

@@ -17,9 +17,10 @@ import httpx
 import psycopg
 import pytest
 
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
-from domain.store import library_env
+from domain.tokens import Role
+from eventstore.settings import library_env
 from tests.faults.relay import Relay
 
 FUNDING = str(Path(sys.executable).with_name("funding"))

@@ -10,7 +10,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from api.tokens import Role
+from domain.tokens import Role
 from tests.faults.conftest import FUNDING, Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

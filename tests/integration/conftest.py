@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from domain.application import Ledger
-from domain.store import library_env
-from projections.db import Dialect, ReadModelDatabase
+from eventstore.settings import library_env
+from projections.db import ReadModelDatabase
+from projections.sql import Dialect
 
 
 @dataclass

@@ -12,9 +12,9 @@ from eventsourcing.persistence import OperationalError
 
 from domain.application import Ledger
 from domain.commands import GrantLoan, IdentifyProject, LaunchStudy
-from domain.store import library_env
 from domain.values import Actor
 from eventstore.postgres import LedgerPostgresRecorder, PingUnlessRecent, WriteOutcomeUnknownError
+from eventstore.settings import library_env
 
 ACTOR = Actor("ops")
 

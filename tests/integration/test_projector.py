@@ -17,11 +17,12 @@ import pytest
 from demo import generate
 from domain.commands import IdentifyProject
 from domain.values import Actor
-from projections.db import Dialect
-from projections.projector import Projector, rebuild, status, wait_for_position
-from projections.queries import totals
-from projections.schema import READ_MODELS
-from projections.views import catch_up, position_of
+from projections.feed import catch_up, position_of
+from projections.projector import Projector, status, wait_for_position
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS
+from projections.sql import Dialect
+from projections.totals.queries import totals
 from tests.integration.conftest import Store
 from tests.projections.conftest import event_table_statistics
 

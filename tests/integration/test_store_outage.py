@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
-from domain.store import library_env
+from domain.tokens import Role
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 
 PROJECT = {

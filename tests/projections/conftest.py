@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from projections.db import Dialect, ReadModelDatabase
+from projections.db import ReadModelDatabase
+from projections.sql import Dialect
 
 
 def reporting_schema_for(store_url: str) -> str:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from api.tokens import Role, create_token
+from api.tokens import create_token
 from domain.application import Ledger
 from domain.commands import (
     CancelCommitment,
@@ -22,21 +22,25 @@ from domain.commands import (
     RecordRepayment,
     SignConvention,
 )
+from domain.tokens import Role
 from domain.values import Actor
-from projections import queries, views
-from projections.db import Dialect, ReadModelDatabase
-from projections.schema import (
-    LAYOUTS,
-    READ_MODELS,
+from projections import feed, reading
+from projections.db import ReadModelDatabase
+from projections.feed import ConcurrentProjectionError, apply_page, catch_up, position_of
+from projections.generations import (
     create_generation,
     drop_generation,
-    generation_table,
+    ensure_live_generation,
     generations,
     live_generation,
     optimize_generation,
     swap,
 )
-from projections.views import ConcurrentProjectionError, apply_page, catch_up, position_of
+from projections.layout import generation_table
+from projections.projects import queries as project_queries
+from projections.registry import READ_MODELS, registered
+from projections.sql import Dialect
+from projections.totals import queries as totals_queries
 
 ACTOR = Actor(name="projection-tests")
 HDF = "hauts_de_france"
@@ -118,7 +122,7 @@ def table_rows(db: ReadModelDatabase, read_model: str, generation: int) -> dict[
     """Every row of every table of a generation, in a stable order."""
     found: dict[str, list[Any]] = {}
     with db.transaction(readonly=True) as cur:
-        for table in LAYOUTS[read_model].tables:
+        for table in registered(read_model).layout.tables:
             cur.execute(
                 f"SELECT * FROM {db.table(generation_table(table, generation))} ORDER BY 1, 2"  # noqa: S608
             )
@@ -144,12 +148,12 @@ def table_exists(db: ReadModelDatabase, name: str) -> bool:
 def answers(db: ReadModelDatabase) -> list[Any]:
     """What dashboards would read: totals, projects and conventions."""
     return [
-        queries.totals(db, ["region", "year"]),
-        queries.totals(db, ["departement", "instrument"], {"territory": "region:32"}),
-        queries.totals(db, ["theme", "month"]),
-        queries.totals(db, ["commune"], {"territory": "departement:62"}),
-        queries.list_projects(db, {}, limit=100),
-        queries.list_conventions(db),
+        totals_queries.totals(db, ["region", "year"]),
+        totals_queries.totals(db, ["departement", "instrument"], {"territory": "region:32"}),
+        totals_queries.totals(db, ["theme", "month"]),
+        totals_queries.totals(db, ["commune"], {"territory": "departement:62"}),
+        project_queries.list_projects(db, {}, limit=100),
+        project_queries.list_conventions(db),
     ]
 
 
@@ -193,17 +197,17 @@ def test_a_page_claimed_by_another_projector_first_is_rolled_back(
 ) -> None:
     record_history(ledger, projects=1)
     page = ledger.recorder.select_notifications(start=1, limit=5)
-    generation = views.ensure_live_generation(read_db, "totals")
+    generation = ensure_live_generation(read_db, "totals")
     apply_page(read_db, "totals", generation, page[:3])
     # This projector read position 0, then the other one committed positions 1 to 3.
-    monkeypatch.setattr(views, "tracked_position", lambda *_: 0)
+    monkeypatch.setattr(feed, "tracked_position", lambda *_: 0)
 
     with pytest.raises(ConcurrentProjectionError):
         apply_page(read_db, "totals", generation, page)
 
     monkeypatch.undo()
     assert position_of(read_db, "totals") == page[2].id
-    assert queries.totals(read_db).total["projects"] == 1
+    assert totals_queries.totals(read_db).total["projects"] == 1
 
 
 def test_events_of_other_aggregates_are_skipped_but_still_advance_the_position(
@@ -215,7 +219,7 @@ def test_events_of_other_aggregates_are_skipped_but_still_advance_the_position(
     position = catch_up(ledger, read_db)
 
     assert position == ledger.head_position()
-    assert queries.position(read_db, "totals") == queries.position(read_db, "projects") == position
+    assert reading.position(read_db, "totals") == reading.position(read_db, "projects") == position
 
 
 def test_a_rebuilt_generation_swaps_in_without_readers_seeing_a_difference(
@@ -236,7 +240,7 @@ def test_a_rebuilt_generation_swaps_in_without_readers_seeing_a_difference(
     assert answers(read_db) == before
     for read_model in READ_MODELS:
         assert live_generation(read_db, read_model) == rebuilt[read_model]
-        for table in LAYOUTS[read_model].tables:
+        for table in registered(read_model).layout.tables:
             assert not table_exists(read_db, generation_table(table, old[read_model]))
             assert table_exists(read_db, generation_table(table, rebuilt[read_model]))
     assert [(g.read_model, g.generation, g.live) for g in generations(read_db)] == [
@@ -262,7 +266,7 @@ def test_the_stable_views_show_the_live_generation(
         cur.execute(f"SELECT COUNT(*) FROM {read_db.table('projects')}")  # noqa: S608
         projects = cur.fetchone()
 
-    total = queries.totals(read_db).total
+    total = totals_queries.totals(read_db).total
     assert facts is not None
     assert cube is not None
     assert projects is not None
@@ -295,8 +299,8 @@ def test_catching_up_after_a_swap_follows_the_new_live_generation(
 
     catch_up(ledger, read_db)
 
-    assert queries.totals(read_db, ["theme"], {"theme": "digital"}).total["projects"] == 1
-    assert queries.project_row(read_db, project)["name"] == "Après la bascule"
+    assert totals_queries.totals(read_db, ["theme"], {"theme": "digital"}).total["projects"] == 1
+    assert project_queries.project_row(read_db, project)["name"] == "Après la bascule"
     assert position_of(read_db, "totals", rebuilt) == ledger.head_position()
 
 
@@ -313,7 +317,7 @@ def test_an_abandoned_rebuild_is_dropped_and_the_live_generation_is_kept(
     assert not table_exists(read_db, generation_table("projects", abandoned))
     with pytest.raises(ValueError, match="live"):
         drop_generation(read_db, "projects", live)
-    assert queries.list_projects(read_db).items[0]["name"] == "Projet 0"
+    assert project_queries.list_projects(read_db).items[0]["name"] == "Projet 0"
     assert create_generation(read_db, "projects") == abandoned + 1
 
 
@@ -323,11 +327,11 @@ def test_a_project_id_in_views_is_the_canonical_uuid(
     record_history(ledger, projects=1)
     catch_up(ledger, read_db)
 
-    item = queries.list_projects(read_db).items[0]
+    item = project_queries.list_projects(read_db).items[0]
 
     assert str(UUID(item["project_id"])) == item["project_id"]
-    assert queries.totals(read_db, ["convention"]).rows[0]["convention"] == str(
-        UUID(queries.list_conventions(read_db)[0]["convention_id"])
+    assert totals_queries.totals(read_db, ["convention"]).rows[0]["convention"] == str(
+        UUID(project_queries.list_conventions(read_db)[0]["convention_id"])
     )
 
 
@@ -363,5 +367,5 @@ def test_a_live_generation_of_an_older_layout_is_rebuilt_by_the_next_catch_up(
 
     assert live_generation(read_db, "totals") == old + 1
     assert answers(read_db) == before
-    assert queries.totals(read_db, ["region"]).source == "cube_departement_year"
+    assert totals_queries.totals(read_db, ["region"]).source == "cube_departement_year"
     assert all(table_exists(read_db, cube) for cube in missing)

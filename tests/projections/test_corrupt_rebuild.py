@@ -13,10 +13,11 @@ from api.cli import app
 from domain.application import Ledger
 from domain.errors import CorruptEventError
 from projections.db import ReadModelDatabase
-from projections.events import PROJECT_TOPIC, decode_rows
-from projections.projector import rebuild
-from projections.schema import READ_MODELS
-from projections.views import catch_up, position_of
+from projections.events import PROJECT_TOPIC
+from projections.feed import catch_up, position_of
+from projections.notification_log import decode_rows
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS
 from tests.corruption import damage_event
 from tests.projections.conftest import reporting_schema_for
 from tests.projections.test_catch_up import record_history

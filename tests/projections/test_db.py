@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from projections.db import FEW_ROWS, ReadModelDatabase
+from projections.db import ReadModelDatabase
+from projections.sql import FEW_ROWS
 
 
 @pytest.mark.parametrize("count", [1, FEW_ROWS, FEW_ROWS + 1, 3 * FEW_ROWS])

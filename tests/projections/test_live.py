@@ -7,11 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from domain.application import Ledger
-from domain.store import library_env
-from projections.db import Dialect, ReadModelDatabase
+from eventstore.settings import library_env
+from projections.db import ReadModelDatabase
+from projections.feed import catch_up
+from projections.generations import read_live_position
 from projections.live import LiveStates
-from projections.schema import TOTALS, read_live_position
-from projections.views import catch_up
+from projections.registry import TOTALS
+from projections.sql import Dialect
 from tests.projections.conftest import drop_reporting_schema, reporting_schema_for
 from tests.projections.test_catch_up import record_history
 

@@ -26,14 +26,14 @@ from domain.commands import (
 from domain.errors import InvalidValueError, NotFoundError
 from domain.values import Actor
 from projections.db import ReadModelDatabase
-from projections.queries import (
+from projections.feed import catch_up
+from projections.projects.queries import (
     convention_row,
     list_conventions,
     list_projects,
-    position,
     project_row,
 )
-from projections.views import catch_up
+from projections.reading import position
 
 ACTOR = Actor(name="projection-tests")
 HDF = "hauts_de_france"

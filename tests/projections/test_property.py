@@ -37,13 +37,16 @@ from domain.commands import (
 from domain.project import Project
 from domain.reference import PROGRAMMES, Instrument
 from domain.reference.territories import TerritoryLevel, load_territories
-from domain.store import library_env
 from domain.values import Actor
+from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
-from projections.projector import rebuild
-from projections.queries import DIMENSIONS, totals
-from projections.schema import CUBES, READ_MODELS, live_generation
-from projections.views import catch_up
+from projections.feed import catch_up
+from projections.generations import live_generation
+from projections.reading import DIMENSIONS
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS
+from projections.totals.queries import totals
+from projections.totals.tables import CUBES
 from tests.projections.test_catch_up import table_rows
 
 ACTOR = Actor(name="property")

@@ -9,18 +9,19 @@ import psycopg.errors
 import pytest
 
 from domain.application import Ledger
-from projections import schema
 from projections.db import ReadModelDatabase
-from projections.projector import rebuild
-from projections.schema import (
-    READ_MODELS,
+from projections.feed import catch_up, position_of
+from projections.generations import (
+    GenerationStatus,
     create_generation,
     generations,
     live_generation,
     settle,
     swap,
 )
-from projections.views import catch_up, position_of
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS
+from projections.totals import tables
 from tests.projections.conftest import event_table_statistics
 from tests.projections.test_catch_up import answers, record_history, table_rows
 
@@ -36,7 +37,7 @@ def live_tables(db: ReadModelDatabase) -> dict[str, dict[str, list[Any]]]:
     return {rm: table_rows(db, rm, live_generation(db, rm) or 0) for rm in READ_MODELS}
 
 
-def pending(db: ReadModelDatabase) -> list[schema.GenerationStatus]:
+def pending(db: ReadModelDatabase) -> list[GenerationStatus]:
     """The generations being rebuilt."""
     return [g for g in generations(db) if not g.live]
 
@@ -92,14 +93,14 @@ def test_a_settle_that_fails_half_way_is_done_again_whole(
     record_history(ledger)
     catch_up(ledger, read_db)
     uninterrupted = live_tables(read_db)
-    cube_statements = schema.cube_statements
+    cube_statements = tables.cube_statements
 
     def failing_last(db: ReadModelDatabase, generation: int) -> list[list[str]]:
         chains = cube_statements(db, generation)
         chains[-1].append(f"SELECT * FROM {db.table('no_such_table')}")  # noqa: S608
         return chains
 
-    monkeypatch.setattr(schema, "cube_statements", failing_last)
+    monkeypatch.setattr(tables, "cube_statements", failing_last)
     with pytest.raises(DATABASE_ERRORS):
         rebuild(ledger, read_db, page_size=5)
     monkeypatch.undo()
@@ -170,8 +171,8 @@ def test_a_rebuild_first_gives_the_planner_the_event_tables_statistics(
     postgres_url: str,
 ) -> None:
 
-    from domain.store import library_env
-    from projections.events import refresh_log_statistics
+    from eventstore.settings import library_env
+    from projections.notification_log import refresh_log_statistics
 
     ledger = Ledger(env=library_env(postgres_url))
     try:
@@ -184,8 +185,8 @@ def test_a_rebuild_first_gives_the_planner_the_event_tables_statistics(
 
 @pytest.mark.parametrize("url", ["memory://", "sqlite:///{tmp}/events.sqlite3"])
 def test_statistics_are_a_postgresql_matter(url: str, tmp_path: Any) -> None:
-    from domain.store import library_env
-    from projections.events import refresh_log_statistics
+    from eventstore.settings import library_env
+    from projections.notification_log import refresh_log_statistics
 
     ledger = Ledger(env=library_env(url.format(tmp=tmp_path)))
     try:

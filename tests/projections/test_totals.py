@@ -26,11 +26,13 @@ from domain.commands import (
 )
 from domain.errors import InvalidValueError
 from domain.values import Actor
-from projections import queries
-from projections.db import Cursor, ReadModelDatabase
-from projections.queries import DIMENSIONS, TooManyRowsError, totals
-from projections.schema import CUBES_BY_SIZE
-from projections.views import catch_up
+from projections.db import ReadModelDatabase
+from projections.feed import catch_up
+from projections.reading import DIMENSIONS
+from projections.sql import Cursor
+from projections.totals import queries
+from projections.totals.queries import TooManyRowsError, totals
+from projections.totals.tables import CUBES_BY_SIZE
 
 ACTOR = Actor(name="projection-tests")
 HDF = "hauts_de_france"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import MutableMapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -25,15 +25,23 @@ from api.cli import app
 from domain.application import Ledger
 from domain.commands import CancelCommitment, GrantLoan, IdentifyProject
 from domain.project import Project
-from domain.store import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE, library_env
 from domain.values import Actor
-from projections import views
-from projections.db import Cursor, ReadModelDatabase
+from eventstore.settings import (
+    POSTGRES_EVENTS_TABLE,
+    SQLITE_EVENTS_TABLE,
+    SQLITE_PERSISTENCE,
+    library_env,
+)
+from projections import registry
+from projections.db import ReadModelDatabase
 from projections.events import Change
-from projections.projector import ProjectionState, Projector, rebuild, status, stopped
-from projections.schema import READ_MODELS, TOTALS
+from projections.feed import catch_up, position_of
+from projections.projector import ProjectionState, Projector, status
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS, TOTALS, Applier
+from projections.sql import Cursor
 from projections.state import UnappliableEventError
-from projections.views import catch_up, position_of
+from projections.stops import stopped
 from tests.projections.conftest import reporting_schema_for
 from tests.projections.test_rebuild import live_tables, pending
 
@@ -134,7 +142,7 @@ def disburse_an_unknown_commitment(ledger: Ledger) -> tuple[UUID, int]:
 def damage(store_url: str, position: int) -> None:
     """Overwrite the stored bytes of the event at a log position."""
     env = library_env(store_url)
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+    if env["PERSISTENCE_MODULE"] == SQLITE_PERSISTENCE:
         with closing(sqlite3.connect(env["SQLITE_DBNAME"])) as embedded, embedded:
             embedded.execute(
                 f"UPDATE {SQLITE_EVENTS_TABLE} SET state = 'garbage' WHERE rowid = ?",  # noqa: S608
@@ -147,6 +155,12 @@ def damage(store_url: str, position: int) -> None:
             f"UPDATE {table} SET state = 'garbage' WHERE notification_id = %s",  # noqa: S608
             (position,),
         )
+
+
+def apply_totals_with(monkeypatch: pytest.MonkeyPatch, apply: Applier) -> None:
+    """Make the `totals` read model apply its pages with `apply` for the rest of the test."""
+    model = registry.BY_NAME[TOTALS]
+    monkeypatch.setitem(registry.BY_NAME, TOTALS, replace(model, apply=apply))
 
 
 def stop_lines(logs: Sequence[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
@@ -245,7 +259,7 @@ def test_any_failure_applying_a_page_stops_that_read_model_only(
     identify(ledger, "Gare")
     failing = identify(ledger, "Halle")
     identify(ledger, "Port")
-    original = views.APPLIERS[TOTALS]
+    original = registry.registered(TOTALS).apply
 
     def fail_on_the_second_project(
         db: ReadModelDatabase, cur: Cursor, generation: int, changes: Sequence[Change], bulk: bool
@@ -254,7 +268,7 @@ def test_any_failure_applying_a_page_stops_that_read_model_only(
             raise RuntimeError("the applier broke")
         original(db, cur, generation, changes, bulk)
 
-    monkeypatch.setitem(views.APPLIERS, TOTALS, fail_on_the_second_project)
+    apply_totals_with(monkeypatch, fail_on_the_second_project)
 
     Projector(ledger, read_db, listen=False).step()
 
@@ -273,14 +287,14 @@ def test_after_a_restart_a_read_model_that_can_apply_the_event_again_carries_on(
     ledger: Ledger, read_db: ReadModelDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     identify(ledger, "Gare")
-    original = views.APPLIERS[TOTALS]
+    original = registry.registered(TOTALS).apply
 
     def broken(*_: Any) -> None:
         raise RuntimeError("a bug, since fixed")
 
-    monkeypatch.setitem(views.APPLIERS, TOTALS, broken)
+    apply_totals_with(monkeypatch, broken)
     Projector(ledger, read_db, listen=False).step()
-    monkeypatch.setitem(views.APPLIERS, TOTALS, original)
+    apply_totals_with(monkeypatch, original)
 
     Projector(ledger, read_db, listen=False).step()
 
@@ -297,7 +311,7 @@ def test_a_store_outage_is_waited_out_not_a_stop(
     def unreachable(*_: Any) -> None:
         raise psycopg.OperationalError("connection refused")
 
-    monkeypatch.setitem(views.APPLIERS, TOTALS, unreachable)
+    apply_totals_with(monkeypatch, unreachable)
 
     with pytest.raises(psycopg.OperationalError):
         Projector(ledger, read_db, listen=False).step()

@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
-from domain.commit import GroupCommit
+from eventstore.group_commit import GroupCommit
 
 
 class GatedRecorder(POPOApplicationRecorder):

@@ -1,4 +1,6 @@
-"""Feeding the read models from the global notification log, one transaction per page.
+"""Feeding the registered read models from the global notification log, a page at a time.
+
+Each read model applies a page in one transaction of its own (its feed: see `registry.py`).
 
 The tracking row of a read model's generation is the source of truth: a page's rows and
 its new position are written in the same transaction, so each event is applied exactly
@@ -10,69 +12,36 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
 from domain.application import Ledger
-from projections.db import Cursor, Dialect, ReadModelDatabase
-from projections.events import (
-    Change,
+from projections.db import ReadModelDatabase
+from projections.events import Change, recorded_at
+from projections.generations import (
+    UnknownGenerationError,
+    create_generation,
+    ensure_live_generation,
+    is_outdated,
+    swap,
+    tracked_position,
+)
+from projections.notification_log import (
     NotificationLike,
     Row,
     StateDecoder,
     decode,
     decode_rows,
-    recorded_at,
     select_rows,
 )
-from projections.projects import apply_projects
-from projections.schema import (
-    PROJECTS,
-    READ_MODELS,
-    TOTALS,
-    UnknownGenerationError,
-    create_generation,
-    drop_generation,
-    ensure_live_generation,
-    generations,
-    is_outdated,
-    layout,
-    live_generation,
-    settle,
-    settle_all,
-    swap,
-    tracked_position,
-)
+from projections.registry import READ_MODELS, registered
+from projections.sql import Dialect
 from projections.state import UnappliableEventError
-from projections.totals import apply_totals
-
-__all__ = [
-    "READ_MODELS",
-    "ConcurrentProjectionError",
-    "UnappliableEventError",
-    "apply_changes",
-    "apply_page",
-    "catch_up",
-    "create_generation",
-    "drop_generation",
-    "ensure_live_generation",
-    "generations",
-    "is_transient",
-    "live_generation",
-    "position_of",
-    "settle",
-    "settle_all",
-    "swap",
-]
 
 DEFAULT_PAGE_SIZE = 2000
 # Pages read ahead of the slowest read model when they apply pages in parallel.
 PAGES_AHEAD = 2
-
-# (database, cursor, generation, changes, bulk): applies a page within its transaction.
-Applier = Callable[[ReadModelDatabase, Cursor, int, Sequence[Change], bool], None]
-APPLIERS: dict[str, Applier] = {TOTALS: apply_totals, PROJECTS: apply_projects}
 
 
 class ConcurrentProjectionError(RuntimeError):
@@ -101,7 +70,7 @@ def is_transient(error: BaseException) -> bool:
 
 def position_of(db: ReadModelDatabase, read_model: str, generation: int | None = None) -> int:
     """Return a generation's tracked position (the live one by default; 0 before any)."""
-    layout(read_model)
+    registered(read_model)
     with db.transaction(readonly=True) as cur:
         if generation is None:
             cur.execute(
@@ -147,7 +116,7 @@ def apply_changes(
     the event (or, failing that, the page's first) and the reason; a database outage
     raises as it is (see `is_transient`).
     """
-    applier = APPLIERS[layout(read_model).name]
+    apply = registered(read_model).apply
     # Not durable: a page lost in a crash is applied again from the log.
     with db.transaction(durable=False) as cur:
         position = tracked_position(db, cur, read_model, generation)
@@ -175,7 +144,7 @@ def apply_changes(
                 f"{read_model} generation {generation} moved past {position} meanwhile"
             )
         try:
-            applier(db, cur, generation, todo, bool(claimed[0]))
+            apply(db, cur, generation, todo, bool(claimed[0]))
         except UnappliableEventError as error:
             error.read_model = read_model
             raise
@@ -224,9 +193,9 @@ def catch_up(
             raise ValueError("name either a read model or a generation per read model")
         if not generations:
             raise ValueError("no generation to catch up")
-        targets = {layout(name).name: gen for name, gen in generations.items()}
+        targets = {registered(name).name: gen for name, gen in generations.items()}
     else:
-        names = READ_MODELS if read_model is None else (layout(read_model).name,)
+        names = READ_MODELS if read_model is None else (registered(read_model).name,)
         targets = {
             name: generation if generation is not None else ensure_live_generation(db, name)
             for name in names

@@ -9,6 +9,9 @@ the whole group. Each writer gets back the positions of its own events.
 A group that conflicts (one writer's version was taken meanwhile) is recorded again writer by
 writer, so that each gets its own outcome: a conflict is never reported to a writer who had
 none. A group the store fails to record fails for each of its writers.
+
+Each store's infrastructure factory (`eventstore.memory`, `.sqlite`, `.postgres`) builds an
+application's event store on it; the application's own `recorder` stays the store's.
 """
 
 from __future__ import annotations
@@ -16,9 +19,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    IntegrityError,
+    StoredEvent,
+)
 
 # The most events one transaction records for a group.
 MAX_GROUP_EVENTS = 1000
@@ -160,3 +168,13 @@ class GroupCommit:
         if write.error is not None:
             raise write.error
         return write.ids
+
+
+def grouped(recorder: AggregateRecorder | None) -> AggregateRecorder | None:
+    """The recorder an event store writes through: an application's events by group commit.
+
+    Snapshots (an aggregate recorder) are written as they come.
+    """
+    if isinstance(recorder, ApplicationRecorder):
+        return cast(ApplicationRecorder, GroupCommit(recorder))
+    return recorder

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-from uuid import UUID
-
-from eventsourcing.persistence import ApplicationRecorder, Transcoding
 
 MEMORY_URL = "memory://"
 SQLITE_EVENTS_TABLE = "stored_events"
 POSTGRES_EVENTS_TABLE = "ledger_events"
-
-
-class DateAsISO(Transcoding):
-    """Stores a `datetime.date` as its ISO 8601 text."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
+# Each store's infrastructure factory: the library's, with the ledger's recorder and group
+# commit (a "module:Class" topic, since each module also holds the library's factory).
+MEMORY_PERSISTENCE = "eventstore.memory:LedgerPOPOFactory"
+SQLITE_PERSISTENCE = "eventstore.sqlite:LedgerSQLiteFactory"
+POSTGRES_PERSISTENCE = "eventstore.postgres:LedgerPostgresFactory"
 
 
 class StoreURLError(ValueError):
@@ -45,7 +32,7 @@ def library_env(database_url: str) -> dict[str, str]:
     # (by any process): a write to a busy project does not replay its whole history.
     cache = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
     if database_url == MEMORY_URL:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo", **cache}
+        return {"PERSISTENCE_MODULE": MEMORY_PERSISTENCE, **cache}
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if parts.netloc or not path:
@@ -53,7 +40,7 @@ def library_env(database_url: str) -> dict[str, str]:
                 f"{database_url!r}: expected sqlite:///relative/path or sqlite:////absolute/path"
             )
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": SQLITE_PERSISTENCE,
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "10",
             **cache,
@@ -64,7 +51,7 @@ def library_env(database_url: str) -> dict[str, str]:
             raise StoreURLError(f"{database_url!r}: expected postgresql://user@host:port/db")
         query = parse_qs(parts.query)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_PERSISTENCE,
             "POSTGRES_DBNAME": unquote(dbname),
             "POSTGRES_HOST": parts.hostname,
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -81,8 +68,6 @@ def library_env(database_url: str) -> dict[str, str]:
             # many seconds, which frees the event table's lock (a large import pauses
             # between its statements for a moment; 5 s, the library's default, cut one).
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "15",
-            # Exactly-once, bounded writes, large ones by COPY (see eventstore/postgres.py).
-            "APPLICATION_RECORDER_TOPIC": "eventstore.postgres:LedgerPostgresRecorder",
             **cache,
         }
         if "schema" in query:
@@ -102,34 +87,3 @@ def sqlite_path(database_url: str) -> Path | None:
     if name is None or ":memory:" in name or "mode=memory" in name:
         return None
     return Path(name)
-
-
-def event_positions(recorder: ApplicationRecorder, originator_id: UUID) -> dict[int, int]:
-    """Return {aggregate version: global log position} for one aggregate's events."""
-    # Imported here: each module pulls in its own database driver.
-    from eventsourcing.popo import POPOApplicationRecorder
-    from eventsourcing.postgres import PostgresApplicationRecorder
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        with recorder.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT originator_version, rowid FROM {recorder.events_table_name} "  # noqa: S608
-                "WHERE originator_id = ?",
-                (originator_id.hex,),
-            )
-            return {int(row[0]): int(row[1]) for row in c.fetchall()}
-    if isinstance(recorder, PostgresApplicationRecorder):
-        with recorder.datastore.transaction(commit=False) as curs:
-            table = f'"{recorder.datastore.schema or "public"}"."{recorder.events_table_name}"'
-            curs.execute(
-                f"SELECT originator_version, notification_id FROM {table} "  # noqa: S608
-                "WHERE originator_id = %s",
-                (originator_id,),
-            )
-            rows: list[dict[str, Any]] = curs.fetchall()
-            return {int(r["originator_version"]): int(r["notification_id"]) for r in rows}
-    if isinstance(recorder, POPOApplicationRecorder):
-        index = recorder._stored_events_index.get(str(originator_id), {})
-        return {version: i + 1 for version, i in index.items()}
-    raise TypeError(f"no positions for recorder {type(recorder).__name__}")
