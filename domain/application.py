@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -26,7 +26,6 @@ from domain.commands import (
 )
 from domain.convention import Convention
 from domain.errors import (
-    BusinessRuleError,
     DomainError,
     DuplicateCommitmentError,
     DuplicateReferenceError,
@@ -41,6 +40,15 @@ from domain.indexes import (
     IdempotencyRecord,
     ProjectReference,
 )
+from domain.outcomes import (
+    BatchOutcome,
+    ConcurrentWriteError,
+    IdempotencyConflictError,
+    RecordedEvent,
+    Written,
+    event_data,
+    recorded_at,
+)
 from domain.positions import EventPositions, require_positions
 from domain.project import Project
 from domain.transcodings import DateAsISO
@@ -53,56 +61,6 @@ NEW_COMMITMENTS = (Project.LoanGranted, Project.EquityInvested, Project.StudyLau
 
 # Concurrent writers to one project each retry this many times before giving up.
 MAX_ATTEMPTS = 20
-
-
-class ConcurrentWriteError(BusinessRuleError):
-    """Too many concurrent writes to one aggregate: the command may be sent again."""
-
-
-class IdempotencyConflictError(BusinessRuleError):
-    """An idempotency key was already used for a different request."""
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What a write recorded: the aggregate, its new version and the write's log position.
-
-    `replayed` is true when an idempotency key found the write already recorded: nothing
-    new was stored and the fields are those of the first write.
-    """
-
-    id: UUID
-    version: int
-    position: int
-    commitment_id: UUID | None = None
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    """What a batch of project commands did: all saved in one transaction, or none.
-
-    `refused` maps an item's index to its refusal; `unchanged` holds the items whose change
-    was already recorded; `position` is the log position of the batch (None when nothing
-    was saved: a refusal or a dry run).
-    """
-
-    refused: dict[int, DomainError]
-    unchanged: frozenset[int]
-    position: int | None
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """One stored event of an aggregate, as an auditor reads it."""
-
-    version: int
-    position: int
-    recorded_at: datetime
-    type: str
-    data: dict[str, Any]
-    meta: dict[str, str]
 
 
 class Ledger(Application[UUID]):
@@ -195,7 +153,7 @@ class Ledger(Application[UUID]):
             raise InvalidValueError("as_at", "needs a time zone, e.g. 2024-12-31T23:59:59+00:00")
         version = None
         for stored in self.events.get(project_id):
-            if _recorded_at(stored) > at:
+            if recorded_at(stored) > at:
                 break
             version = stored.originator_version
         if version is None:
@@ -214,7 +172,7 @@ class Ledger(Application[UUID]):
             RecordedEvent(
                 version=e.originator_version,
                 position=positions[e.originator_version],
-                recorded_at=_recorded_at(e),
+                recorded_at=recorded_at(e),
                 type=type(e).__name__,
                 data=event_data(e),
                 meta=dict(getattr(e, "meta", {})),
@@ -459,18 +417,6 @@ class Ledger(Application[UUID]):
             raise DuplicateCommitmentError(
                 f"commitment id {commitment_id} is already used by project {holder.project_id}"
             )
-
-
-def event_data(e: object) -> dict[str, Any]:
-    """Return an event's own fields (without the envelope: id, version, time, meta)."""
-    envelope = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
-    return {k: v for k, v in vars(e).items() if k not in envelope}
-
-
-def _recorded_at(e: object) -> datetime:
-    # Aggregate events carry the time they were created, moments before they are stored.
-    recorded: datetime = getattr(e, "timestamp")  # noqa: B009
-    return recorded
 
 
 def _require_scope(actor: Actor, directorate: str) -> None:

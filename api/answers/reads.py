@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from domain.application import RecordedEvent
+from domain.outcomes import RecordedEvent
 from domain.project import Project
 from domain.reference.territories import Territory
 from domain.values import ProjectStatus

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from domain.application import Written
+from domain.outcomes import Written
 
 POSITION = Field(description="The write's place in the global log: read with min_position=it.")
 VERSION = Field(description="The aggregate's version after the write.")

@@ -13,7 +13,8 @@ from fastapi.responses import StreamingResponse
 from api.answers.audit import LogEventOut, LogPage
 from api.deps import MAX_POSITION, Auditor, LedgerDep
 from api.problems import corrupt_event, log_corrupt_event, problem_responses
-from domain.application import Ledger, event_data
+from domain.application import Ledger
+from domain.outcomes import event_data
 
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 500, 503)

@@ -31,7 +31,7 @@ from api.exact_json import ExactJSONRoute
 from api.idempotency import REPLAYED_HEADER
 from api.problems import problem_responses
 from api.requests import NewWrite, Write, WriteContext
-from domain.application import Ledger, Written
+from domain.application import Ledger
 from domain.commands import (
     AbandonProject,
     CancelCommitment,
@@ -51,6 +51,7 @@ from domain.commands import (
     SetIndicator,
     SignConvention,
 )
+from domain.outcomes import Written
 
 router = APIRouter(
     prefix="/v1", route_class=ExactJSONRoute, responses=problem_responses(401, 403, 503)

@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from domain.application import Ledger, Written
+from domain.application import Ledger
 from domain.commands import IdentifyProject, LaunchStudy
+from domain.outcomes import Written
 from domain.values import Actor
 from projections.db import ReadModelDatabase
 from projections.feed import catch_up

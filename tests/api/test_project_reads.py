@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.tokens import revoke_token
-from domain.application import Ledger, Written
+from domain.application import Ledger
 from domain.commands import Disburse, GrantLoan, IdentifyProject
+from domain.outcomes import Written
 from domain.values import Actor
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france", correlation_id="corr-1")

@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from domain.application import Ledger, Written
+from domain.application import Ledger
 from domain.commands import Disburse, GrantLoan, IdentifyProject, LaunchStudy
+from domain.outcomes import Written
 from domain.values import Actor
 from projections.db import ReadModelDatabase
 from projections.feed import catch_up

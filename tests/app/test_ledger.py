@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.application import Ledger, Written
+from domain.application import Ledger
 from domain.commands import (
     CancelCommitment,
     CompleteProject,
@@ -39,6 +39,7 @@ from domain.errors import (
     OutOfScopeError,
     VersionMismatchError,
 )
+from domain.outcomes import Written
 from domain.values import Actor
 
 HDF = "hauts_de_france"

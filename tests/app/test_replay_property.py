@@ -26,7 +26,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from domain.application import Ledger, Written
+from domain.application import Ledger
 from domain.commands import (
     AbandonProject,
     CancelCommitment,
@@ -43,6 +43,7 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from domain.indexes import CommitmentClaim
+from domain.outcomes import Written
 from domain.project import Project
 from domain.reference import Instrument
 from domain.values import Actor
