@@ -210,4 +210,6 @@ BODIES: dict[type[Command], type[Body]] = {
 def command_of(body: BaseModel, command: type[Command], **path: Any) -> Any:
     """The command a body and its path name; ids the body leaves out are chosen anew."""
     sent = {k: v for k, v in body if not (v is None and k.endswith("_id"))}
+    if isinstance(body, ProjectCorrectionIn):
+        sent["cleared"] = body.cleared()
     return command(**sent, **path)

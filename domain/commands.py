@@ -124,7 +124,7 @@ class ProjectCommand(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class CorrectProject(ProjectCommand):
-    """Correct a project's details (ProjectDetailsCorrected); `cleared` names fields to empty."""
+    """Correct a project's details (ProjectDetailsCorrected); null clears programme or cost."""
 
     method = "correct_details"
     reason: str

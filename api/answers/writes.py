@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -21,7 +22,7 @@ class ProjectWritten(BaseModel):
     position: int = POSITION
 
     @classmethod
-    def of(cls, written: Written) -> ProjectWritten:
+    def of(cls, written: Written, path: dict[str, Any]) -> ProjectWritten:  # noqa: ARG003
         """Build the answer to a project write."""
         return cls(
             id=written.id, project_id=written.id, version=written.version, position=written.position
@@ -37,7 +38,7 @@ class CommitmentWritten(BaseModel):
     position: int = POSITION
 
     @classmethod
-    def of(cls, written: Written) -> CommitmentWritten:
+    def of(cls, written: Written, path: dict[str, Any]) -> CommitmentWritten:  # noqa: ARG003
         """Build the answer to a commitment write."""
         if written.commitment_id is None:
             raise TypeError("a commitment write names its commitment")
@@ -56,6 +57,11 @@ class ConventionWritten(BaseModel):
     version: int = VERSION
     position: int = POSITION
 
+    @classmethod
+    def of(cls, written: Written, path: dict[str, Any]) -> ConventionWritten:  # noqa: ARG003
+        """Build the answer to a convention write."""
+        return cls(id=written.id, version=written.version, position=written.position)
+
 
 class LinkWritten(BaseModel):
     """A project placed under a convention."""
@@ -64,3 +70,19 @@ class LinkWritten(BaseModel):
     convention_id: UUID
     version: int = VERSION
     position: int = POSITION
+
+    @classmethod
+    def of(cls, written: Written, path: dict[str, Any]) -> LinkWritten:
+        """Build the answer to a link: the project written, the convention of the path."""
+        return cls(
+            project_id=written.id,
+            convention_id=path["convention_id"],
+            version=written.version,
+            position=written.position,
+        )
+
+
+# Each kind of write answer.
+Answer = (
+    type[ProjectWritten] | type[CommitmentWritten] | type[ConventionWritten] | type[LinkWritten]
+)
