@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -166,3 +167,30 @@ def test_a_write_whose_outcome_cannot_be_settled_is_never_called_unrecorded(
     finally:
         silent.close()
         ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_subscription_waits_past_the_deadline_and_still_receives_a_later_event(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every database call gets 0.3 s; the subscription's idle connection is checked often.
+    monkeypatch.setattr("eventstore.postgres.STATEMENT_SECONDS", 0.3)
+    monkeypatch.setattr("eventstore.postgres.LISTEN_CHECK_SECONDS", 0.1)
+    first = _project(pg_ledger)
+    with pg_ledger.recorder.subscribe() as subscription:
+        assert UUID(str(next(subscription).originator_id)) == first
+        # Nothing is recorded for over three deadlines, then one event more, which the
+        # subscription waits for (and is stopped if it never comes).
+        later = threading.Timer(1.0, _project, (pg_ledger,))
+        give_up = threading.Timer(15.0, subscription.stop)
+        later.start()
+        give_up.start()
+        try:
+            notification = next(subscription, None)
+        finally:
+            give_up.cancel()
+            later.join()
+
+    assert notification is not None
+    assert notification.topic.endswith("ProjectIdentified")
+    assert UUID(str(notification.originator_id)) != first
