@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from projections.db import ReadModelDatabase
+from typing import Any, Protocol
 
 # Up to this many rows, `add_rows` upserts them in one statement on PostgreSQL.
 FEW_ROWS = 100
@@ -27,10 +24,20 @@ def _to_pyformat(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+class Tables(Protocol):
+    """What a cursor needs of its database: the dialect, and a table's qualified name."""
+
+    dialect: Dialect
+
+    def table(self, name: str) -> str:
+        """The table's name as the SQL writes it (in its schema on PostgreSQL)."""
+        ...
+
+
 class Cursor:
     """One transaction's cursor: SQL is written with `?` placeholders on both dialects."""
 
-    def __init__(self, db: ReadModelDatabase, raw: Any) -> None:
+    def __init__(self, db: Tables, raw: Any) -> None:
         self._db = db
         self._raw = raw
         self._postgres = db.dialect is Dialect.POSTGRES

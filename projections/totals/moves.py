@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from projections.totals.dimensions import CUBE_SPECS
+from projections.sql import Cursor, Tables
+from projections.totals.dimensions import CUBE_SPECS, ProjectDims
 from projections.totals.tables import MEASURES, PROJECT_DIMENSIONS
 
-if TYPE_CHECKING:
-    from projections.totals.feed import TotalsPage
+
+class MovingPage(Protocol):
+    """What moving a project's facts needs of the page being applied (feed.TotalsPage)."""
+
+    @property
+    def db(self) -> Tables:
+        """The read-model database."""
+        ...
+
+    cur: Cursor
+    bulk: bool
+    facts: str
+    cubes: list[str]
+    dims_table: str
+    moved: dict[str, ProjectDims]
+    stale: list[ProjectDims]
+
 
 MOVE_CHUNK = 500
 
 
-def move_facts(page: TotalsPage) -> None:
+def move_facts(page: MovingPage) -> None:
     """Move all the facts of the projects that moved, and their sums in the cubes.
 
     Runs after the page's rows are written, whatever dimensions each fact was written
@@ -61,7 +77,7 @@ def move_facts(page: TotalsPage) -> None:
     page.stale.clear()
 
 
-def _shift_cubes(page: TotalsPage, project_ids: list[str], sign: int) -> None:
+def _shift_cubes(page: MovingPage, project_ids: list[str], sign: int) -> None:
     """Add (sign 1) or take away (sign -1) the projects' facts from every cube."""
     sums = ", ".join(f"{'-' if sign < 0 else ''}SUM({m})" for m in MEASURES)
     measures = ", ".join(MEASURES)
