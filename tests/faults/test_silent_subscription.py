@@ -32,6 +32,7 @@ def test_a_subscription_whose_connection_goes_silent_fails_within_its_deadline(
     postgres_url: str, relay: Relay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("eventstore.postgres.STATEMENT_SECONDS", 0.5)
+    monkeypatch.setattr("eventstore.subscription.STATEMENT_SECONDS", 0.5)
     monkeypatch.setattr("eventstore.subscription.LISTEN_CHECK_SECONDS", 0.2)
     ledger = Ledger(env=library_env(relay.url(postgres_url)))
     try:

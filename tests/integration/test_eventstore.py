@@ -175,6 +175,7 @@ def test_a_subscription_waits_past_the_deadline_and_still_receives_a_later_event
 ) -> None:
     # Every database call gets 0.3 s; the subscription's idle connection is checked often.
     monkeypatch.setattr("eventstore.postgres.STATEMENT_SECONDS", 0.3)
+    monkeypatch.setattr("eventstore.subscription.STATEMENT_SECONDS", 0.3)
     monkeypatch.setattr("eventstore.subscription.LISTEN_CHECK_SECONDS", 0.1)
     first = _project(pg_ledger)
     with pg_ledger.recorder.subscribe() as subscription:
