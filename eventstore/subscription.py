@@ -8,6 +8,7 @@ database call and has no deadline. Its calls do (LISTEN, and a check of the conn
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -40,12 +41,18 @@ class LedgerPostgresSubscription(PostgresSubscription):
     any connection error). Reads of the notifications (another thread) keep their deadlines.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set once LISTEN is in force: notifications from then on reach the subscription.
+        self.listening = threading.Event()
+        super().__init__(*args, **kwargs)
+
     def _listen(self) -> None:
         recorder = self._recorder
         try:
             with _unguarded_connection(recorder.datastore) as conn:
                 with WATCHDOG.guard(conn, STATEMENT_SECONDS, "subscription's LISTEN"):
                     conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
+                self.listening.set()
                 checked = time.monotonic()
                 while not self._has_been_stopped and not self._thread_error:
                     # Not a database call: a silent path only means no notification arrives.
