@@ -36,6 +36,8 @@ from domain.values import Actor
 from projections.rebuild import REBUILD_PAGE_SIZE
 
 if TYPE_CHECKING:
+    from projections.db import ReadModelDatabase
+    from projections.leadership import RebuildLeases
     from projections.projector import Projector
 
 app = typer.Typer(help="funding-tracker: the ledger of money committed to territorial projects.")
@@ -70,11 +72,29 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _projector(settings: Settings, ledger: Ledger, page_size: int = 2000) -> Projector:
+    """The projector: on PostgreSQL it campaigns to lead each read model (several processes
+    may run); SQLite keeps one projector process (ProjectorAlreadyRunningError)."""
     from projections.db import ReadModelDatabase
+    from projections.leaders import SingleProjectorLock
+    from projections.leadership import Leadership
     from projections.projector import Projector
+    from projections.sql import Dialect
 
     db = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
-    return Projector(ledger, db, page_size=page_size, poll_interval=settings.poll_interval)
+    if db.sqlite_file is not None:
+        try:
+            SingleProjectorLock(db.sqlite_file).acquire()
+        except BaseException:
+            db.close()
+            raise
+    leadership = Leadership(db) if db.dialect is Dialect.POSTGRES else None
+    return Projector(
+        ledger,
+        db,
+        page_size=page_size,
+        poll_interval=settings.poll_interval,
+        leadership=leadership,
+    )
 
 
 @app.command()
@@ -98,9 +118,15 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="funding-metrics-")
     projector = None
     if not no_projector:
+        from projections.leaders import ProjectorAlreadyRunningError
+
         # One projector for all workers: it runs in this (the supervising) process.
-        projector = _projector(settings, Ledger(env=settings.ledger_env()))
-        projector.start()
+        try:
+            projector = _projector(settings, Ledger(env=settings.ledger_env()))
+        except ProjectorAlreadyRunningError as error:
+            err.print(f"[yellow]warning:[/yellow] {escape(str(error))} Serving without one.")
+        else:
+            projector.start()
     uvicorn.run(
         "api.app:app_factory",
         factory=True,
@@ -121,9 +147,14 @@ def projector(
     """Keep the read models caught up with the log until interrupted (SIGINT or SIGTERM)."""
     import signal
 
+    from projections.leaders import ProjectorAlreadyRunningError
+
     settings = _settings()
     with _ledger(settings) as ledger:
-        worker = _projector(settings, ledger, page_size)
+        try:
+            worker = _projector(settings, ledger, page_size)
+        except ProjectorAlreadyRunningError as error:
+            raise _fail(escape(str(error))) from None
         signal.signal(signal.SIGTERM, lambda *_: worker.stop(timeout=0))
         try:
             worker.run()
@@ -145,6 +176,7 @@ def rebuild(
     Without NAME every read model is rebuilt in one pass over the log.
     """
     from projections.db import ReadModelDatabase
+    from projections.leadership import NotLeaderError
     from projections.rebuild import rebuild as rebuild_read_models
     from projections.registry import READ_MODELS
     from projections.state import UnappliableEventError
@@ -155,6 +187,7 @@ def rebuild(
     label = name or ", ".join(READ_MODELS)
     with _ledger(settings) as ledger:
         db = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
+        leases = _rebuild_leases(db, (name,) if name else READ_MODELS)
         started = time.perf_counter()
         try:
             with Progress(
@@ -173,7 +206,12 @@ def rebuild(
                     progress.update(task, completed=done, total=head, rate=rate)
 
                 position = rebuild_read_models(
-                    ledger, db, name, page_size=page_size, progress=advance
+                    ledger,
+                    db,
+                    name,
+                    page_size=page_size,
+                    progress=advance,
+                    guard=None if leases is None else leases.guard,
                 )
         except CorruptEventError as error:
             # Only the generations being built stopped short: the live ones are untouched.
@@ -188,6 +226,8 @@ def rebuild(
                 f"{escape(str(error))}. Rebuild stopped: the live read models are unchanged; "
                 "repair that event, then run `funding rebuild` again to resume."
             ) from None
+        except NotLeaderError as error:
+            raise _fail(f"{escape(str(error))}. Run `funding rebuild` again to resume.") from None
         except UnappliableEventError as error:
             # Never swapped in: a read model that disagrees with the log is worse than none.
             log.error(
@@ -203,12 +243,32 @@ def rebuild(
             )
             raise typer.Exit(code=1) from None
         finally:
+            if leases is not None:
+                leases.close()
             db.close()
         elapsed = time.perf_counter() - started
         err.print(
             f"{label}: rebuilt to position {position} in {elapsed:.1f} s "
             f"({position / max(elapsed, 1e-6):,.0f} events/s) and swapped in."
         )
+
+
+def _rebuild_leases(db: ReadModelDatabase, names: tuple[str, ...]) -> RebuildLeases | None:
+    """PostgreSQL: the rebuild locks of these read models (one rebuild of each at a time)."""
+    from projections.leadership import RebuildLeases
+    from projections.sql import Dialect
+
+    if db.dialect is not Dialect.POSTGRES:
+        return None
+    leases = RebuildLeases(db, names)
+    busy = leases.acquire()
+    if busy:
+        db.close()
+        raise _fail(
+            f"another `funding rebuild` of {', '.join(busy)} is running against this database: "
+            "wait for it to finish (one rebuild of a read model at a time)."
+        )
+    return leases
 
 
 @app.command()

@@ -345,6 +345,27 @@ class ReadModelDatabase:
             raise
         return conn
 
+    def connect(self, **settings: str | int) -> Any:
+        """PostgreSQL: a new autocommit connection of its own (the caller closes it).
+
+        `settings` override the pool's connection parameters (application_name, options…).
+        """
+        if self._pool is None:
+            raise RuntimeError("only an open PostgreSQL database has connections of its own")
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        conninfo = self._pool.conninfo
+        base = conninfo if isinstance(conninfo, str) else conninfo()
+        return psycopg.connect(make_conninfo(base, **{**KEEPALIVES, **settings}), autocommit=True)
+
+    @property
+    def sqlite_file(self) -> str | None:
+        """SQLite: the database file (None in memory or on PostgreSQL)."""
+        if self.dialect is Dialect.SQLITE and self._memory_connection is None:
+            return self._sqlite_target
+        return None
+
     def close(self) -> None:
         """Close every connection."""
         if self._pool is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -36,12 +36,17 @@ from projections.notification_log import (
     select_rows,
 )
 from projections.registry import READ_MODELS, registered
-from projections.sql import Dialect
+from projections.sql import Cursor, Dialect
 from projections.state import UnappliableEventError
 
 DEFAULT_PAGE_SIZE = 2000
 # Pages read ahead of the slowest read model when they apply pages in parallel.
 PAGES_AHEAD = 2
+
+# Called within a page's transaction, just before its commit, with (cursor, read model,
+# first and last log positions of the page): raises to roll the page back (a projector
+# that no longer leads the read model: see `leadership.py`).
+PageGuard = Callable[[Cursor, str, int, int], None]
 
 
 class ConcurrentProjectionError(RuntimeError):
@@ -108,13 +113,14 @@ def apply_changes(
     generation: int,
     changes: Sequence[Change],
     last_position: int,
+    guard: PageGuard | None = None,
 ) -> int:
     """Apply decoded changes up to `last_position` (the page's last notification id).
 
     The page is applied in bulk if its generation is still fed in bulk (see `settle`).
     A page that cannot be applied is rolled back and raises UnappliableEventError, naming
     the event (or, failing that, the page's first) and the reason; a database outage
-    raises as it is (see `is_transient`).
+    raises as it is (see `is_transient`). A `guard` runs last, before the commit.
     """
     apply = registered(read_model).apply
     # Not durable: a page lost in a crash is applied again from the log.
@@ -158,6 +164,8 @@ def apply_changes(
                 f"{type(error).__name__}: {error}",
                 read_model,
             ) from error
+        if guard is not None:
+            guard(cur, read_model, position + 1, last_position)
         db.notify_moved(cur)
     return last_position
 
@@ -172,6 +180,7 @@ def catch_up(
     stop: int | None = None,
     generations: Mapping[str, int] | None = None,
     parallel: bool = False,
+    guard: PageGuard | None = None,
 ) -> int:
     """Apply pages of the global log until its head (or `stop`); return the position reached.
 
@@ -182,7 +191,7 @@ def catch_up(
 
     In `parallel` (PostgreSQL, named generations), each read model applies the pages in a
     thread of its own while the next pages are read and decoded: the database works while
-    Python does.
+    Python does. Each page runs `guard` before its commit.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
@@ -206,12 +215,12 @@ def catch_up(
             if is_outdated(db, name, live):
                 # Built by an older layout: build the current one beside it, then swap.
                 rebuilt = create_generation(db, name, bulk=True)
-                catch_up(ledger, db, name, page_size, rebuilt, stop=stop)
+                catch_up(ledger, db, name, page_size, rebuilt, stop=stop, guard=guard)
                 swap(db, name, rebuilt)
                 targets[name] = rebuilt
     positions = {name: position_of(db, name, gen) for name, gen in targets.items()}
     if parallel and not follow_live and db.dialect is Dialect.POSTGRES:
-        return _catch_up_in_parallel(ledger, db, targets, positions, page_size, stop)
+        return _catch_up_in_parallel(ledger, db, targets, positions, page_size, stop, guard)
     while True:
         start = min(positions.values()) + 1
         if stop is not None and start > stop:
@@ -224,7 +233,7 @@ def catch_up(
             if positions[name] >= last:
                 continue
             try:
-                positions[name] = apply_changes(db, name, gen, changes, last)
+                positions[name] = apply_changes(db, name, gen, changes, last, guard)
             except ConcurrentProjectionError:
                 positions[name] = position_of(db, name, gen)
             except UnknownGenerationError:
@@ -245,6 +254,7 @@ def _catch_up_in_parallel(
     positions: Mapping[str, int],
     page_size: int,
     stop: int | None,
+    guard: PageGuard | None,
 ) -> int:
     """Catch named generations up, each read model applying the pages in a thread of its own.
 
@@ -298,7 +308,7 @@ def _catch_up_in_parallel(
                 changes, last = page
                 # Another projector ahead on this generation: its pages are skipped.
                 with suppress(ConcurrentProjectionError):
-                    apply_changes(db, name, targets[name], changes, last)
+                    apply_changes(db, name, targets[name], changes, last, guard)
         except BaseException as error:
             errors.append(error)
             failed.set()

@@ -4,6 +4,9 @@ On PostgreSQL it sleeps on LISTEN for the channel the event recorder NOTIFYs on 
 with a polling timeout as fallback (a lost notification delays it by one poll interval at
 most). On SQLite it polls. Each page of the log is one transaction per read model.
 
+On PostgreSQL several projector processes may run: each read model is applied by the one
+that leads it (`leadership.py`); the others wait to take over.
+
 A read model that meets an event it cannot apply (or decode) stops just before it: the
 stop is recorded beside the tracking rows (`projection_stops`), logged once, and reported
 by `status`; the other read models carry on. A projector tries a stopped read model again
@@ -20,20 +23,24 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from domain.application import Ledger
 from domain.errors import CorruptEventError
 from projections.db import ReadModelDatabase
-from projections.feed import DEFAULT_PAGE_SIZE, catch_up, position_of
+from projections.feed import DEFAULT_PAGE_SIZE, PageGuard, catch_up, position_of
 from projections.generations import generations, live_generation
+from projections.leadership import NotLeaderError
 from projections.notification_log import refresh_log_statistics
 from projections.registry import READ_MODELS
 from projections.sql import Dialect
 from projections.state import UnappliableEventError
 from projections.stops import ProjectionStop, forget_passed_stops, record_stop, stopped
+
+if TYPE_CHECKING:
+    from projections.leadership import Leadership
 
 log = structlog.get_logger("projector")
 
@@ -134,7 +141,8 @@ class Projector:
     """Follows the log into every read model until stopped.
 
     A read model that meets an event it cannot apply stops before it: this projector does
-    not try it again (see `step`).
+    not try it again (see `step`). With a `leadership`, `run` campaigns for every read model
+    and applies only those this process leads, each page checking it still does.
     """
 
     def __init__(
@@ -146,6 +154,7 @@ class Projector:
         poll_interval: float = 0.5,
         listen: bool = True,
         gather: float = GATHER_SECONDS,
+        leadership: Leadership | None = None,
     ) -> None:
         self.ledger = ledger
         self.db = db
@@ -154,6 +163,9 @@ class Projector:
         self.gather = gather
         self.listen = listen and db.dialect is Dialect.POSTGRES
         self._stop = threading.Event()
+        self.leadership = leadership
+        # Set to end a wait early: stop(), or this process won or lost a leadership.
+        self._wake = threading.Event() if leadership is None else leadership.changed
         self._thread: threading.Thread | None = None
         # The read models this projector stopped, and those not yet recorded as stopped.
         self.stops: dict[str, ProjectionStop] = {}
@@ -170,11 +182,15 @@ class Projector:
         """
         self._record_stops()
         while True:
-            following = tuple(name for name in READ_MODELS if name not in self._stopped())
+            following = tuple(name for name in self._led() if name not in self._stopped())
             if not following:
                 return min(position_of(self.db, name) for name in READ_MODELS)
             try:
                 position = self._catch_up(following)
+            except NotLeaderError as error:
+                # Lost the lead during the page (which rolled back): the new leader goes on.
+                log.warning("projector_not_leader", error=str(error))
+                return min(position_of(self.db, name) for name in READ_MODELS)
             except UnappliableEventError as error:
                 names = following if error.read_model is None else (error.read_model,)
                 for name in names:
@@ -191,11 +207,24 @@ class Projector:
                     self._tidy = False
                 return position
 
+    def _led(self) -> tuple[str, ...]:
+        """The read models this projector applies: those it leads (all, without leadership)."""
+        if self.leadership is None:
+            return READ_MODELS
+        return tuple(name for name in READ_MODELS if self.leadership.leads(name))
+
+    @property
+    def _guard(self) -> PageGuard | None:
+        return None if self.leadership is None else self.leadership.guard
+
     def _catch_up(self, names: tuple[str, ...]) -> int:
         if names == READ_MODELS:
             # Each page read and decoded once for all.
-            return catch_up(self.ledger, self.db, page_size=self.page_size)
-        return min(catch_up(self.ledger, self.db, name, self.page_size) for name in names)
+            return catch_up(self.ledger, self.db, page_size=self.page_size, guard=self._guard)
+        return min(
+            catch_up(self.ledger, self.db, name, self.page_size, guard=self._guard)
+            for name in names
+        )
 
     def _stopped(self) -> dict[str, ProjectionStop]:
         if self.stops:
@@ -208,7 +237,9 @@ class Projector:
     def _stop_before(self, name: str, position: int, reason: str) -> None:
         """Apply a read model up to the event before `position`, then stop it there."""
         try:
-            catch_up(self.ledger, self.db, name, self.page_size, stop=position - 1)
+            catch_up(
+                self.ledger, self.db, name, self.page_size, stop=position - 1, guard=self._guard
+            )
         except UnappliableEventError as error:
             # An earlier event, in a page of fewer events.
             position, reason = min(position, error.position), error.reason
@@ -244,12 +275,15 @@ class Projector:
         self._tidy = True
         checked = -STATISTICS_CHECK_INTERVAL
         stepped = -self.gather
-        with self._notifications() as wait:
+        if self.leadership is not None:
+            self.leadership.start()
+        with self._notifications() as wait, self._leading():
             while not self._stop.is_set():
                 # Under a steady write load a page gathers the events of `gather` seconds,
                 # not one insert's: far fewer transactions for a few milliseconds of lag.
                 self._stop.wait(self.gather - (time.monotonic() - stepped))
                 stepped = time.monotonic()
+                self._wake.clear()
                 try:
                     if time.monotonic() - checked >= STATISTICS_CHECK_INTERVAL:
                         # Auditors and rebuilds read the log from its start: keep the
@@ -278,20 +312,31 @@ class Projector:
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the loop to stop and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
     @contextmanager
+    def _leading(self) -> Iterator[None]:
+        """Give up every leadership when the loop ends (a follower takes over at once)."""
+        try:
+            yield
+        finally:
+            if self.leadership is not None:
+                self.leadership.stop()
+
+    @contextmanager
     def _notifications(self) -> Iterator[Callable[[float], None]]:
-        """Yield a wait(timeout) that returns early when the store NOTIFYs a new event."""
+        """Yield a wait(timeout) that returns early when the store NOTIFYs a new event (or
+        this process wins or loses a leadership)."""
         if not self.listen:
 
             def sleep(timeout: float) -> None:
-                self._stop.wait(timeout)
+                self._wake.wait(timeout)
 
             yield sleep
             return
-        listener = _Listener(self.ledger, self._stop)
+        listener = _Listener(self.ledger, self._stop, self._wake)
         # LISTEN before the first catch-up: an event recorded in between is not missed.
         listener.connect()
         try:
@@ -311,9 +356,10 @@ def _undecodable(error: CorruptEventError) -> str:
 class _Listener:
     """A LISTEN connection on the event table's channel; reconnects after an outage."""
 
-    def __init__(self, ledger: Ledger, stop: threading.Event) -> None:
+    def __init__(self, ledger: Ledger, stop: threading.Event, wake: threading.Event) -> None:
         self.ledger = ledger
         self.stop = stop
+        self.wake = wake
         self.channel: str = getattr(ledger.recorder, "channel_name", "")
         self.conn: Any = None
 
@@ -341,10 +387,10 @@ class _Listener:
         try:
             if self.conn is None:
                 self.conn = self._connect()
-            # Short slices, so that stop() is honoured promptly.
+            # Short slices, so that stop() and a new leadership are honoured promptly.
             deadline = time.monotonic() + timeout
-            while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
-                if any(True for _ in self.conn.notifies(timeout=min(left, 0.5), stop_after=1)):
+            while not self.wake.is_set() and (left := deadline - time.monotonic()) > 0:
+                if any(True for _ in self.conn.notifies(timeout=min(left, 0.1), stop_after=1)):
                     return
         except Exception as error:
             # Fall back to polling until the connection comes back.

@@ -10,7 +10,7 @@ import structlog
 
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
-from projections.feed import catch_up, position_of
+from projections.feed import PageGuard, catch_up, position_of
 from projections.generations import create_generation, generations, settle_all, swap
 from projections.notification_log import refresh_log_statistics
 from projections.registry import READ_MODELS, registered
@@ -30,6 +30,7 @@ def rebuild(
     *,
     page_size: int = REBUILD_PAGE_SIZE,
     progress: Callable[[int, int], None] | None = None,
+    guard: PageGuard | None = None,
 ) -> int:
     """Build read models afresh beside the live ones, then swap them in; return the position.
 
@@ -38,10 +39,11 @@ def rebuild(
     settled (cubes summed from the facts, readers' indexes built), caught up with what
     arrived meanwhile, and swapped in. Dashboards keep reading the live generations until
     each swap, which is one transaction. An unfinished rebuild (a crash, an interruption)
-    is resumed, not restarted.
+    is resumed, not restarted. Each page runs `guard` before its commit (on PostgreSQL, the
+    check that this rebuild still holds the read model's rebuild lock: `leadership.py`).
     """
     with _few_collections():
-        return _rebuild(ledger, db, read_model, page_size, progress)
+        return _rebuild(ledger, db, read_model, page_size, progress, guard)
 
 
 @contextmanager
@@ -67,6 +69,7 @@ def _rebuild(
     read_model: str | None,
     page_size: int,
     progress: Callable[[int, int], None] | None,
+    guard: PageGuard | None,
 ) -> int:
     names = READ_MODELS if read_model is None else (registered(read_model).name,)
     # The whole log is about to be read in pages: let the planner know how big it is.
@@ -92,10 +95,13 @@ def _rebuild(
             generations=targets,
             stop=position + chunk,
             parallel=True,
+            guard=guard,
         )
     settle_all(db, targets)
     # What arrived while settling, in the normal way; later events are the live projector's.
-    position = catch_up(ledger, db, page_size=page_size, generations=targets, parallel=True)
+    position = catch_up(
+        ledger, db, page_size=page_size, generations=targets, parallel=True, guard=guard
+    )
     for name, generation in targets.items():
         swap(db, name, generation)
         log.info("read_model_rebuilt", read_model=name, generation=generation, position=position)
