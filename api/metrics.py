@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from api.leadership_metrics import LeadershipCollector
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
 from projections.projector import status
@@ -79,4 +80,5 @@ def render(ledger: Ledger, read_models: ReadModelDatabase) -> tuple[bytes, str]:
         registry.register(REQUESTS)
         registry.register(LATENCY)
     registry.register(LedgerCollector(ledger, read_models))
+    registry.register(LeadershipCollector(read_models))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -13,6 +13,7 @@ from domain.outcomes import RecordedEvent
 from domain.project import Project
 from domain.reference.territories import Territory
 from domain.values import ProjectStatus
+from projections.leaders import Leader
 
 # Money goes out as a JSON string with exactly 2 decimals ("35000000.00").
 Money = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
@@ -328,6 +329,24 @@ class ProjectionErrorOut(BaseModel):
     reason: str
 
 
+class LeaderOut(BaseModel):
+    """The projector process applying a read model now."""
+
+    pid: int = Field(description="its process id")
+    host: str = Field(description="the host it runs on")
+    since: datetime = Field(description="when it took the lead")
+    term: int | None = Field(
+        None, description="PostgreSQL: how many leaderships this read model has had, this one's"
+    )
+
+    @classmethod
+    def of(cls, leader: Leader | None) -> LeaderOut | None:
+        """The answer for a leader found in the database (None: no leader)."""
+        if leader is None:
+            return None
+        return cls(pid=leader.pid, host=leader.host, since=leader.since, term=leader.term)
+
+
 class ProjectionOut(BaseModel):
     """Where a read model stands against the log (`stopped`: see `error`)."""
 
@@ -339,6 +358,12 @@ class ProjectionOut(BaseModel):
     lag_seconds: float
     rebuild_position: int | None
     error: ProjectionErrorOut | None = None
+    leader: LeaderOut | None = Field(
+        None, description="the projector process applying it (null: none runs now)"
+    )
+    followers: int | None = Field(
+        None, description="PostgreSQL: projector processes waiting to take over (SQLite: null)"
+    )
 
 
 class ProjectionsOut(BaseModel):

@@ -16,6 +16,7 @@ from api.answers.reads import (
     ConventionsOut,
     DirectorateOut,
     Label,
+    LeaderOut,
     ProjectionErrorOut,
     ProjectionOut,
     ProjectionsOut,
@@ -34,6 +35,7 @@ from api.problems import problem_responses
 from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
 from domain.reference.territories import TerritoryLevel, load_territories
 from projections import reading
+from projections.leaders import leaders
 from projections.projector import status
 from projections.projects import queries as project_queries
 from projections.totals import queries as totals_queries
@@ -242,7 +244,9 @@ def get_reference(_: Reader) -> ReferenceOut:
 
 @router.get("/projections", response_model=ProjectionsOut)
 def get_projections(ledger: LedgerDep, read_models: ReadModelsDep, _: Reader) -> ProjectionsOut:
-    """Per read model: position, log head, lag in events and seconds, state (stopped: error)."""
+    """Per read model: position, log head, lag in events and seconds, state (stopped: error),
+    and the projector process that leads it, with how many wait to take over."""
+    led = leaders(read_models)
     return ProjectionsOut(
         items=[
             ProjectionOut(
@@ -256,6 +260,8 @@ def get_projections(ledger: LedgerDep, read_models: ReadModelsDep, _: Reader) ->
                 error=None
                 if s.error is None
                 else ProjectionErrorOut(position=s.error.position, reason=s.error.reason),
+                leader=LeaderOut.of(led[s.name].leader),
+                followers=led[s.name].followers,
             )
             for s in status(ledger, read_models)
         ]
