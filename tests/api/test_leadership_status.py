@@ -73,7 +73,7 @@ def pg_app(postgres_url: str) -> Iterator[tuple[TestClient, ReadModelDatabase, d
 
 @pytest.mark.postgres
 def test_postgres_names_the_leader_and_counts_the_followers(
-    pg_app: tuple[TestClient, ReadModelDatabase, dict[str, str]],
+    pg_app: tuple[TestClient, ReadModelDatabase, dict[str, str]], postgres_url: str
 ) -> None:
     client, db, admin = pg_app
     items = client.get("/v1/projections", headers=admin).json()["items"]
@@ -82,9 +82,7 @@ def test_postgres_names_the_leader_and_counts_the_followers(
     assert metric(text, 'funding_projector_leader{read_model="totals"}') == 0.0
 
     leading = Leadership(db, wait=0.2)
-    other = ReadModelDatabase.from_url(
-        str(client.app.state.services.settings.database_url), db.reporting_schema
-    )
+    other = ReadModelDatabase.from_url(postgres_url, db.reporting_schema)
     following = Leadership(other, wait=0.2)
     leading.start()
     try:
