@@ -29,6 +29,7 @@ import structlog
 
 from domain.application import Ledger
 from domain.errors import CorruptEventError
+from domain.reference.territories import load_territories
 from projections.db import ReadModelDatabase
 from projections.feed import DEFAULT_PAGE_SIZE, PageGuard, catch_up, position_of
 from projections.generations import generations, live_generation
@@ -276,6 +277,9 @@ class Projector:
         checked = -STATISTICS_CHECK_INTERVAL
         stepped = -self.gather
         if self.leadership is not None:
+            # What a first page loads (a second or so): loaded before campaigning, not after
+            # a takeover.
+            load_territories()
             self.leadership.start()
         with self._notifications() as wait, self._leading():
             while not self._stop.is_set():
