@@ -51,7 +51,7 @@ LOCK_WAIT_SECONDS = 1.0
 PING_SECONDS = 1.0
 PING_DEADLINE_SECONDS = 2.0
 # The server ends a lock session silent for this long (a leader cut off by the network).
-IDLE_SESSION_SECONDS = 4.0
+IDLE_SESSION_SECONDS = 3.0
 # After a broken lock connection, before connecting again.
 RETRY_SECONDS = 0.5
 # Terms kept per read model and role.
