@@ -45,8 +45,10 @@ log = structlog.get_logger("projector")
 LEADER = "leader"
 REBUILD = "rebuild"
 TERMS = "projector_terms"
-# A follower's wait for the lock, in the server, before it asks again.
-LOCK_WAIT_SECONDS = 1.0
+# A follower's wait for the lock, in the server, before it asks again (the server hands the
+# lock over at once whatever this is; each wait that ends without it is one lock-timeout
+# error line in the server's log).
+LOCK_WAIT_SECONDS = 5.0
 # How often a leader pings its lock session, and how long a ping may take.
 PING_SECONDS = 1.0
 PING_DEADLINE_SECONDS = 2.0
@@ -229,6 +231,13 @@ class Lease:
                 f"(term {term.term}): the page is rolled back"
             )
 
+    def interrupt(self) -> None:
+        """End a wait for the lock now (from another thread)."""
+        conn = self._conn
+        if conn is not None and self.term is None:
+            with suppress(Exception):
+                conn.cancel_safe(timeout=1.0)
+
     def close(self) -> None:
         """Release the lock (by ending its session)."""
         self.term = None
@@ -276,6 +285,8 @@ class Leadership:
     def stop(self) -> None:
         """Stop campaigning and give up every lock held (a follower takes over at once)."""
         self._stop.set()
+        for lease in self.leases.values():
+            lease.interrupt()
         for thread in self._threads:
             thread.join(self.wait + PING_DEADLINE_SECONDS + 1)
         self._threads.clear()
@@ -319,6 +330,8 @@ class Leadership:
                 lease.close()
                 if lost:
                     self.changed.set()
+                if self._stop.is_set():
+                    break
                 log.warning(
                     "projector_leadership_lost" if lost else "projector_campaign_failed",
                     read_model=lease.read_model,
