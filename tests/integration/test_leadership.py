@@ -35,6 +35,7 @@ from projections.leadership import (
 from projections.projector import Projector
 from projections.rebuild import rebuild
 from projections.registry import READ_MODELS, TOTALS
+from tests.faults.conftest import _free_port, _wait_until_serving
 from tests.integration.conftest import Store
 from tests.integration.test_projector import identify
 
@@ -235,3 +236,30 @@ def test_sqlite_keeps_one_projector_process(sqlite_store: Store, tmp_path: Path)
     finally:
         held.release()
     assert leaders(sqlite_store.db)[TOTALS].leader is None
+
+
+def test_a_second_server_on_a_sqlite_store_serves_without_a_projector_and_says_so(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    database_file = sqlite_store.db.sqlite_file
+    assert database_file is not None
+    held = SingleProjectorLock(database_file)
+    held.acquire()
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            env={**os.environ, **sqlite_store.environ()},
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        _wait_until_serving(f"http://127.0.0.1:{port}", server, log)
+        said = " ".join(log.read_text().split())
+        assert "supports one projector process" in said
+        assert "Serving without one" in said
+    finally:
+        server.terminate()
+        server.wait(30)
+        held.release()
