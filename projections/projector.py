@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -34,6 +34,7 @@ from projections.db import ReadModelDatabase
 from projections.feed import DEFAULT_PAGE_SIZE, PageGuard, catch_up, position_of
 from projections.generations import generations, live_generation
 from projections.leadership import NotLeaderError
+from projections.listener import EventListener
 from projections.notification_log import refresh_log_statistics
 from projections.registry import READ_MODELS
 from projections.sql import Dialect
@@ -304,7 +305,11 @@ class Projector:
                     self._stop.wait(max(self.poll_interval, 1.0))
                     continue
                 log.debug("projector_caught_up", position=position)
-                wait(self.poll_interval)
+                if self._led():
+                    wait(self.poll_interval)
+                else:
+                    # A follower: new events are not its to apply; it wakes when it leads.
+                    self._wake.wait(self.poll_interval)
         log.info("projector_stopped")
 
     def start(self) -> threading.Thread:
@@ -340,7 +345,7 @@ class Projector:
 
             yield sleep
             return
-        listener = _Listener(self.ledger, self._stop, self._wake)
+        listener = EventListener(self.ledger, self._stop, self._wake)
         # LISTEN before the first catch-up: an event recorded in between is not missed.
         listener.connect()
         try:
@@ -355,55 +360,3 @@ def _undecodable(error: CorruptEventError) -> str:
         f"the event of aggregate {error.originator_id}, version {error.version}, "
         f"cannot be decoded: {error.reason}"
     )
-
-
-class _Listener:
-    """A LISTEN connection on the event table's channel; reconnects after an outage."""
-
-    def __init__(self, ledger: Ledger, stop: threading.Event, wake: threading.Event) -> None:
-        self.ledger = ledger
-        self.stop = stop
-        self.wake = wake
-        self.channel: str = getattr(ledger.recorder, "channel_name", "")
-        self.conn: Any = None
-
-    def _connect(self) -> Any:
-        import psycopg
-        from psycopg.conninfo import make_conninfo
-
-        datastore: Any = getattr(self.ledger.recorder, "datastore", None)
-        pool = datastore.pool
-        settings = {k: v for k, v in pool.kwargs.items() if isinstance(v, str | int)}
-        conn = psycopg.connect(make_conninfo(pool.conninfo, **settings), autocommit=True)
-        conn.execute(f'LISTEN "{self.channel}"')
-        return conn
-
-    def connect(self) -> None:
-        """Start listening (a failure leaves the projector polling until a later retry)."""
-        try:
-            self.conn = self._connect()
-        except Exception as error:
-            log.warning("projector_listen_failed", error=str(error))
-
-    def wait(self, timeout: float) -> None:
-        if self.stop.is_set():
-            return
-        try:
-            if self.conn is None:
-                self.conn = self._connect()
-            # Short slices, so that stop() and a new leadership are honoured promptly.
-            deadline = time.monotonic() + timeout
-            while not self.wake.is_set() and (left := deadline - time.monotonic()) > 0:
-                if any(True for _ in self.conn.notifies(timeout=min(left, 0.1), stop_after=1)):
-                    return
-        except Exception as error:
-            # Fall back to polling until the connection comes back.
-            log.warning("projector_listen_failed", error=str(error))
-            self.close()
-            self.stop.wait(timeout)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with suppress(Exception):
-                self.conn.close()
-            self.conn = None

@@ -173,7 +173,14 @@ def kill_the_leader(
 ) -> list[tuple[float, float]]:
     """SIGKILL the leader of the first read model; return, per read model it led, the times
     to another process's taking the lock and to its first page."""
-    until(lambda: all_led_and_followed(db, projectors), 60, "every projector to campaign")
+
+    def campaigning() -> bool:
+        dead = [p.pid for p in processes.values() if p.poll() is not None]
+        if dead:
+            raise SystemExit(f"projector processes {dead} exited")
+        return all_led_and_followed(db, projectors)
+
+    until(campaigning, 60, "every projector to campaign")
     before = latest_terms(db)
     pid = before[READ_MODELS[0]][1]
     led = {name: term for name, (term, leader, _, _) in before.items() if leader == pid}
