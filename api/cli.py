@@ -121,9 +121,11 @@ def serve(
         from projections.leaders import ProjectorAlreadyRunningError
 
         # One projector for all workers: it runs in this (the supervising) process.
+        projector_ledger = Ledger(env=settings.ledger_env())
         try:
-            projector = _projector(settings, Ledger(env=settings.ledger_env()))
+            projector = _projector(settings, projector_ledger)
         except ProjectorAlreadyRunningError as error:
+            projector_ledger.close()
             err.print(f"[yellow]warning:[/yellow] {escape(str(error))} Serving without one.")
         else:
             projector.start()
