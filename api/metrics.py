@@ -17,9 +17,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from api.replica_metrics import ReplicaCollector
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
 from projections.projector import status
+from projections.replica import ReplicaStates
 
 REQUESTS = Counter(
     "funding_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -69,7 +71,9 @@ class LedgerCollector(Collector):
         yield from (appended, position, lag_events, lag_seconds, stopped)
 
 
-def render(ledger: Ledger, read_models: ReadModelDatabase) -> tuple[bytes, str]:
+def render(
+    ledger: Ledger, read_models: ReadModelDatabase, replica: ReplicaStates | None = None
+) -> tuple[bytes, str]:
     """Return the metrics page and its content type."""
     registry = CollectorRegistry()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
@@ -79,4 +83,6 @@ def render(ledger: Ledger, read_models: ReadModelDatabase) -> tuple[bytes, str]:
         registry.register(REQUESTS)
         registry.register(LATENCY)
     registry.register(LedgerCollector(ledger, read_models))
+    if replica is not None:
+        registry.register(ReplicaCollector(read_models, replica))
     return generate_latest(registry), CONTENT_TYPE_LATEST
