@@ -35,6 +35,14 @@ class Source(StrEnum):
     REPLICA = "replica"
 
 
+def unreachable(error: psycopg.Error) -> bool:
+    """Whether an error says the server cannot be used (no connection, cut, shutting down),
+    rather than that it refused one query (a standby cancels those conflicting with replay)."""
+    return isinstance(error, psycopg.OperationalError) and (
+        error.sqlstate is None or error.sqlstate.startswith(("08", "57P"))
+    )
+
+
 @dataclass
 class Reading:
     """A read's chosen database, once its wait for `min_position` is over."""
@@ -63,10 +71,9 @@ class Reading:
         if self.source is Source.REPLICA and self.replica is not None:
             try:
                 return query(self.replica.db)
-            except psycopg.OperationalError as error:
-                self.replica.mark_down(error)
-            except psycopg.Error:
-                pass
+            except psycopg.Error as error:
+                if unreachable(error):
+                    self.replica.mark_down(error)
             self._switch(Source.PRIMARY)
         return query(self.primary)
 
