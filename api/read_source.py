@@ -119,7 +119,7 @@ async def _on_replica(
     if min_position > head:
         raise beyond_head(min_position, head)
     if reached is not None:
-        reached = await replica.reach(min_position, timeout=timeout)
+        reached = await replica.reach(min_position, timeout=max(deadline - clock(), 0.0))
         if reached is not None and reached >= min_position:
             return Source.REPLICA
     # Still behind at the limit (the primary is looked at once), or down (the rest of it).
