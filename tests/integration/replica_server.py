@@ -62,9 +62,7 @@ class StreamingReplica:
 
     def url_for(self, url: str) -> str:
         """The same database (and query, e.g. `?schema=`) as a primary URL, on the replica."""
-        parts = urlsplit(url)
-        user = f"{parts.username}@" if parts.username else ""
-        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
+        return on_port(url, self.port)
 
     @property
     def url(self) -> str:
@@ -80,7 +78,7 @@ class StreamingReplica:
         except psycopg.Error as error:
             raise ReplicaUnavailableError(f"the primary does not answer: {error}") from error
         directory = Path(tempfile.mkdtemp(prefix="funding-replica-"))
-        replica = cls(primary_url, _free_port(), directory, _bindir(version))
+        replica = cls(primary_url, free_port(), directory, _bindir(version))
         try:
             replica._back_up(floors)
             replica.start()
@@ -174,7 +172,15 @@ def _one(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> str:
     return str(row[0]) if row else ""
 
 
-def _free_port() -> int:
+def on_port(url: str, port: int) -> str:
+    """A PostgreSQL URL's database, user and query, on another port of 127.0.0.1."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on (as the system hands them out)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

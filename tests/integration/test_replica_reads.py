@@ -23,7 +23,7 @@ from domain.tokens import Role
 from projections.feed import catch_up
 from projections.registry import READ_MODELS
 from tests.integration.conftest import Store
-from tests.integration.replica_server import StreamingReplica
+from tests.integration.replica_server import StreamingReplica, free_port, on_port
 
 pytestmark = pytest.mark.postgres
 
@@ -41,12 +41,13 @@ IMPATIENT = 0.5
 
 
 @contextmanager
-def served(store: Store, replica: StreamingReplica, wait: float) -> Iterator[Client]:
-    """The API on the store, reading its read models through the replica."""
+def served(store: Store, replica: StreamingReplica | int, wait: float) -> Iterator[Client]:
+    """The API on the store, reading its read models through the replica (or a port)."""
+    port = replica if isinstance(replica, int) else replica.port
     settings = Settings(
         database_url=store.url,
         reporting_schema=store.reporting_schema,
-        read_database_url=replica.url_for(store.url),
+        read_database_url=on_port(store.url, port),
         read_wait_timeout=wait,
     )
     token, _ = create_token(store.ledger, name=f"admin-{wait}", role=Role.ADMIN)
@@ -194,6 +195,22 @@ def test_a_stopped_replica_leaves_every_read_to_the_primary_and_is_reported_down
     assert down["items"] == []
     assert metrics.status_code == 200
     assert "funding_replica_up 0.0" in metrics.text
+
+
+def test_a_replica_that_never_answered_leaves_every_read_to_the_primary(pg_store: Store) -> None:
+    with served(pg_store, free_port(), PATIENT) as api:
+        written = api.write_project("Médiathèque")
+        answers = [
+            api.get("/v1/projects", min_position=written["position"]),
+            api.get("/v1/totals", group_by="region"),
+        ]
+        projections = api.get("/v1/projections")
+
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.headers[READ_FROM] == "primary"
+    assert answers[1].json()["total"]["projects"] == 1
+    assert projections.json()["replica"]["state"] == "down"
 
 
 def test_a_position_beyond_the_head_is_refused_at_once_with_a_replica(
