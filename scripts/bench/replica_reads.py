@@ -162,7 +162,9 @@ def run(
                             measure(pool, read_url, True, query, clients, seconds)
                         )
                     figures[query] = {
-                        source: statistics.median(rates) for source, rates in runs.items()
+                        **{source: statistics.median(rates) for source, rates in runs.items()},
+                        **{f"{source}_min": min(rates) for source, rates in runs.items()},
+                        **{f"{source}_max": max(rates) for source, rates in runs.items()},
                     }
             lag = replica_status(primary, replica)
         finally:
@@ -205,10 +207,15 @@ def main() -> None:
         f"{found['clients']} client processes, {found['seconds']:.0f} s per measurement, "
         f"median of {found['rounds']} rounds alternating primary and replica\n"
     )
-    print(f"{'query':<50} {'primary q/s':>12} {'replica q/s':>12} {'ratio':>6}")
+    print(f"{'query':<50} {'primary q/s':>16} {'replica q/s':>16} {'ratio':>6}")
     for query, rates in found["queries_per_second"].items():
         ratio = rates["replica"] / rates["primary"]
-        print(f"{query:<50} {rates['primary']:>12,.0f} {rates['replica']:>12,.0f} {ratio:>6.2f}")
+        cells = [
+            f"{rates[s]:,.0f} ({rates[f'{s}_min']:,.0f}-{rates[f'{s}_max']:,.0f})"
+            for s in ("primary", "replica")
+        ]
+        print(f"{query:<50} {cells[0]:>16} {cells[1]:>16} {ratio:>6.2f}")
+    print("(median, and the lowest-highest of the rounds)")
     print(
         f"\nreplica after the run: {found['replica_state']}, lag {found['replica_lag_bytes']} "
         f"bytes, {found['replica_lag_seconds']} s"
