@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventstore.settings import library_env, sqlite_path
@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="Memory kept for cached totals answers per process (0: none); an answer "
         "over an eighth of it is not cached.",
     )
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # FUNDING_READ_DATABASE_URL= (e.g. from docker-compose's ${VAR:-}) means no replica.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _replica_of_postgres(self) -> Settings:

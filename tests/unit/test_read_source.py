@@ -96,6 +96,12 @@ def test_a_read_replica_must_be_postgresql() -> None:
         )
 
 
+def test_an_empty_read_replica_url_means_none() -> None:
+    assert (
+        Settings(database_url="sqlite:///x.sqlite3", read_database_url="").read_database_url is None
+    )
+
+
 def test_a_postgresql_store_may_have_a_read_replica() -> None:
     settings = Settings(
         database_url="postgresql://u@primary/db", read_database_url="postgresql://u@replica/db"
