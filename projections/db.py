@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from eventstore.limits import KEEPALIVES, READ_SECONDS
+from eventstore.limits import CONNECT_SECONDS, KEEPALIVES, READ_SECONDS
 from eventstore.settings import (
     MEMORY_URL,
     POSTGRES_PERSISTENCE,
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 SQLITE_PREFIX = "reporting_"
 DEFAULT_SCHEMA = "reporting"
 BUSY_TIMEOUT_SECONDS = 10
-# How long a read waits for a connection to a replica before it reads the primary instead.
-REPLICA_POOL_SECONDS = 1.0
+# How long a read waits for a connection to a replica before it reads the primary instead:
+# as long as a new connection may take to start (a replica just down costs one read that).
+REPLICA_POOL_SECONDS = float(CONNECT_SECONDS)
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
