@@ -16,6 +16,7 @@ from api import metrics, problems
 from api.cache import AnswerCache, CachedTotals
 from api.deps import Services
 from api.logging import configure_logging
+from api.read_source import open_replica
 from api.routes import audit, health, imports, projects, reads, writes
 from api.settings import Settings
 from domain.application import Ledger
@@ -185,6 +186,9 @@ def create_app(
         yield
         await app.state.services.authenticate.close()
         app.state.live_states.stop()
+        if replica is not None:
+            replica.stop()
+            replica.db.close()
         if owns_ledger:
             app.state.services.ledger.close()
         if owns_read_models:
@@ -201,7 +205,10 @@ def create_app(
         description="An event-sourced ledger of the money committed to territorial projects.",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings=settings, ledger=ledger, read_models=read_models)
+    replica = open_replica(settings)
+    app.state.services = Services(
+        settings=settings, ledger=ledger, read_models=read_models, replica=replica
+    )
     app.state.totals_cache = AnswerCache(settings.answer_cache_bytes)
     app.state.live_states = LiveStates(read_models)
     problems.install(app)

@@ -16,6 +16,7 @@ from domain.application import Ledger
 from domain.tokens import Role
 from projections.db import ReadModelDatabase
 from projections.live import LiveStates
+from projections.replica import ReplicaStates
 
 ANONYMOUS_VIEWER = Principal(name="anonymous", role=Role.VIEWER)
 # Log positions and versions are 64-bit integers in the store: a larger one in a query is
@@ -30,6 +31,8 @@ class Services:
     settings: Settings
     ledger: Ledger
     read_models: ReadModelDatabase
+    # A streaming replica for read-model queries (FUNDING_READ_DATABASE_URL), if any.
+    replica: ReplicaStates | None = None
     authenticate: Authenticator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,16 +97,24 @@ async def fresh(
     The wait runs in the event loop before the route does, holding no worker thread; a
     position no write has been given yet is refused at once.
     """
-    if not min_position:
-        return min_position
+    if min_position:
+        await reach_position(request, services, min_position, services.settings.read_wait_timeout)
+    return min_position
+
+
+async def reach_position(
+    request: Request, services: Services, min_position: int, timeout: float
+) -> None:
+    """Wait up to `timeout` s until the primary's read models reach `min_position`, else 503;
+    a position beyond the log's head is refused at once (422)."""
     states: LiveStates = request.app.state.live_states
     reached = await states.reach(min_position, timeout=0)
     if reached >= min_position:
-        return min_position
+        return
     head = await anyio.to_thread.run_sync(services.ledger.head_position)
     if min_position > head:
         raise beyond_head(min_position, head)
-    reached = await states.reach(min_position, timeout=services.settings.read_wait_timeout)
+    reached = await states.reach(min_position, timeout=timeout)
     if reached < min_position:
         raise ProblemError(
             503,
@@ -111,7 +122,6 @@ async def fresh(
             headers={"Retry-After": "1"},
             extra={"position": reached},
         )
-    return min_position
 
 
 # A read that accepts `min_position`: the value, once the read models have reached it.

@@ -18,9 +18,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from api.leadership_metrics import LeadershipCollector
+from api.replica_metrics import ReplicaCollector
 from domain.application import Ledger
 from projections.db import ReadModelDatabase
 from projections.projector import status
+from projections.replica import ReplicaStates
 
 REQUESTS = Counter(
     "funding_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -70,7 +72,9 @@ class LedgerCollector(Collector):
         yield from (appended, position, lag_events, lag_seconds, stopped)
 
 
-def render(ledger: Ledger, read_models: ReadModelDatabase) -> tuple[bytes, str]:
+def render(
+    ledger: Ledger, read_models: ReadModelDatabase, replica: ReplicaStates | None = None
+) -> tuple[bytes, str]:
     """Return the metrics page and its content type."""
     registry = CollectorRegistry()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
@@ -81,4 +85,6 @@ def render(ledger: Ledger, read_models: ReadModelDatabase) -> tuple[bytes, str]:
         registry.register(LATENCY)
     registry.register(LedgerCollector(ledger, read_models))
     registry.register(LeadershipCollector(read_models))
+    if replica is not None:
+        registry.register(ReplicaCollector(read_models, replica))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventstore.settings import library_env, sqlite_path
+from projections.db import is_postgres_url
 
 
 class LogFormat(StrEnum):
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///./var/funding.sqlite3",
         description="The store: sqlite:///path (embedded) or postgresql://user:pass@host/db.",
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming replica of the PostgreSQL store for read-model queries "
+        "(postgresql://…); writes, tokens, idempotency, audit and events stay on the primary.",
     )
     public_read: bool = Field(
         default=False, description="Let requests without a token read as a viewer."
@@ -54,6 +60,23 @@ class Settings(BaseSettings):
         description="Memory kept for cached totals answers per process (0: none); an answer "
         "over an eighth of it is not cached.",
     )
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # FUNDING_READ_DATABASE_URL= (e.g. from docker-compose's ${VAR:-}) means no replica.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _replica_of_postgres(self) -> Settings:
+        if self.read_database_url is not None and not (
+            is_postgres_url(self.database_url) and is_postgres_url(self.read_database_url)
+        ):
+            raise ValueError(
+                "FUNDING_READ_DATABASE_URL names a streaming replica of a PostgreSQL store: "
+                "both it and FUNDING_DATABASE_URL must be postgresql://… URLs"
+            )
+        return self
 
     def ledger_env(self) -> dict[str, str]:
         """Return the event store settings for the eventsourcing library."""

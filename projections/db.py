@@ -12,8 +12,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from eventstore.limits import KEEPALIVES, READ_SECONDS
-from eventstore.settings import MEMORY_URL, SQLITE_PERSISTENCE, library_env, sqlite_path
+from eventstore.limits import CONNECT_SECONDS, KEEPALIVES, READ_SECONDS
+from eventstore.settings import (
+    MEMORY_URL,
+    POSTGRES_PERSISTENCE,
+    SQLITE_PERSISTENCE,
+    library_env,
+    sqlite_path,
+)
 from eventstore.watchdog import WATCHDOG
 from projections.sql import Cursor, Dialect
 
@@ -24,7 +30,15 @@ if TYPE_CHECKING:
 SQLITE_PREFIX = "reporting_"
 DEFAULT_SCHEMA = "reporting"
 BUSY_TIMEOUT_SECONDS = 10
+# How long a read waits for a connection to a replica before it reads the primary instead:
+# as long as a new connection may take to start (a replica just down costs one read that).
+REPLICA_POOL_SECONDS = float(CONNECT_SECONDS)
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def is_postgres_url(database_url: str) -> bool:
+    """Whether a store URL names a PostgreSQL database."""
+    return library_env(database_url)["PERSISTENCE_MODULE"] == POSTGRES_PERSISTENCE
 
 
 class ReadModelDatabase:
@@ -40,6 +54,8 @@ class ReadModelDatabase:
         reporting_schema: str = DEFAULT_SCHEMA,
         events_schema: str | None = None,
         pool_size: int = 4,
+        bootstrap: bool = True,
+        pool_timeout: float = READ_SECONDS,
     ) -> None:
         if not IDENTIFIER.match(reporting_schema):
             raise ValueError(f"reporting schema {reporting_schema!r} is not a plain identifier")
@@ -73,15 +89,28 @@ class ReadModelDatabase:
                 kwargs={"autocommit": True, **KEEPALIVES},
                 open=True,
                 name="reporting",
-                timeout=READ_SECONDS,
+                timeout=pool_timeout,
             )
-        self._bootstrap()
+        # A streaming replica is read-only: its tables come from the primary's bootstrap.
+        if bootstrap:
+            self._bootstrap()
 
     @classmethod
     def from_url(
-        cls, database_url: str, reporting_schema: str = DEFAULT_SCHEMA, pool_size: int = 4
+        cls,
+        database_url: str,
+        reporting_schema: str = DEFAULT_SCHEMA,
+        pool_size: int = 4,
+        *,
+        replica: bool = False,
     ) -> ReadModelDatabase:
-        """Open the read models beside the event store named by a store URL."""
+        """Open the read models beside the event store named by a store URL.
+
+        `replica`: the URL names a read-only streaming replica of that database (PostgreSQL
+        only): nothing is created there, and a connection it cannot give soon fails.
+        """
+        if replica and not is_postgres_url(database_url):
+            raise ValueError("a read replica must be a PostgreSQL database (postgresql://…)")
         if database_url == MEMORY_URL:
             return cls._in_memory()
         env = library_env(database_url)
@@ -100,7 +129,7 @@ class ReadModelDatabase:
             user=env["POSTGRES_USER"],
             password=env["POSTGRES_PASSWORD"] or None,
             connect_timeout=env["POSTGRES_CONNECT_TIMEOUT"],
-            application_name="funding-reporting",
+            application_name="funding-reporting-replica" if replica else "funding-reporting",
             # Territory filters are very skewed (a région holds 1 to 15% of the rows): plan
             # each query for its own values, never with a generic plan.
             options="-c plan_cache_mode=force_custom_plan",
@@ -112,6 +141,8 @@ class ReadModelDatabase:
             reporting_schema=reporting_schema,
             events_schema=None if schema is None else unquote(schema),
             pool_size=pool_size,
+            bootstrap=not replica,
+            pool_timeout=REPLICA_POOL_SECONDS if replica else READ_SECONDS,
         )
 
     @classmethod

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from api.answers.replica import ReplicaOut
 from domain.outcomes import RecordedEvent
 from domain.project import Project
 from domain.reference.territories import Territory
@@ -370,3 +371,6 @@ class ProjectionsOut(BaseModel):
     """Every read model's status."""
 
     items: list[ProjectionOut]
+    replica: ReplicaOut | None = Field(
+        default=None, description="The streaming replica reads go to (null without one)."
+    )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api import metrics
 from api.answers.reads import Health
-from api.deps import LedgerDep, ReadModelsDep
+from api.deps import LedgerDep, ReadModelsDep, ServicesDep
 from api.problems import ProblemError, problem_responses
 from projections.stops import stopped
 
@@ -53,7 +53,7 @@ def readyz(ledger: LedgerDep, read_models: ReadModelsDep) -> Health:
         **problem_responses(503),
     },
 )
-def get_metrics(ledger: LedgerDep, read_models: ReadModelsDep) -> Response:
-    """Prometheus metrics: requests, latency, events appended, projection lag."""
-    body, content_type = metrics.render(ledger, read_models)
+def get_metrics(ledger: LedgerDep, read_models: ReadModelsDep, services: ServicesDep) -> Response:
+    """Prometheus metrics: requests, latency, events appended, projection lag (and replica's)."""
+    body, content_type = metrics.render(ledger, read_models, services.replica)
     return Response(body, media_type=content_type)

@@ -27,15 +27,19 @@ from api.answers.reads import (
     TerritoryOut,
     TotalsOut,
 )
+from api.answers.replica import replica_answer
 from api.bodies import Day
 from api.cache import AnswerCache, live_state, remember_raw
 from api.csv_rows import looks_like_formula
-from api.deps import Fresh, LedgerDep, Reader, ReadModelsDep, Services
+from api.deps import LedgerDep, Reader, ReadModelsDep, Services, ServicesDep
 from api.problems import problem_responses
+from api.read_source import ReadingDep
 from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
 from domain.reference.territories import TerritoryLevel, load_territories
 from projections import reading
+from projections.db import ReadModelDatabase
 from projections.leaders import leaders
+from projections.live import State
 from projections.projector import status
 from projections.projects import queries as project_queries
 from projections.totals import queries as totals_queries
@@ -63,9 +67,8 @@ TOTALS_PARAMS = frozenset({"group_by", "from", "to", "format", "sep", "min_posit
 )
 async def get_totals(
     request: Request,
-    read_models: ReadModelsDep,
     _: Reader,
-    min_position: Fresh,
+    read: ReadingDep,
     group_by: Annotated[
         str, Query(description=f"Comma-separated dimensions: {', '.join(reading.DIMENSIONS)}")
     ] = "",
@@ -87,25 +90,27 @@ async def get_totals(
     dims = [d.strip() for d in group_by.split(",") if d.strip()]
     if output == "csv":
         answer = await run_in_threadpool(
-            totals_queries.totals, read_models, dims, filters, date_from, date_to, max_rows
+            read.run,
+            lambda db: totals_queries.totals(db, dims, filters, date_from, date_to, max_rows),
         )
-        return _csv(dims, answer, sep)
+        return _csv(dims, answer, sep, read.headers)
 
     # A repeated question is answered from memory while the read model has not moved: its
     # state is followed in memory (PostgreSQL), else read in one statement.
     cache: AnswerCache = request.app.state.totals_cache
     key = (tuple(dims), tuple(sorted(filters.items())), date_from, date_to)
-    state = None if min_position else request.app.state.live_states.current("totals")
+    state = None if read.min_position else request.app.state.live_states.current("totals")
     if state is not None and (body := cache.get(key, state)) is not None:
         remember_raw(cache, request.scope, state, body)
         return Response(body, media_type="application/json")
 
-    def compute() -> bytes:
-        seen = state or live_state(read_models, "totals")
+    def compute(db: ReadModelDatabase) -> tuple[State, bytes]:
+        # The state known in memory is the primary's: a replica's is read from it.
+        seen = state if state is not None and db is read.primary else live_state(db, "totals")
         cached = cache.get(key, seen)
         if cached is not None:
-            return cached
-        answer = totals_queries.totals(read_models, dims, filters, date_from, date_to, max_rows)
+            return seen, cached
+        answer = totals_queries.totals(db, dims, filters, date_from, date_to, max_rows)
         body = (
             TotalsOut.model_validate(
                 {"rows": answer.rows, "total": answer.total, "position": answer.position}
@@ -114,15 +119,17 @@ async def get_totals(
             .encode()
         )
         cache.put(key, seen, body)
-        return body
+        return seen, body
 
-    body = await run_in_threadpool(compute)
+    seen, computed = await run_in_threadpool(read.run, compute)
     if state is not None:
-        remember_raw(cache, request.scope, state, body)
-    return Response(body, media_type="application/json")
+        remember_raw(cache, request.scope, seen, computed)
+    return Response(computed, media_type="application/json", headers=read.headers)
 
 
-def _csv(dims: list[str], answer: totals_queries.Totals, sep: str) -> Response:
+def _csv(
+    dims: list[str], answer: totals_queries.Totals, sep: str, headers: dict[str, str]
+) -> Response:
     # A French spreadsheet reads `;`-separated files with decimal commas.
     decimal_comma = sep == ";"
 
@@ -150,15 +157,15 @@ def _csv(dims: list[str], answer: totals_queries.Totals, sep: str) -> Response:
         headers={
             "Content-Disposition": 'attachment; filename="totals.csv"',
             "X-Position": str(answer.position),
+            **headers,
         },
     )
 
 
 @router.get("/projects", response_model=ProjectsPage)
 def list_projects(
-    read_models: ReadModelsDep,
     _: Reader,
-    __: Fresh,
+    read: ReadingDep,
     territory: str | None = None,
     theme: str | None = None,
     programme: str | None = None,
@@ -181,7 +188,7 @@ def list_projects(
         )
         if value is not None
     }
-    page = project_queries.list_projects(read_models, filters, limit, cursor)
+    page = read.run(lambda db: project_queries.list_projects(db, filters, limit, cursor))
     return ProjectsPage(
         items=[ProjectSummaryOut.model_validate(item) for item in page.items],
         next_cursor=page.next_cursor,
@@ -190,22 +197,22 @@ def list_projects(
 
 
 @router.get("/conventions", response_model=ConventionsOut)
-def list_conventions(read_models: ReadModelsDep, _: Reader, __: Fresh) -> ConventionsOut:
+def list_conventions(_: Reader, read: ReadingDep) -> ConventionsOut:
     """Conventions with their projects' summed figures."""
+    conventions, position = read.run(
+        lambda db: (project_queries.list_conventions(db), reading.position(db, "projects"))
+    )
     return ConventionsOut(
-        items=[
-            ConventionOut.model_validate(c) for c in project_queries.list_conventions(read_models)
-        ],
-        position=reading.position(read_models, "projects"),
+        items=[ConventionOut.model_validate(c) for c in conventions], position=position
     )
 
 
 @router.get("/conventions/{convention_id}", response_model=ConventionOut)
-def get_convention(
-    convention_id: UUID, read_models: ReadModelsDep, _: Reader, __: Fresh
-) -> ConventionOut:
+def get_convention(convention_id: UUID, _: Reader, read: ReadingDep) -> ConventionOut:
     """One convention with its projects and their summed figures."""
-    return ConventionOut.model_validate(project_queries.convention_row(read_models, convention_id))
+    return ConventionOut.model_validate(
+        read.run(lambda db: project_queries.convention_row(db, convention_id))
+    )
 
 
 @router.get("/territories", response_model=TerritoriesOut)
@@ -221,10 +228,10 @@ def list_territories(
 
 
 @router.get("/territories/{code}", response_model=TerritoryOut)
-def get_territory(code: str, read_models: ReadModelsDep, _: Reader, __: Fresh) -> TerritoryOut:
+def get_territory(code: str, _: Reader, read: ReadingDep) -> TerritoryOut:
     """A territory (name, level, parents, population, band) and the totals of its projects."""
     territory = load_territories().get(code)
-    answer = totals_queries.totals(read_models, [], {"territory": territory.code})
+    answer = read.run(lambda db: totals_queries.totals(db, [], {"territory": territory.code}))
     return TerritoryOut.of(territory, answer.total, answer.position)
 
 
@@ -243,9 +250,12 @@ def get_reference(_: Reader) -> ReferenceOut:
 
 
 @router.get("/projections", response_model=ProjectionsOut)
-def get_projections(ledger: LedgerDep, read_models: ReadModelsDep, _: Reader) -> ProjectionsOut:
+def get_projections(
+    ledger: LedgerDep, read_models: ReadModelsDep, _: Reader, services: ServicesDep
+) -> ProjectionsOut:
     """Per read model: position, log head, lag in events and seconds, state (stopped: error),
-    and the projector process that leads it, with how many wait to take over."""
+    and the projector process that leads it, with how many wait to take over; with a read
+    replica, its replay lag and its read models' positions there."""
     led = leaders(read_models)
     return ProjectionsOut(
         items=[
@@ -264,5 +274,6 @@ def get_projections(ledger: LedgerDep, read_models: ReadModelsDep, _: Reader) ->
                 followers=led[s.name].followers,
             )
             for s in status(ledger, read_models)
-        ]
+        ],
+        replica=replica_answer(read_models, services.replica),
     )

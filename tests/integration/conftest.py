@@ -13,6 +13,8 @@ from domain.application import Ledger
 from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 from projections.sql import Dialect
+from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, require_postgres
+from tests.integration.replica_server import ReplicaUnavailableError, StreamingReplica
 
 
 @dataclass
@@ -72,3 +74,23 @@ def any_store(request: pytest.FixtureRequest) -> Store:
     store: Store = request.getfixturevalue(name)
     assert store.db.dialect in (Dialect.SQLITE, Dialect.POSTGRES)
     return store
+
+
+@pytest.fixture(scope="session")
+def streaming_replica() -> Iterator[StreamingReplica]:
+    """A streaming replica of the test PostgreSQL on another port, removed afterwards.
+
+    Skipped when it cannot be made (the reason says what the primary lacks), unless
+    FUNDING_REQUIRE_POSTGRES is set: then the tests fail.
+    """
+    require_postgres()
+    try:
+        replica = StreamingReplica.create(POSTGRES_URL)
+    except ReplicaUnavailableError as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"FUNDING_REQUIRE_POSTGRES is set but no replica could start: {error}")
+        pytest.skip(f"no streaming replica: {error}")
+    try:
+        yield replica
+    finally:
+        replica.remove()
