@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,9 +49,17 @@ class Api:
     client: TestClient
     ledger: Ledger
     read_models: ReadModelDatabase
-    tokens: dict[str, str]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def sign_in(self, *roles: str) -> None:
+        """Make the roles' tokens now (else on first use: after what a test records)."""
+        for role in roles:
+            if role not in self.tokens:
+                secret = create_token(self.ledger, name=role, role=Role(role))[0]
+                self.tokens[role] = f"Bearer {secret}"
 
     def get(self, path: str, params: dict[str, str], role: str = "auditor") -> Any:
+        self.sign_in(role)
         return self.client.get(path, params=params, headers={"Authorization": self.tokens[role]})
 
 
@@ -68,14 +76,10 @@ def api(store: str) -> Iterator[Api]:
     schema = reporting_schema_for(store)
     ledger = Ledger(env=library_env(store))
     read_models = ReadModelDatabase.from_url(store, reporting_schema=schema)
-    tokens = {
-        role.value: f"Bearer {create_token(ledger, name=role.value, role=role)[0]}"
-        for role in (Role.ADMIN, Role.AUDITOR, Role.VIEWER)
-    }
     settings = Settings(database_url=store, reporting_schema=schema, read_wait_timeout=2)
     try:
         with TestClient(create_app(settings, ledger, read_models)) as client:
-            yield Api(client, ledger, read_models, tokens)
+            yield Api(client, ledger, read_models)
     finally:
         read_models.close()
         ledger.close()
@@ -132,6 +136,7 @@ def test_a_correction_recorded_after_the_instant_is_absent_as_at_it_and_present_
 def test_the_report_as_at_now_equals_the_totals_for_ten_questions_in_json_and_csv(
     api: Api,
 ) -> None:
+    api.sign_in("viewer", "auditor")
     generate(api.ledger, 1500, seed=11)
     catch_up(api.ledger, api.read_models)
 
@@ -169,6 +174,49 @@ def test_a_date_alone_is_the_end_of_that_day_in_paris(api: Api) -> None:
     assert datetime.fromisoformat(body["as_at"]) == datetime.fromisoformat(body["as_at_paris"])
     assert (body["position"], body["tree_size"], body["final"]) == (0, 0, True)
     assert body["total"]["committed"] == "0.00"
+
+
+def test_a_date_alone_counts_what_was_recorded_by_midnight_in_paris(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 23:30 in Paris on 31 December, then 00:30 in Paris on 1 January (both 31 Dec in UTC).
+    monkeypatch.setattr(
+        "eventsourcing.domain.datetime_now_with_tzinfo",
+        lambda: datetime(2024, 12, 31, 22, 30, tzinfo=UTC),
+    )
+    project = api.ledger.execute(
+        ACTOR,
+        IdentifyProject(
+            name="Tramway",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 12, 1),
+        ),
+    )
+    monkeypatch.setattr(
+        "eventsourcing.domain.datetime_now_with_tzinfo",
+        lambda: datetime(2024, 12, 31, 23, 30, tzinfo=UTC),
+    )
+    api.ledger.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=project.id,
+            amount="1000.00",
+            granted_on=date(2024, 12, 2),
+            duration_months=12,
+        ),
+    )
+    monkeypatch.undo()
+
+    on_the_31st = api.get("/v1/audit/totals", {"as_at": "2024-12-31"}).json()
+    on_the_1st = api.get("/v1/audit/totals", {"as_at": "2025-01-01"}).json()
+
+    assert on_the_31st["as_at"] == "2024-12-31T22:59:59.999999Z"
+    assert on_the_31st["as_at_paris"] == "2024-12-31T23:59:59.999999+01:00"
+    assert (on_the_31st["total"]["projects"], on_the_31st["total"]["committed"]) == (1, "0.00")
+    assert (on_the_31st["position"], on_the_31st["tree_size"]) == (project.position, 1)
+    assert on_the_1st["total"]["committed"] == "1000.00"
 
 
 def _winter(day: date) -> bool:
