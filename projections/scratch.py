@@ -65,7 +65,7 @@ def scratch_database(database_url: str) -> Iterator[Scratch]:
             shutil.rmtree(directory, ignore_errors=True)
         return
     schema = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:16]}"
-    db = ReadModelDatabase.from_url(database_url, reporting_schema=schema, pool_size=2)
+    db = ReadModelDatabase.from_url(database_url, reporting_schema=schema)
     try:
         yield Scratch(db, None)
     finally:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from domain.application import Ledger
 from domain.commands import CorrectCommitmentAmount, GrantLoan, IdentifyProject
 from domain.errors import InvalidValueError
+from domain.outcomes import recorded_at
 from domain.values import Actor
 from eventstore.settings import MEMORY_URL, library_env
 from projections.asat import Question, parse_as_at, totals_as_at
@@ -147,8 +148,8 @@ def _recorded_prefix(ledger: Ledger, at: datetime) -> list[Any]:
     """The domain events recorded up to `at`: the log's longest prefix all stamped ≤ at."""
     events = []
     for notification in ledger.recorder.select_notifications(1, 10**6):
-        event = ledger.mapper.to_domain_event(notification)
-        if event.timestamp > at:
+        event: Any = ledger.mapper.to_domain_event(notification)
+        if recorded_at(event) > at:
             break
         events.append(event)
     return events
@@ -186,8 +187,8 @@ def _recomputed(events: list[Any]) -> dict[tuple[str | None, str, int], list[Dec
         elif kind == "LoanRepaid":
             rows.append(("loan", pid, e.repaid_on.year, 3, e.principal))
     sums: dict[tuple[str | None, str, int], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 5)
-    for instrument, pid, year, i, value in rows:
-        sums[(instrument, themes[pid], year)][i] += value
+    for instrument_of_row, pid, year, i, value in rows:
+        sums[(instrument_of_row, themes[pid], year)][i] += value
     return {key: values for key, values in sums.items() if any(values)}
 
 
@@ -214,7 +215,7 @@ def test_as_at_any_cut_the_totals_are_those_of_the_events_recorded_before_it(
         for step in steps:
             books.run(step)
         stamps = [
-            ledger.mapper.to_domain_event(n).timestamp
+            recorded_at(ledger.mapper.to_domain_event(n))
             for n in ledger.recorder.select_notifications(1, 10**6)
         ]
         first, last = min(stamps), max(stamps)
