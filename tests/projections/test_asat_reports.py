@@ -79,10 +79,11 @@ def test_reports_at_two_instants_run_at_once_apart_and_leave_nothing_behind(
     both_replaying = threading.Barrier(2, timeout=60)
     answers: dict[datetime, Decimal] = {}
 
+    def meet(*_: int) -> None:
+        both_replaying.wait()
+
     def report(at: datetime) -> None:
-        answer = totals_as_at(
-            ledger, url, at, Question.of(), progress=lambda *_: both_replaying.wait()
-        )
+        answer = totals_as_at(ledger, url, at, Question.of(), progress=meet)
         answers[at] = answer.totals.total["committed"]
 
     threads = [threading.Thread(target=report, args=(at,)) for at in (first, second)]
