@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -34,8 +34,10 @@ from projections.feed import apply_changes
 from projections.generations import create_generation
 from projections.layout import generation_table
 from projections.notification_log import Row, decode_rows, select_rows
+from projections.read_ahead import read_ahead
 from projections.registry import TOTALS
 from projections.scratch import scratch_database, unlogged
+from projections.sql import Dialect
 from projections.totals.queries import Totals, check_question, totals
 from projections.totals.tables import CUBES
 
@@ -173,34 +175,55 @@ def replay_totals(
     """Feed a new generation of `totals` in `db` with the events recorded up to `at`.
 
     The generation is made live in `db` (a scratch database), holding its facts alone: the
-    totals queries then read them. Returns the cut of the log it covers.
+    totals queries then read them. Returns the cut of the log it covers. On PostgreSQL the
+    next page is read and decoded in a thread while the last one is applied.
     """
     generation = create_generation(db, TOTALS, bulk=True)
     unlogged(db, TOTALS, generation)
+    pages = _recorded_pages(ledger, at, page_size)
+    if db.dialect is Dialect.POSTGRES:
+        pages = read_ahead(pages)
     position = tree_size = 0
     final = False
+    for page in pages:
+        if page.kept:
+            position = page.position
+            tree_size += page.kept
+            apply_changes(db, TOTALS, generation, page.changes, position)
+        if progress is not None:
+            progress(tree_size, position)
+        final = page.cut
+    _facts_only(db, generation)
+    return Cut(at, position, tree_size, final)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A page of the log's events recorded up to an instant, ready to apply."""
+
+    changes: list[Change]
+    position: int  # of its last event kept
+    kept: int  # how many of its events were recorded up to the instant
+    cut: bool  # whether an event recorded after the instant ends it
+
+
+def _recorded_pages(ledger: Ledger, at: datetime, page_size: int) -> Iterator[_Page]:
+    """The log in pages, up to its first event recorded after `at`."""
     start = 1
     while True:
         rows = select_rows(ledger.recorder, start, page_size)
         if not rows:
-            break
+            return
         changes = decode_rows(rows, ledger.mapper)
         kept = recorded_by(rows, changes, at, ledger.mapper)
-        if kept:
-            position = rows[kept - 1][0]
-            tree_size += kept
-            todo = changes if kept == len(rows) else [c for c in changes if c.position <= position]
-            apply_changes(db, TOTALS, generation, todo, position)
-        if progress is not None:
-            progress(tree_size, position)
+        position = rows[kept - 1][0] if kept else 0
         if kept < len(rows):
-            final = True
-            break
+            yield _Page([c for c in changes if c.position <= position], position, kept, True)
+            return
+        yield _Page(changes, position, kept, False)
         if len(rows) < page_size:
-            break
+            return
         start = rows[-1][0] + 1
-    _facts_only(db, generation)
-    return Cut(at, position, tree_size, final)
 
 
 def _facts_only(db: ReadModelDatabase, generation: int) -> None:
