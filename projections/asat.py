@@ -46,7 +46,9 @@ PARIS = ZoneInfo("Europe/Paris")
 ASAT_PAGE_SIZE = 20_000
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # An offset whose `+` a query string turned into a space: `…T12:00:00 01:00`.
-SPACED_OFFSET = re.compile(r"^(.*\d) (\d{2}:?\d{2})$")
+SPACED_OFFSET = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) (\d{2}:?\d{2})$"
+)
 LAST_MICROSECOND = time(23, 59, 59, 999_999)
 
 Progress = Callable[[int, int], None]

@@ -52,6 +52,7 @@ def test_an_offset_whose_plus_a_query_string_made_a_space_is_read() -> None:
     ("text", "says"),
     [
         ("2025-01-15T12:00:00", "no offset"),
+        ("2025-01-15 12:00", "no offset"),
         ("yesterday", "neither a date"),
         ("2025-02-30", "not a date"),
         ("2026-12-04T16:00:00+00:00", "has not come yet"),
