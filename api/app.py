@@ -17,10 +17,11 @@ from api.cache import AnswerCache, CachedTotals
 from api.deps import Services
 from api.logging import configure_logging
 from api.read_source import open_replica
-from api.routes import audit, health, imports, projects, reads, writes
+from api.routes import asat, audit, health, imports, projects, reads, writes
 from api.settings import Settings
 from domain.application import Ledger
 from domain.reference.territories import load_territories
+from projections.asat import AsAtReports
 from projections.db import ReadModelDatabase
 from projections.live import LiveStates
 
@@ -211,11 +212,13 @@ def create_app(
     )
     app.state.totals_cache = AnswerCache(settings.answer_cache_bytes)
     app.state.live_states = LiveStates(read_models)
+    app.state.asat_reports = AsAtReports(wait=settings.read_wait_timeout)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(reads.router)
     app.include_router(audit.router)
+    app.include_router(asat.router)
     app.include_router(writes.router)
     app.include_router(imports.router)
     problems.document(app)

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from api import cli_replay, cli_report
 from api.logging import configure_logging
 from api.settings import Settings
 from api.tokens import create_token, list_tokens, revoke_token
@@ -45,6 +46,10 @@ tokens_app = typer.Typer(help="Create, list and revoke API tokens.")
 territories_app = typer.Typer(help="Look up the territory reference (COG 2026).")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(territories_app, name="territories")
+audit_app = typer.Typer(help="Audit the ledger: the read models checked against the log.")
+app.add_typer(audit_app, name="audit")
+app.command("report")(cli_report.report)
+audit_app.command("replay")(cli_replay.replay)
 
 err = Console(stderr=True)
 log = structlog.get_logger("cli")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from api.answers.reads import EventOut, EventsOut, ProjectOut
 from api.deps import MAX_POSITION, EventReader, LedgerDep, Reader, beyond_head
 from api.problems import ProblemError, problem_responses
+from api.routes.asat import as_at_instant
 from domain.application import Ledger
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=problem_responses(401, 503))
@@ -38,7 +38,13 @@ def get_project(
     _: Reader,
     response: Response,
     version: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
-    as_at: Annotated[datetime | None, Query(description="ISO 8601 timestamp with zone")] = None,
+    as_at: Annotated[
+        str | None,
+        Query(
+            description="As recorded at this instant: an ISO 8601 timestamp with its offset, "
+            "or a date alone (the end of that day in Europe/Paris); not in the future."
+        ),
+    ] = None,
     min_position: MinPosition = None,
 ) -> ProjectOut:
     """The project now, at a version, or as recorded at a time; ETag is its version."""
@@ -46,9 +52,7 @@ def get_project(
     if version is not None and as_at is not None:
         raise ProblemError(400, "ask for either version or as_at, not both")
     if as_at is not None:
-        if as_at.tzinfo is None:
-            raise ProblemError(422, "as_at needs a time zone, e.g. 2024-12-31T23:59:59Z")
-        project = ledger.project_as_at(project_id, as_at)
+        project = ledger.project_as_at(project_id, as_at_instant(as_at))
     else:
         project = ledger.project(project_id, version)
     response.headers["ETag"] = f'"{project.version}"'

@@ -130,6 +130,19 @@ async def get_totals(
 def _csv(
     dims: list[str], answer: totals_queries.Totals, sep: str, headers: dict[str, str]
 ) -> Response:
+    return Response(
+        content=totals_csv(dims, answer, sep),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="totals.csv"',
+            "X-Position": str(answer.position),
+            **headers,
+        },
+    )
+
+
+def totals_csv(dims: list[str], answer: totals_queries.Totals, sep: str) -> str:
+    """A totals answer as CSV text (UTF-8 BOM first, the grand total last)."""
     # A French spreadsheet reads `;`-separated files with decimal commas.
     decimal_comma = sep == ";"
 
@@ -151,15 +164,7 @@ def _csv(
         writer.writerow([cell(row.get(c)) for c in columns])
     label = ["total", *[""] * (len(dims) - 1)] if dims else []
     writer.writerow([*label, *[cell(answer.total[f]) for f in reading.FIGURES]])
-    return Response(
-        content="\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="totals.csv"',
-            "X-Position": str(answer.position),
-            **headers,
-        },
-    )
+    return "\ufeff" + buffer.getvalue()
 
 
 @router.get("/projects", response_model=ProjectsPage)

@@ -138,6 +138,19 @@ def totals(
     return Totals(rows, figures(sums or [0] * len(SUMS)), at, sources[0])
 
 
+def check_question(
+    group_by: Sequence[str] = (),
+    filters: Mapping[str, str] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> None:
+    """Raise InvalidValueError for a question `totals` would refuse, before any other work."""
+    _group_by(group_by)
+    for name, value in (filters or {}).items():
+        condition(name, value)
+    _check_dates(date_from, date_to)
+
+
 def _group_by(group_by: Sequence[str]) -> list[str]:
     if isinstance(group_by, str):
         raise InvalidValueError("group_by", "must be a list of dimensions")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
 import pytest
@@ -154,3 +154,64 @@ def test_a_malformed_project_id_is_refused_with_422(
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["path", "project_id"]
+
+
+def _stamped(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
+    """Record the next events as at `at` (the library reads its clock through this)."""
+    monkeypatch.setattr("eventsourcing.domain.datetime_now_with_tzinfo", lambda: at)
+
+
+def test_a_project_as_at_a_date_alone_is_as_recorded_at_the_end_of_that_day_in_paris(
+    client: TestClient, tokens: dict[str, str], api_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 23:30 in Paris on 31 December, then 00:30 in Paris on 1 January (both 31 Dec in UTC).
+    _stamped(monkeypatch, datetime(2024, 12, 31, 22, 30, tzinfo=UTC))
+    written = api_ledger.execute(
+        ACTOR,
+        IdentifyProject(
+            name="Tramway",
+            territory="commune:59650",
+            theme="mobility",
+            directorate="hauts_de_france",
+            identified_on=date(2024, 12, 1),
+        ),
+    )
+    _stamped(monkeypatch, datetime(2024, 12, 31, 23, 30, tzinfo=UTC))
+    api_ledger.execute(
+        ACTOR,
+        GrantLoan(
+            project_id=written.id,
+            amount="1000.00",
+            granted_on=date(2024, 12, 2),
+            duration_months=12,
+        ),
+    )
+    monkeypatch.undo()
+
+    on_the_31st = client.get(
+        f"/v1/projects/{written.id}",
+        params={"as_at": "2024-12-31"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+    on_the_1st = client.get(
+        f"/v1/projects/{written.id}",
+        params={"as_at": "2025-01-01"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert on_the_31st.status_code == 200
+    assert on_the_31st.json()["version"] == 1
+    assert on_the_1st.json()["version"] == 2
+
+
+def test_a_project_as_at_a_time_without_offset_is_refused(
+    client: TestClient, tokens: dict[str, str], project: Written
+) -> None:
+    response = client.get(
+        f"/v1/projects/{project.id}",
+        params={"as_at": "2025-01-15T12:00:00"},
+        headers={"Authorization": tokens["viewer"]},
+    )
+
+    assert response.status_code == 422
+    assert "offset" in response.json()["detail"]
