@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 
 import pytest
+from eventsourcing.domain import Aggregate
 
 from demo.bulk import load_bulk
 from domain.project import Project
@@ -29,11 +30,8 @@ def test_a_loaded_store_rebuilds_to_the_totals_of_its_aggregates(any_store: Stor
 
     position = rebuild(ledger, any_store.db)
 
-    projects = [
-        aggregate
-        for aggregate in map(ledger.repository.get, ledger.iter_aggregate_ids())
-        if isinstance(aggregate, Project)
-    ]
+    aggregates: list[Aggregate] = [ledger.repository.get(i) for i in ledger.iter_aggregate_ids()]
+    projects = [aggregate for aggregate in aggregates if isinstance(aggregate, Project)]
     commitments = [c for p in projects for c in p.commitments.values()]
     answer = totals(any_store.db).total
     assert position == ledger.head_position() == report.events >= SIZE
@@ -52,9 +50,13 @@ def test_funding_demo_loads_a_size_once(any_store: Store) -> None:
     env = {**os.environ, **any_store.environ()}
     command = [sys.executable, "-m", "api.cli", "demo", "--size", "12k", "--workers", "2"]
 
-    first = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    first = subprocess.run(  # noqa: S603 - our own CLI
+        command, env=env, capture_output=True, text=True, check=True
+    )
     head = any_store.ledger.head_position()
-    again = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    again = subprocess.run(  # noqa: S603 - our own CLI
+        command, env=env, capture_output=True, text=True, check=True
+    )
 
     assert 12_000 <= head <= 12_001
     assert "events/s" in first.stderr
