@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import platform
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -52,7 +53,6 @@ from eventstore.settings import library_env
 ROOT = Path(__file__).resolve().parents[2]
 FUNDING = str(Path(sys.executable).with_name("funding"))
 TARGETS = 2000
-FIRST_PORT = 8770
 ACTOR = Actor(name="bench", directorate="hauts_de_france")
 
 
@@ -139,6 +139,13 @@ def exactly_once(ledger: Ledger, acks: list[tuple[int, str]]) -> bool:
 # Writes through n API processes ------------------------------------------------------------
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def _wait_serving(port: int, process: subprocess.Popen[bytes]) -> None:
     for _ in range(600):
         if process.poll() is not None:
@@ -165,7 +172,7 @@ def writes(
         "FUNDING_LOG_LEVEL": "INFO",  # every request logs its line, as in production
         "FUNDING_LOG_FORMAT": "json",
     }
-    ports = [FIRST_PORT + i for i in range(processes)]
+    ports = [_free_port() for _ in range(processes)]
     servers = [
         subprocess.Popen(
             [FUNDING, "serve", "--port", str(port), "--no-projector"],
