@@ -30,9 +30,11 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -146,10 +148,10 @@ def _free_port() -> int:
         return port
 
 
-def _wait_serving(port: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_serving(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     for _ in range(600):
         if process.poll() is not None:
-            raise SystemExit(f"the server on port {port} exited")
+            raise SystemExit(f"the server on port {port} exited: {log.read_text()[-3000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthz")
@@ -173,19 +175,22 @@ def writes(
         "FUNDING_LOG_FORMAT": "json",
     }
     ports = [_free_port() for _ in range(processes)]
-    servers = [
-        subprocess.Popen(
-            [FUNDING, "serve", "--port", str(port), "--no-projector"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
+    logs = Path(tempfile.mkdtemp(prefix="scale-servers-"))
+    servers = []
+    for port in ports:
+        with (logs / f"{port}.log").open("wb") as log:
+            servers.append(
+                subprocess.Popen(
+                    [FUNDING, "serve", "--port", str(port), "--no-projector"],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
     try:
         for port, server in zip(ports, servers, strict=True):
-            _wait_serving(port, server)
+            _wait_serving(port, server, logs / f"{port}.log")
         clients = max(1, min(4, args.connections // 4))
         per_client = args.connections // clients
         jobs = [
@@ -202,6 +207,7 @@ def writes(
             server.send_signal(signal.SIGTERM)
         for server in servers:
             server.wait(30)
+        shutil.rmtree(logs)
     latencies = [x for r in results for x in r["latencies"]]
     acks = [x for r in results for x in r["acks"]]
     refusals: Counter[str] = sum((r["refusals"] for r in results), Counter())
