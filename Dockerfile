@@ -1,5 +1,5 @@
 # The funding-tracker image: API server by default; the projector runs from the same image.
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api import cli_replay, cli_report
+from api.cli_deploy import demo, migrate
 from api.logging import configure_logging
 from api.settings import Settings
 from api.tokens import create_token, list_tokens, revoke_token
@@ -278,35 +279,6 @@ def _rebuild_leases(db: ReadModelDatabase, names: tuple[str, ...]) -> RebuildLea
     return leases
 
 
-@app.command()
-def demo() -> None:
-    """Load the demo data set into a store without projects (tokens may exist already)."""
-    from demo import holds_projects, load_demo
-
-    settings = _settings()
-    with _ledger(settings) as ledger:
-        if holds_projects(ledger):
-            err.print("The store already holds projects or conventions: nothing loaded.")
-            return
-        with Progress(
-            TextColumn("demo data"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-        ) as progress:
-            task = progress.add_task("load", total=None)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            summary = load_demo(ledger, advance)
-        err.print(
-            f"Loaded {summary.projects} projects, {summary.conventions} conventions, "
-            f"{summary.commitments} commitments: {summary.events} events."
-        )
-
-
 @app.command("import")
 def import_commitments(
     file: Annotated[
@@ -449,6 +421,10 @@ def territories_search(
     for territory in load_territories().search(query, level, limit):
         record: dict[str, Any] = territory.as_dict()
         typer.echo(json.dumps(record, ensure_ascii=False))
+
+
+app.command()(migrate)
+app.command()(demo)
 
 
 def main() -> None:

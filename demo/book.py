@@ -1,4 +1,4 @@
-"""The one place the demo package builds commands: the stories and the synthetic generator
+"""The one place the demo package builds commands: the stories and the bulk loads
 book them here, in cents, and the book keeps what each project and commitment holds.
 """
 

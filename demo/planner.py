@@ -6,10 +6,11 @@ import random
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from demo import draws
 from demo.book import Book
-from demo.planned import PlannedCommitment, PlannedProject
+from demo.planned import NAMESPACE, PlannedCommitment, PlannedProject
 from demo.vocabulary import (
     COUNCILS,
     DEFAULT_LOAN_PRODUCT,
@@ -40,12 +41,19 @@ SEED = 2026
 class Planner(Book):
     """Writes the demo's stories as commands, keeping every amount and date valid."""
 
-    def __init__(self) -> None:
-        super().__init__(references=REFERENCE_PREFIX)
-        self.rng = random.Random(SEED)  # noqa: S311 - reproducible demo data, not secrets
+    def __init__(
+        self, seed: int | str = SEED, namespace: UUID = NAMESPACE, like: Planner | None = None
+    ) -> None:
+        """A planner drawing from `seed`, its ids from `namespace`; `like` lends its pools."""
+        super().__init__(namespace=namespace, references=REFERENCE_PREFIX)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
         self.territories: Territories = load_territories()
-        self.pools = draws.pools(self.territories)
+        self.pools: draws.Pools = like.pools if like else draws.pools(self.territories)
         self.movable: list[PlannedProject] = []
+        # The territories of each directorate, level and band, as they are first asked for.
+        self.banded: dict[tuple[str, TerritoryLevel, Band], list[Territory]] = (
+            like.banded if like else {}
+        )
 
     def lend(
         self, project: PlannedProject, on: date, amount: int, *, years: int | None = None
@@ -333,8 +341,10 @@ class Planner(Book):
         candidates = pools[level]
         if level in (TerritoryLevel.COMMUNE, TerritoryLevel.EPCI):
             band = rng.choices((Band.RURAL_SMALL, Band.MEDIUM, Band.LARGE), weights=(5, 3, 2))[0]
-            banded = [t for t in candidates if t.band is band]
-            candidates = banded or candidates
+            key = (directorate, level, band)
+            if key not in self.banded:
+                self.banded[key] = [t for t in candidates if t.band is band] or candidates
+            candidates = self.banded[key]
         return rng.choice(candidates)
 
     # The Bassin minier -------------------------------------------------------------------------

@@ -225,7 +225,7 @@ class Ledger(Application[UUID]):
     ) -> Written:
         if (replayed := self._replayed(idempotency)) is not None:
             return replayed
-        _require_scope(actor, command.directorate)
+        require_scope(actor, command.directorate)
         aggregate = command.create()
         claims: list[Aggregate] = []
         reference = aggregate.reference if isinstance(aggregate, Project) else None
@@ -234,7 +234,7 @@ class Ledger(Application[UUID]):
                 if (replayed := self._replayed(idempotency)) is not None:
                     return replayed
                 raise _duplicate_reference(aggregate.directorate, reference)
-            claims.append(ProjectReference.claim(aggregate.directorate, reference, aggregate.id))
+            claims.extend(c for c in [reference_claim(aggregate)] if c is not None)
         try:
             return self._write(actor, aggregate, *claims, idempotency=idempotency)
         except IntegrityError:
@@ -260,7 +260,7 @@ class Ledger(Application[UUID]):
             try:
                 command.check(self)
                 project = self.project(command.project_id)
-                _require_scope(actor, project.directorate)
+                require_scope(actor, project.directorate)
                 if expected_version is not None and project.version != expected_version:
                     raise VersionMismatchError(expected_version, project.version)
                 command.apply(project, self)
@@ -309,7 +309,7 @@ class Ledger(Application[UUID]):
     def _load_for(self, actor: Actor, project_id: UUID) -> Project | DomainError:
         try:
             project = self.project(project_id)
-            _require_scope(actor, project.directorate)
+            require_scope(actor, project.directorate)
         except DomainError as error:
             return error
         return project
@@ -383,24 +383,9 @@ class Ledger(Application[UUID]):
         )
 
     def _save(self, actor: Actor, *aggregates: Aggregate) -> list[Recording[UUID]]:
-        meta = actor.meta()
-        events: list[CanMutateAggregate[UUID]] = [
-            replace(e, meta=meta)  # type: ignore[type-var]
-            for aggregate in aggregates
-            for e in aggregate.collect_events()
-        ]
-        # Each new commitment claims its id ledger-wide, in the same transaction.
-        claimed = {
-            e.commitment_id: e.originator_id for e in events if isinstance(e, NEW_COMMITMENTS)
-        }
-        claims = [
-            replace(e, meta=meta)  # type: ignore[type-var]
-            for commitment_id, project_id in claimed.items()
-            for e in CommitmentClaim.claim(commitment_id, project_id).collect_events()
-        ]
+        events, claimed = events_to_record(actor, *aggregates)
         try:
-            # Claims first: a batch's last event stays its last fact or its idempotency record.
-            return self.save(*claims, *events)
+            return self.save(*events)
         except IntegrityError:
             # A conflict: a concurrent writer's version, or a commitment id in use elsewhere.
             self._require_unclaimed(claimed)
@@ -419,7 +404,39 @@ class Ledger(Application[UUID]):
             )
 
 
-def _require_scope(actor: Actor, directorate: str) -> None:
+def events_to_record(
+    actor: Actor, *aggregates: Aggregate
+) -> tuple[list[CanMutateAggregate[UUID]], dict[UUID, UUID]]:
+    """The events a write of these aggregates records, in order, and the commitment ids claimed.
+
+    Each event is stamped with the actor's metadata; each new commitment claims its id
+    ledger-wide in the same write, its claim first (so a write's last event stays its last
+    fact or its idempotency record). The bulk loads (`demo/bulk.py`) record these too.
+    """
+    meta = actor.meta()
+    events: list[CanMutateAggregate[UUID]] = [
+        replace(e, meta=meta)  # type: ignore[type-var]
+        for aggregate in aggregates
+        for e in aggregate.collect_events()
+    ]
+    claimed = {e.commitment_id: e.originator_id for e in events if isinstance(e, NEW_COMMITMENTS)}
+    claims: list[CanMutateAggregate[UUID]] = [
+        replace(e, meta=meta)  # type: ignore[type-var]
+        for commitment_id, project_id in claimed.items()
+        for e in CommitmentClaim.claim(commitment_id, project_id).collect_events()
+    ]
+    return [*claims, *events], claimed
+
+
+def reference_claim(aggregate: Aggregate) -> ProjectReference | None:
+    """The claim of a new project's reference within its directorate, if it has one."""
+    if isinstance(aggregate, Project) and aggregate.reference is not None:
+        return ProjectReference.claim(aggregate.directorate, aggregate.reference, aggregate.id)
+    return None
+
+
+def require_scope(actor: Actor, directorate: str) -> None:
+    """Refuse an actor bound to another directorate."""
     if actor.directorate is not None and actor.directorate != directorate:
         raise OutOfScopeError(
             f"{actor.name} writes for directorate {actor.directorate!r}, not {directorate!r}"

@@ -112,7 +112,9 @@ def text(value: str, field: str, *, max_length: int = MAX_TEXT) -> str:
     stripped = value.strip(EDGE_SPACE)
     if len(stripped) > max_length:
         raise InvalidValueError(field, f"must be at most {max_length} characters")
-    for char in stripped:
+    # A printable text holds no control, surrogate, separator or format character: nothing
+    # below can refuse it, and most texts are such (a quicker test than each character's).
+    for char in "" if stripped.isprintable() else stripped:
         kind = unicodedata.category(char)
         if kind == "Cc":
             raise InvalidValueError(

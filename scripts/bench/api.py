@@ -164,7 +164,7 @@ def main() -> None:
     ledger = Ledger(env=library_env(url))
     if ledger.head_position() < args.events:
         print(f"loading {args.events:,} events")
-        generate(ledger, args.events - ledger.head_position(), seed=2026)
+        generate(ledger, args.events - ledger.head_position(), seed=2026, env=library_env(url))
     viewer, _ = create_token(ledger, name=f"bench-viewer-{time.time_ns()}", role=Role.VIEWER)
     admin, _ = create_token(ledger, name=f"bench-admin-{time.time_ns()}", role=Role.ADMIN)
     targets = [

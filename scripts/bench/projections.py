@@ -76,6 +76,7 @@ def load(url: str, events: int) -> tuple[Ledger, int]:
             events,
             seed=2026,
             progress=lambda n: print(f"\r  loading {n:,} events", end="", flush=True),
+            env=library_env(url),
         )
         elapsed = time.perf_counter() - started
         print(f"\r  loaded {head:,} events in {elapsed:.0f} s ({head / elapsed:,.0f} events/s)")
