@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     publisher_siret: str = Field(
         default="00000000000000",
         pattern=r"^\d{14}$",
-        description="The publisher's SIRET, 14 digits (SCDL idAttribuant); a placeholder until set.",
+        description="The publisher's SIRET, 14 digits (SCDL idAttribuant); a placeholder "
+        "until set.",
     )
     iati_org_ref: str = Field(
         default="FR-RCS-000000000",
