@@ -124,21 +124,26 @@ class KeyRing:
         """The key id of the signing key."""
         return None if self.signer is None else key_id(self.signer.public_key())
 
-    def sign(self, tree_size: int, root: bytes, timestamp: int | None = None) -> SignedTreeHead:
-        """Sign a tree head (timestamp: milliseconds since the epoch, now by default)."""
+    def require_signer(self) -> Ed25519PrivateKey:
+        """The signing key; AuditKeyError telling how to make one when there is none."""
         if self.signer is None:
             raise AuditKeyError(
                 f"no tree-head signing key at {self.key_file}: create one with "
                 "`funding audit keygen` (or set FUNDING_AUDIT_KEY_FILE)"
             )
+        return self.signer
+
+    def sign(self, tree_size: int, root: bytes, timestamp: int | None = None) -> SignedTreeHead:
+        """Sign a tree head (timestamp: milliseconds since the epoch, now by default)."""
+        signer = self.require_signer()
         at = time.time_ns() // 1_000_000 if timestamp is None else timestamp
-        signature = self.signer.sign(signed_bytes(tree_size, root.hex(), at))
+        signature = signer.sign(signed_bytes(tree_size, root.hex(), at))
         return SignedTreeHead(
             tree_size=tree_size,
             root_hash=root.hex(),
             timestamp=at,
             signature=base64.b64encode(signature).decode("ascii"),
-            key_id=key_id(self.signer.public_key()),
+            key_id=key_id(signer.public_key()),
         )
 
     def verify(self, head: SignedTreeHead) -> None:
