@@ -1,0 +1,144 @@
+"""What every store keeps of the log's Merkle tree, and how a write grows it.
+
+Each stored event has a leaf `(leaf_index, position, hash)`; leaves are numbered 0, 1, 2, …
+in position order, in the transaction that records the event. The store also keeps the hash
+of every complete perfect subtree from level `STORED_FROM_LEVEL` up (`(level, index,
+hash)`, a sixteenth of the leaves' count and less): a smaller subtree is hashed from its
+at most 2^STORED_FROM_LEVEL leaves, read in one range. So a tree head or a proof costs two
+reads (one of nodes, one of leaves), whatever the log's size.
+
+A write reads the *frontier* of the tree it extends (the stored subtrees of its size's
+binary decomposition and the leaves after the last stored one) and `Growth` appends the
+new leaves to it, giving the nodes they complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from eventstore import merkle
+from eventstore.merkle import Subtree
+
+# Subtrees of 2^4 = 16 leaves and more are stored; smaller ones are hashed from leaves.
+STORED_FROM_LEVEL = 4
+BLOCK = 1 << STORED_FROM_LEVEL
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One event's place in the tree."""
+
+    leaf_index: int
+    position: int
+    hash: bytes
+
+
+@dataclass(frozen=True)
+class Node:
+    """A stored perfect subtree: the leaves [index·2^level, (index+1)·2^level)."""
+
+    level: int
+    index: int
+    hash: bytes
+
+
+def event_leaf_hash(position: int, event: StoredEvent) -> bytes:
+    """The leaf hash of a stored event recorded at a log position."""
+    originator = event.originator_id
+    aggregate = originator if isinstance(originator, UUID) else UUID(str(originator))
+    return merkle.leaf_hash(
+        position, aggregate, event.originator_version, event.topic, bytes(event.state)
+    )
+
+
+def stored_frontier(size: int) -> list[Subtree]:
+    """The stored subtrees a tree of `size` leaves starts with (largest first)."""
+    return [key for key in merkle.frontier(size) if key[0] >= STORED_FROM_LEVEL]
+
+
+def tail_start(size: int) -> int:
+    """The first leaf not under a stored subtree of a tree of `size` leaves."""
+    return size - size % BLOCK
+
+
+class Growth:
+    """A tree's frontier, appended to: the nodes each new leaf completes."""
+
+    def __init__(self, size: int, nodes: Mapping[Subtree, bytes], tail: Sequence[bytes]) -> None:
+        """Start from a tree of `size` leaves: its stored frontier nodes and tail leaves."""
+        if len(tail) != size - tail_start(size):
+            raise ValueError(f"a tree of {size} leaves has {size % BLOCK} tail leaves")
+        self.size = tail_start(size)
+        self._stack: list[tuple[int, int, bytes]] = [
+            (level, index, nodes[(level, index)]) for level, index in stored_frontier(size)
+        ]
+        self.new_nodes: list[Node] = []
+        for h in tail:
+            self._push(h, record=False)
+
+    def append(self, leaf_hash: bytes) -> None:
+        """Add the next leaf."""
+        self._push(leaf_hash, record=True)
+
+    def _push(self, h: bytes, *, record: bool) -> None:
+        stack = self._stack
+        stack.append((0, self.size, h))
+        self.size += 1
+        while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
+            level, index, right = stack.pop()
+            _, _, left = stack.pop()
+            node = (level + 1, index >> 1, merkle.node_hash(left, right))
+            stack.append(node)
+            if record and node[0] >= STORED_FROM_LEVEL:
+                self.new_nodes.append(Node(*node))
+
+    def root(self) -> bytes:
+        """The root of the tree as grown so far."""
+        return merkle.fold([h for _, _, h in self._stack])
+
+
+class TreeStore(Protocol):
+    """The reads a store answers for `eventstore.tree.LogTree` (all O(log n) or less)."""
+
+    def tree_size(self) -> int:
+        """The number of leaves."""
+        ...
+
+    def leaf_hashes_at(self, indices: Collection[int]) -> dict[int, bytes]:
+        """{leaf index: hash} of the given leaves (those that exist)."""
+        ...
+
+    def node_hashes(self, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
+        """{(level, index): hash} of the given stored subtrees (those that exist)."""
+        ...
+
+    def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:
+        """The leaves of events at the given log positions."""
+        ...
+
+    def size_at(self, position: int) -> int:
+        """The number of leaves at positions up to `position`."""
+        ...
+
+
+def leaves_of(
+    first_index: int, positions: Sequence[int], events: Sequence[StoredEvent]
+) -> list[Leaf]:
+    """The leaves of events just recorded at these positions, numbered from `first_index`."""
+    ordered = sorted(zip(positions, events, strict=True), key=lambda pair: pair[0])
+    return [
+        Leaf(first_index + i, position, event_leaf_hash(position, event))
+        for i, (position, event) in enumerate(ordered)
+    ]
+
+
+def grow(growth: Growth, leaves: Iterable[Leaf]) -> list[Node]:
+    """Append the leaves; the nodes they complete."""
+    for leaf in leaves:
+        growth.append(leaf.hash)
+    return growth.new_nodes

@@ -1,0 +1,179 @@
+"""The log's Merkle leaves and subtrees in the embedded SQLite store.
+
+Written by `LedgerSQLiteRecorder._insert_events`, in the transaction that records the
+events (SQLite's write lock is held from the events' INSERT to the COMMIT). A store written
+before the tree existed gets its tables, and every event it holds hashed, once: when the
+tables are first created, in one write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from eventstore.leaves import Growth, Leaf, Node, leaves_of, stored_frontier, tail_start
+from eventstore.merkle import Subtree
+from eventstore.settings import leaves_table, nodes_table
+
+log = logging.getLogger(__name__)
+MIGRATION_PAGE = 10_000
+
+
+class SQLiteTree:
+    """The leaves and subtrees tables beside one SQLite events table."""
+
+    def __init__(self, datastore: Any, events_table: str) -> None:
+        self.datastore = datastore
+        self.events = events_table
+        self.leaves = leaves_table(events_table)
+        self.nodes = nodes_table(events_table)
+
+    # Schema and the one-time hashing of an older store --------------------------------------
+
+    def create(self) -> None:
+        """Create the tables; when the store already holds events, hash them all, once."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (self.leaves,)
+            )
+            if c.fetchone() is not None:
+                return
+            try:  # the first write takes the write lock: nobody records events meanwhile
+                c.execute(
+                    f"CREATE TABLE {self.leaves} (leaf_index INTEGER PRIMARY KEY, "
+                    "position INTEGER NOT NULL, hash BLOB NOT NULL)"
+                )
+            except Exception as error:  # another process created it first
+                if "already exists" in str(error):
+                    return
+                raise
+            c.execute(f"CREATE INDEX {self.leaves}_position ON {self.leaves} (position)")
+            c.execute(
+                f"CREATE TABLE {self.nodes} (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
+                "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID"
+            )
+            self._hash_existing(c)
+
+    def _hash_existing(self, c: Any) -> None:
+        c.execute(f"SELECT COUNT(*) FROM {self.events}")  # noqa: S608
+        total = int(c.fetchone()[0])
+        if not total:
+            return
+        log.warning("hashing the %d events of a store written before the log's tree", total)
+        growth = Growth(0, {}, [])
+        done, after = 0, 0
+        while True:
+            c.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+                f"FROM {self.events} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, MIGRATION_PAGE),
+            )
+            rows = c.fetchall()
+            if not rows:
+                break
+            events = [_stored(row) for row in rows]
+            leaves = leaves_of(done, [int(row[0]) for row in rows], events)
+            for leaf in leaves:
+                growth.append(leaf.hash)
+            self._write(c, leaves, growth.new_nodes)
+            growth.new_nodes = []
+            done += len(rows)
+            after = int(rows[-1][0])
+            log.warning("hashed %d of %d events", done, total)
+
+    # Writes -----------------------------------------------------------------------------------
+
+    def append(self, c: Any, positions: Sequence[int], events: Sequence[StoredEvent]) -> None:
+        """Add the leaves of events just recorded in this transaction, and their nodes."""
+        size = self._size(c)
+        keys = stored_frontier(size)
+        nodes = self._node_hashes(c, keys) if keys else {}
+        c.execute(
+            f"SELECT hash FROM {self.leaves} WHERE leaf_index >= ? ORDER BY leaf_index",  # noqa: S608
+            (tail_start(size),),
+        )
+        growth = Growth(size, nodes, [bytes(row[0]) for row in c.fetchall()])
+        leaves = leaves_of(size, positions, events)
+        for leaf in leaves:
+            growth.append(leaf.hash)
+        self._write(c, leaves, growth.new_nodes)
+
+    def _write(self, c: Any, leaves: Sequence[Leaf], nodes: Sequence[Node]) -> None:
+        c.executemany(
+            f"INSERT INTO {self.leaves} (leaf_index, position, hash) VALUES (?, ?, ?)",  # noqa: S608
+            [(leaf.leaf_index, leaf.position, leaf.hash) for leaf in leaves],
+        )
+        if nodes:
+            c.executemany(
+                f"INSERT INTO {self.nodes} (level, idx, hash) VALUES (?, ?, ?)",  # noqa: S608
+                [(n.level, n.index, n.hash) for n in nodes],
+            )
+
+    # Reads (eventstore.leaves.TreeStore) ----------------------------------------------------
+
+    def _size(self, c: Any) -> int:
+        c.execute(f"SELECT MAX(leaf_index) FROM {self.leaves}")  # noqa: S608
+        row = c.fetchone()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def _node_hashes(self, c: Any, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
+        keys = list(keys)
+        values = ",".join("(?, ?)" for _ in keys)
+        c.execute(
+            f"SELECT level, idx, hash FROM {self.nodes} "  # noqa: S608
+            f"WHERE (level, idx) IN (VALUES {values})",
+            [part for key in keys for part in key],
+        )
+        return {(int(r[0]), int(r[1])): bytes(r[2]) for r in c.fetchall()}
+
+    def tree_size(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            return self._size(c)
+
+    def node_hashes(self, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
+        if not keys:
+            return {}
+        with self.datastore.transaction(commit=False) as c:
+            return self._node_hashes(c, keys)
+
+    def leaf_hashes_at(self, indices: Collection[int]) -> dict[int, bytes]:
+        return {leaf.leaf_index: leaf.hash for leaf in self._leaves("leaf_index", indices)}
+
+    def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:
+        return self._leaves("position", positions)
+
+    def _leaves(self, column: str, values: Collection[int]) -> list[Leaf]:
+        values = list(values)
+        if not values:
+            return []
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT leaf_index, position, hash FROM {self.leaves} "  # noqa: S608
+                f"WHERE {column} IN ({','.join('?' * len(values))}) ORDER BY leaf_index",
+                values,
+            )
+            return [Leaf(int(r[0]), int(r[1]), bytes(r[2])) for r in c.fetchall()]
+
+    def size_at(self, position: int) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT leaf_index FROM {self.leaves} WHERE position <= ? "  # noqa: S608
+                "ORDER BY position DESC LIMIT 1",
+                (position,),
+            )
+            row = c.fetchone()
+            return 0 if row is None else int(row[0]) + 1
+
+
+def _stored(row: Any) -> StoredEvent:
+    state = row[4]
+    return StoredEvent(
+        originator_id=UUID(str(row[1])),
+        originator_version=int(row[2]),
+        topic=str(row[3]),
+        state=state.encode() if isinstance(state, str) else bytes(state),
+    )
