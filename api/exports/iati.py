@@ -233,7 +233,8 @@ def _status(history: ProjectHistory) -> str:
     if project.status is ProjectStatus.COMPLETED:
         # Money still to come back or to pay out keeps a completed project open.
         unsettled = any(
-            c.outstanding > 0 or c.to_disburse > 0 for c in project.commitments.values()
+            c.to_disburse > 0 or (c.instrument is Instrument.LOAN and c.outstanding > 0)
+            for c in project.commitments.values()
         )
         return FINALISATION if unsettled else CLOSED
     return IMPLEMENTATION if project.commitments else PIPELINE
