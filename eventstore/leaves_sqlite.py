@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from eventstore.leaves import Growth, Leaf, Node, leaves_of, stored_frontier, tail_start
+from eventstore.leaves import BLOCK, Growth, Leaf, Node, leaves_of, stored_frontier, tail_start
 from eventstore.merkle import Subtree
 from eventstore.settings import leaves_table, nodes_table
 
@@ -45,7 +45,7 @@ class SQLiteTree:
             try:  # the first write takes the write lock: nobody records events meanwhile
                 c.execute(
                     f"CREATE TABLE {self.leaves} (leaf_index INTEGER PRIMARY KEY, "
-                    "position INTEGER NOT NULL, hash BLOB NOT NULL)"
+                    "position INTEGER NOT NULL, hash BLOB NOT NULL, previous BLOB)"
                 )
             except Exception as error:  # another process created it first
                 if "already exists" in str(error):
@@ -66,6 +66,7 @@ class SQLiteTree:
         log.warning("hashing the %d events of a store written before the log's tree", total)
         growth = Growth(0, {}, [])
         done, after = 0, 0
+        previous: bytes | None = None
         while True:
             c.execute(
                 f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
@@ -79,7 +80,8 @@ class SQLiteTree:
             leaves = leaves_of(done, [int(row[0]) for row in rows], events)
             for leaf in leaves:
                 growth.append(leaf.hash)
-            self._write(c, leaves, growth.new_nodes)
+            self._write(c, leaves, previous, growth.new_nodes)
+            previous = leaves[-1].hash
             growth.new_nodes = []
             done += len(rows)
             after = int(rows[-1][0])
@@ -94,18 +96,27 @@ class SQLiteTree:
         nodes = self._node_hashes(c, keys) if keys else {}
         c.execute(
             f"SELECT hash FROM {self.leaves} WHERE leaf_index >= ? ORDER BY leaf_index",  # noqa: S608
-            (tail_start(size),),
+            (min(tail_start(size), size - 1),),
         )
-        growth = Growth(size, nodes, [bytes(row[0]) for row in c.fetchall()])
+        tail = [bytes(row[0]) for row in c.fetchall()]
+        previous = tail[-1] if tail else None
+        growth = Growth(size, nodes, tail[len(tail) - size % BLOCK :] if size % BLOCK else [])
         leaves = leaves_of(size, positions, events)
         for leaf in leaves:
             growth.append(leaf.hash)
-        self._write(c, leaves, growth.new_nodes)
+        self._write(c, leaves, previous, growth.new_nodes)
 
-    def _write(self, c: Any, leaves: Sequence[Leaf], nodes: Sequence[Node]) -> None:
+    def _write(
+        self, c: Any, leaves: Sequence[Leaf], previous: bytes | None, nodes: Sequence[Node]
+    ) -> None:
+        earlier = [previous, *(leaf.hash for leaf in leaves[:-1])]
         c.executemany(
-            f"INSERT INTO {self.leaves} (leaf_index, position, hash) VALUES (?, ?, ?)",  # noqa: S608
-            [(leaf.leaf_index, leaf.position, leaf.hash) for leaf in leaves],
+            f"INSERT INTO {self.leaves} (leaf_index, position, hash, previous) "  # noqa: S608
+            "VALUES (?, ?, ?, ?)",
+            [
+                (leaf.leaf_index, leaf.position, leaf.hash, p)
+                for leaf, p in zip(leaves, earlier, strict=True)
+            ],
         )
         if nodes:
             c.executemany(

@@ -50,6 +50,7 @@ from eventsourcing.postgres import (
 from psycopg.sql import SQL, Identifier
 
 from eventstore.group_commit import grouped
+from eventstore.leaves_postgres import PostgresTree
 from eventstore.limits import CONNECT_SECONDS, KEEPALIVES, STATEMENT_SECONDS
 from eventstore.subscription import LedgerPostgresSubscription
 from eventstore.watchdog import WATCHDOG
@@ -166,11 +167,18 @@ class _Attempt:
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
-    """The library's application recorder with exactly-once, bounded, large writes."""
+    """The library's application recorder with exactly-once, bounded, large writes.
+
+    Each write also adds its events' Merkle leaves, before its COMMIT (`leaves_postgres`).
+    """
+
+    # Off only in the benchmark's reference recorder (scripts/bench/audit.py).
+    merkle_leaves = True
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         tune_datastore(datastore)
         super().__init__(datastore, events_table_name=events_table_name)
+        self.tree = PostgresTree(self.datastore, self.events_table_name)
         table = SQL("{0}.{1}").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )
@@ -196,6 +204,14 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, notification_id FROM {0} "
             "WHERE notification_id > %s"
         ).format(table)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.tree.create(self.lock_table_statements)
+
+    def tree_store(self) -> PostgresTree:
+        """The reads of the log's tree (`eventstore.tree.log_tree`)."""
+        return self.tree
 
     # Writes ----------------------------------------------------------------------------------
 
@@ -258,13 +274,14 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 else:
                     curs.execute(self._insert_statement, columns, binary=True)
                     ids = [row["notification_id"] for row in curs.fetchall()]
+                if len(ids) != len(stored_events):
+                    raise OperationalError(f"the store returned {len(ids)} positions")
+                if self.merkle_leaves:
+                    self.tree.append(curs, ids, stored_events)
             except BaseException:
                 with suppress(Exception):
                     curs.execute("ROLLBACK", prepare=False)
                 raise
-            if len(ids) != len(stored_events):
-                curs.execute("ROLLBACK", prepare=False)
-                raise OperationalError(f"the store returned {len(ids)} positions")
             # From here on, a lost answer leaves the outcome to be settled.
             attempt.commit_sent = True
             try:
