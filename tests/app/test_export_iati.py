@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
@@ -76,7 +77,7 @@ def export(ledger: Ledger, **options: Any) -> etree._Element:
 
 
 def sums(document: etree._Element) -> dict[tuple[str, str], Decimal]:
-    """Σ transaction values per (transaction type, finance type)."""
+    """Σ transaction values per (transaction type, finance type), the non-zero ones."""
     found: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for transaction in document.iter("transaction"):
         kind = transaction.find("transaction-type")
@@ -86,11 +87,11 @@ def sums(document: etree._Element) -> dict[tuple[str, str], Decimal]:
         assert finance is not None
         assert value is not None
         found[kind.get("code", ""), finance.get("code", "")] += Decimal(value.text or "")
-    return dict(found)
+    return {key: total for key, total in found.items() if total != 0}
 
 
 def read_model_figures(ledger: Ledger) -> dict[tuple[str, str], Decimal]:
-    """The ledger's own totals per instrument, from the totals read model."""
+    """The ledger's own non-zero totals per instrument, from the totals read model."""
     db = ReadModelDatabase.from_url("memory://")
     try:
         catch_up(ledger, db)
@@ -101,12 +102,12 @@ def read_model_figures(ledger: Ledger) -> dict[tuple[str, str], Decimal]:
         key: Decimal(row[figure])
         for key, (instrument, figure) in FIGURES.items()
         for row in rows
-        if row["instrument"] == instrument
+        if row["instrument"] == instrument and row[figure] != 0
     }
 
 
 def aggregate_figures(ledger: Ledger) -> dict[tuple[str, str], Decimal]:
-    """The same totals summed from the project aggregates themselves."""
+    """The same totals summed from the project aggregates themselves (the non-zero ones)."""
     found: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for aggregate_id in ledger.iter_aggregate_ids():
         project: Aggregate = ledger.repository.get(aggregate_id)
@@ -116,7 +117,7 @@ def aggregate_figures(ledger: Ledger) -> dict[tuple[str, str], Decimal]:
             for key, (instrument, figure) in FIGURES.items():
                 if commitment.instrument.value == instrument:
                     found[key] += getattr(commitment, figure)
-    return dict(found)
+    return {key: value for key, value in found.items() if value != 0}
 
 
 def only(document: etree._Element, path: str) -> etree._Element:
@@ -472,3 +473,21 @@ def test_the_publisher_comes_from_the_settings(
 
     assert only(document, "iati-activity/iati-identifier").text == f"FR-RCS-987654321-{project}"
     assert only(document, "iati-activity/reporting-org/narrative").text == "Banque des essais"
+
+
+@pytest.mark.parametrize("store", ["store-2026-11.sqlite3", "store-2026-12.sqlite3"])
+def test_a_store_written_by_older_code_exports(
+    store: str, tmp_path: Path, schema: etree.XMLSchema
+) -> None:
+    copy = tmp_path / store
+    shutil.copy(SCHEMA_FILE.parents[1] / store, copy)
+    older = Ledger(env=library_env(f"sqlite:///{copy}"))
+    try:
+        document = export(older)
+        figures = aggregate_figures(older)
+    finally:
+        older.close()
+
+    assert schema.validate(document), schema.error_log
+    assert len(document.findall("iati-activity")) >= 1
+    assert sums(document) == figures

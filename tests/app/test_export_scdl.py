@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -307,3 +309,19 @@ def test_the_publisher_comes_from_the_settings(
 def test_a_siret_that_is_not_fourteen_digits_is_refused(siret: str) -> None:
     with pytest.raises(ValidationError, match="publisher_siret"):
         Settings(publisher_siret=siret)
+
+
+@pytest.mark.parametrize("store", ["store-2026-11.sqlite3", "store-2026-12.sqlite3"])
+def test_a_store_written_by_older_code_exports(store: str, tmp_path: Path) -> None:
+    copy = tmp_path / store
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / store, copy)
+    older = Ledger(env=library_env(f"sqlite:///{copy}"))
+    try:
+        header, rows = export(older)
+        committed, studies = studies_committed_in_aggregates(older)
+    finally:
+        older.close()
+
+    assert header == HEADER
+    assert len(rows) == studies
+    assert montants(rows) == committed
