@@ -14,7 +14,7 @@ new leaves to it, giving the nodes they complete.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -123,6 +123,41 @@ class TreeStore(Protocol):
 
     def size_at(self, position: int) -> int:
         """The number of leaves at positions up to `position`."""
+        ...
+
+
+@dataclass(frozen=True)
+class ScannedEvent:
+    position: int
+    aggregate_id: UUID
+    version: int
+    topic: str
+    state: bytes
+
+
+@dataclass(frozen=True)
+class ScannedLeaf:
+    leaf_index: int
+    position: int
+    hash: bytes
+    previous: bytes | None  # the hash of leaf_index - 1, as this leaf keeps it
+
+
+class LogScan(Protocol):
+    """For `eventstore.verify`: a consistent snapshot of events, leaves and subtrees."""
+
+    head_position: int
+
+    def events(self) -> Iterator[ScannedEvent]:
+        """Every stored event, in position order."""
+        ...
+
+    def leaves(self) -> Iterator[ScannedLeaf]:
+        """Every stored leaf, in leaf-index order."""
+        ...
+
+    def nodes(self) -> Iterator[Node]:
+        """Every stored subtree, in the order leaves complete them (last leaf, then level)."""
         ...
 
 

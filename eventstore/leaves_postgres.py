@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from eventstore.leaves import (
@@ -25,6 +26,8 @@ from eventstore.leaves import (
     Growth,
     Leaf,
     Node,
+    ScannedEvent,
+    ScannedLeaf,
     leaves_of,
 )
 from eventstore.merkle import Subtree
@@ -250,6 +253,16 @@ class PostgresTree:
             return list(curs.fetchall())
 
     @contextmanager
+    def scan(self, page: int = 5000) -> Iterator[PostgresScan]:
+        """A snapshot of the whole log for `eventstore.verify.verify_log`."""
+        with self._connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield PostgresScan(self, conn, page)
+            finally:
+                conn.execute("ROLLBACK")
+
+    @contextmanager
     def _connection(self) -> Iterator[Any]:
         # Long work (hashing an older store, verifying the log) is not bounded by the
         # deadline of a request's statements.
@@ -265,3 +278,45 @@ def _stored(row: Any) -> StoredEvent:
         topic=row["topic"],
         state=bytes(row["state"]),
     )
+
+
+class PostgresScan:
+    """One REPEATABLE READ snapshot of the events, leaves and subtrees, streamed in pages."""
+
+    def __init__(self, tree: PostgresTree, conn: Any, page: int) -> None:
+        self.tree = tree
+        self.conn = conn
+        self.page = page
+        curs = conn.execute(
+            SQL("SELECT COALESCE(MAX(notification_id), 0) AS head FROM {0}").format(tree.events)
+        )
+        self.head_position = int(curs.fetchone()["head"])
+
+    def _stream(self, name: str, statement: Any) -> Iterator[tuple[Any, ...]]:
+        with self.conn.cursor(name=name, row_factory=tuple_row) as curs:
+            curs.itersize = self.page
+            curs.execute(statement)
+            while rows := curs.fetchmany(self.page):
+                yield from rows
+
+    def events(self) -> Iterator[ScannedEvent]:
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {0} ORDER BY notification_id"
+        ).format(self.tree.events)
+        for p, i, v, t, s in self._stream("funding_scan_events", statement):
+            yield ScannedEvent(p, i, v, t, s)
+
+    def leaves(self) -> Iterator[ScannedLeaf]:
+        statement = SQL(
+            "SELECT leaf_index, position, hash, previous FROM {0} ORDER BY leaf_index"
+        ).format(self.tree.leaves)
+        for i, p, h, prev in self._stream("funding_scan_leaves", statement):
+            yield ScannedLeaf(i, p, h, prev)
+
+    def nodes(self) -> Iterator[Node]:
+        statement = SQL(
+            "SELECT level, idx, hash FROM {0} ORDER BY (idx + 1) << level, level"
+        ).format(self.tree.nodes)
+        for level, index, h in self._stream("funding_scan_nodes", statement):
+            yield Node(level, index, h)

@@ -9,13 +9,24 @@ tables are first created, in one write transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from eventstore.leaves import BLOCK, Growth, Leaf, Node, leaves_of, stored_frontier, tail_start
+from eventstore.leaves import (
+    BLOCK,
+    Growth,
+    Leaf,
+    Node,
+    ScannedEvent,
+    ScannedLeaf,
+    leaves_of,
+    stored_frontier,
+    tail_start,
+)
 from eventstore.merkle import Subtree
 from eventstore.settings import leaves_table, nodes_table
 
@@ -178,6 +189,57 @@ class SQLiteTree:
             )
             row = c.fetchone()
             return 0 if row is None else int(row[0]) + 1
+
+    @contextmanager
+    def scan(self, page: int = 5000) -> Iterator[SQLiteScan]:
+        """A snapshot of the whole log for `eventstore.verify.verify_log` (one read transaction)."""
+        with self.datastore.transaction(commit=False) as c:
+            yield SQLiteScan(self, c, page)
+
+
+class SQLiteScan:
+    """The events, leaves and subtrees of one read transaction, streamed."""
+
+    def __init__(self, tree: SQLiteTree, c: Any, page: int) -> None:
+        self.tree = tree
+        self.connection = c.sqlite_cursor.connection
+        self.page = page
+        c.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {tree.events}")  # noqa: S608
+        self.head_position = int(c.fetchone()[0])
+
+    def _stream(self, statement: str) -> Iterator[Any]:
+        c = self.connection.cursor()
+        try:
+            c.execute(statement)
+            while rows := c.fetchmany(self.page):
+                yield from rows
+        finally:
+            c.close()
+
+    def events(self) -> Iterator[ScannedEvent]:
+        for row in self._stream(
+            "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+            f"FROM {self.tree.events} ORDER BY rowid"
+        ):
+            e = _stored(row)
+            yield ScannedEvent(
+                int(row[0]), UUID(str(e.originator_id)), e.originator_version, e.topic, e.state
+            )
+
+    def leaves(self) -> Iterator[ScannedLeaf]:
+        for row in self._stream(
+            f"SELECT leaf_index, position, hash, previous FROM {self.tree.leaves} "  # noqa: S608
+            "ORDER BY leaf_index"
+        ):
+            previous = None if row[3] is None else bytes(row[3])
+            yield ScannedLeaf(int(row[0]), int(row[1]), bytes(row[2]), previous)
+
+    def nodes(self) -> Iterator[Node]:
+        for row in self._stream(
+            f"SELECT level, idx, hash FROM {self.tree.nodes} "  # noqa: S608
+            "ORDER BY (idx + 1) << level, level"
+        ):
+            yield Node(int(row[0]), int(row[1]), bytes(row[2]))
 
 
 def _stored(row: Any) -> StoredEvent:

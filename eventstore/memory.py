@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +17,16 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from eventstore.group_commit import grouped
-from eventstore.leaves import Growth, Leaf, leaves_of, stored_frontier, tail_start
+from eventstore.leaves import (
+    Growth,
+    Leaf,
+    Node,
+    ScannedEvent,
+    ScannedLeaf,
+    leaves_of,
+    stored_frontier,
+    tail_start,
+)
 from eventstore.merkle import Subtree
 
 
@@ -91,6 +101,45 @@ class PopoTreeStore:
     def size_at(self, position: int) -> int:
         with self.recorder._database_lock:
             return max(0, min(position, len(self.recorder.leaves)))
+
+    @contextmanager
+    def scan(self) -> Iterator[PopoScan]:
+        """A copy of the whole log for `eventstore.verify.verify_log`."""
+        recorder = self.recorder
+        with recorder._database_lock:
+            scan = PopoScan(
+                list(recorder._stored_events), list(recorder.leaves), dict(recorder.nodes)
+            )
+        yield scan
+
+
+class PopoScan:
+    """A copy of the in-memory store's events, leaves and subtrees."""
+
+    def __init__(
+        self, events: list[StoredEvent], leaves: list[Leaf], nodes: dict[Subtree, bytes]
+    ) -> None:
+        self._events = events
+        self._leaves = leaves
+        self._nodes = nodes
+        self.head_position = len(events)
+
+    def events(self) -> Iterator[ScannedEvent]:
+        for i, e in enumerate(self._events):
+            originator = e.originator_id
+            aggregate = originator if isinstance(originator, UUID) else UUID(str(originator))
+            yield ScannedEvent(i + 1, aggregate, e.originator_version, e.topic, e.state)
+
+    def leaves(self) -> Iterator[ScannedLeaf]:
+        previous: bytes | None = None
+        for leaf in self._leaves:
+            yield ScannedLeaf(leaf.leaf_index, leaf.position, leaf.hash, previous)
+            previous = leaf.hash
+
+    def nodes(self) -> Iterator[Node]:
+        ordered = sorted(self._nodes, key=lambda k: ((k[1] + 1) << k[0], k[0]))
+        for level, index in ordered:
+            yield Node(level, index, self._nodes[(level, index)])
 
 
 class LedgerPOPOFactory(POPOFactory):
