@@ -155,7 +155,7 @@ def test_concurrent_writers_get_dense_leaves(store_url: str) -> None:
             try:
                 for k in range(15):
                     app.execute(ACTOR, study(project, f"1.{k:02d}"))
-            except BaseException as error:  # noqa: BLE001
+            except BaseException as error:
                 failures.append(error)
 
         threads = [
