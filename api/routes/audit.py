@@ -8,20 +8,34 @@ from itertools import islice
 from typing import Annotated, Any
 from uuid import UUID
 
+import structlog
 from eventsourcing.persistence import MapperDeserialisationError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.answers.audit import LogEventOut, LogPage
+from api.audit_keys import AuditKeyError, cached_keyring
 from api.audit_log import SCAN_WINDOW, LogFilter, Scan, window
-from api.deps import MAX_POSITION, Auditor, LedgerDep, beyond_head
-from api.problems import corrupt_event, log_corrupt_event, problem_responses
+from api.deps import MAX_POSITION, Auditor, LedgerDep, ServicesDep, beyond_head
+from api.exports.iati import iati_chunks
+from api.exports.log import Snapshot, csv_chunks, ndjson_chunks
+from api.exports.publisher import Publisher
+from api.exports.scdl import scdl_chunks
+from api.problems import ProblemError, corrupt_event, log_corrupt_event, problem_responses
 from domain.application import Ledger
 
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 500, 503)
 )
 NDJSON = "application/x-ndjson"
+log = structlog.get_logger("api")
+# Each export's media type and file name.
+EXPORTS = {
+    "ndjson": (NDJSON, "funding-log.ndjson"),
+    "csv": ("text/csv; charset=utf-8", "funding-log.csv"),
+    "iati": ("application/xml", "funding-iati-activities.xml"),
+    "scdl": ("text/csv; charset=utf-8", "funding-scdl-subventions.csv"),
+}
 # Events of a stream read (and decoded) before it is answered.
 STREAM_PAGE = 1000
 
@@ -135,3 +149,74 @@ def _stream(
 
 def _line(event: LogEventOut) -> bytes:
     return json.dumps(event.model_dump(mode="json"), ensure_ascii=False).encode() + b"\n"
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The export, streamed as a file (Content-Disposition names it).",
+            "content": {
+                NDJSON: {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/xml": {"schema": {"type": "string"}},
+            },
+            "headers": {
+                "Content-Disposition": {
+                    "description": "attachment; filename=…",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
+)
+def audit_export(
+    services: ServicesDep,
+    ledger: LedgerDep,
+    _: Auditor,
+    output_format: Annotated[
+        str,
+        Query(
+            alias="format",
+            pattern="^(ndjson|csv|iati|scdl)$",
+            description="ndjson (the log, restorable with `funding import-log`), csv (the "
+            "log for a spreadsheet), iati (IATI 2.03 activities), scdl (SCDL subventions).",
+        ),
+    ],
+    sep: Annotated[
+        str, Query(pattern="^[,;]$", description="The log's CSV separator (`;`: French).")
+    ] = ",",
+) -> StreamingResponse:
+    """The standard exports, streamed in constant memory (docs/exports.md describes each).
+
+    `ndjson`: one line per event (position, leaf, aggregate, version, topic, type, recording
+    time, actor, data and the stored bytes in base64), then the tree head it ends at, signed
+    when the server has a signing key. `csv`: a row per event; `sep=;` writes decimal commas
+    and a UTF-8 BOM for a French spreadsheet.
+    """
+    media_type, filename = EXPORTS[output_format]
+    settings = services.settings
+    if output_format in ("ndjson", "csv"):
+        # Read before answering: a damaged tree or key is a problem, not a cut stream.
+        snapshot = Snapshot.now(ledger)
+        if output_format == "ndjson":
+            try:
+                ring = cached_keyring(settings.audit_key_file, settings.audit_public_keys)
+            except AuditKeyError as error:
+                log.error("audit_key_unusable", reason=str(error))
+                raise ProblemError(
+                    500, "the tree-head signing key cannot be used: the server's log says why"
+                ) from None
+            chunks = ndjson_chunks(ledger, snapshot, ring)
+        else:
+            chunks = csv_chunks(ledger, snapshot, sep)
+    else:
+        publisher = Publisher.from_settings(settings)
+        build = iati_chunks if output_format == "iati" else scdl_chunks
+        chunks = build(ledger, publisher=publisher)
+    return StreamingResponse(
+        chunks,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
