@@ -188,7 +188,7 @@ def _history(store: Store) -> str:
 
 def _consume_positions(store: Store, count: int) -> None:
     # As a rolled-back transaction does: positions taken and never used.
-    recorder = store.ledger.recorder
+    recorder: Any = store.ledger.recorder
     table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
     with psycopg.connect(store.url.partition("?")[0], autocommit=True) as conn:
         for _ in range(count):
