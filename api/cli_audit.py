@@ -34,7 +34,7 @@ from domain.application import Ledger
 audit_app = typer.Typer(
     help="The verifiable log: signing key, signed checkpoints, inclusion and consistency proofs."
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -223,6 +223,7 @@ def verify_command(
     Exit 0 when the log is intact, 1 naming the first bad position and what differs, 2 when
     a checkpoint is unreadable or its signature does not verify.
     """
+    from eventstore.tree import log_tree
     from eventstore.verify import verify_log
 
     settings = _settings()
@@ -240,11 +241,13 @@ def verify_command(
             TimeElapsedColumn(),
             console=err,
         ) as progress:
-            task = progress.add_task("verify", total=None, rate="-")
+            # The events the tree holds now: those recorded during the check come on top.
+            total = log_tree(ledger.recorder).size()
+            task = progress.add_task("verify", total=total, rate="-")
 
-            def advance(done: int, total: int) -> None:
+            def advance(done: int, _head_position: int) -> None:
                 rate = f"{done / max(time.perf_counter() - started, 1e-6):,.0f}"
-                progress.update(task, completed=done, total=total, rate=rate)
+                progress.update(task, completed=done, total=max(total, done), rate=rate)
 
             report = verify_log(
                 ledger.recorder, [(h.tree_size, h.root) for h in heads], progress=advance

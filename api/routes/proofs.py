@@ -23,6 +23,7 @@ from api.answers.proofs import (
 from api.audit_keys import AuditKeyError, KeyRing, cached_keyring
 from api.deps import MAX_POSITION, Auditor, LedgerDep, ServicesDep
 from api.problems import ProblemError, problem_responses
+from eventstore.verify import verify_log
 
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 500, 503)
@@ -132,8 +133,6 @@ def verify(ledger: LedgerDep, _: Auditor) -> VerifyOut:
 
     `ok: false` names the first position where the log and its tree differ, and how.
     """
-    from eventstore.verify import verify_log
-
     report = verify_log(ledger.recorder)
     return VerifyOut(
         ok=report.ok,

@@ -8,12 +8,9 @@ fails once one byte of the proof, of the leaf or of the head changes.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import random
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,22 +23,9 @@ from demo import generate
 from domain.application import Ledger
 from eventstore.settings import library_env
 from tests.conftest import POSTGRES_URL, require_postgres
+from tests.merkle_brute import flip, vp
 
 EVENTS = 2500
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_proof.py"
-
-
-def _verifier() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("verify_proof_every", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-vp = _verifier()
 
 
 @pytest.fixture(
@@ -77,11 +61,6 @@ def _store(url: str, tmp: Path) -> Iterator[tuple[Ledger, KeyRing]]:
         yield ledger, load_keyring(tmp / "signing.pem")
     finally:
         ledger.close()
-
-
-def flip(data: bytes, rng: random.Random) -> bytes:
-    at = rng.randrange(len(data))
-    return data[:at] + bytes([data[at] ^ (1 << rng.randrange(8))]) + data[at + 1 :]
 
 
 def _head(ring: KeyRing, size: int, root: bytes) -> Any:

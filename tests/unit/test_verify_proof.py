@@ -9,33 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import random
-import sys
 import uuid
-from collections.abc import Callable
-from functools import cache
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "verify_proof.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("verify_proof", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["verify_proof"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-vp = _load()
+from tests.merkle_brute import BruteTree, flip, sign, vp
 
 # RFC 6962 reference leaves and roots (the Certificate Transparency test vectors).
 CT_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
@@ -62,54 +42,6 @@ CT_CONSISTENCY_2_8 = [
     "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
     "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
 ]
-
-
-class BruteTree:
-    """RFC 9162's MTH, PATH and PROOF, computed by their recursive definitions."""
-
-    def __init__(self, leaves: list[bytes]) -> None:
-        self.leaves = leaves
-        self.mth: Callable[[int, int], bytes] = cache(self._mth)
-
-    @staticmethod
-    def split(n: int) -> int:
-        """The largest power of two smaller than n."""
-        return 1 << ((n - 1).bit_length() - 1)
-
-    def _mth(self, lo: int, hi: int) -> bytes:
-        n = hi - lo
-        if n == 0:
-            return hashlib.sha256(b"").digest()
-        if n == 1:
-            return self.leaves[lo]
-        k = self.split(n)
-        return hashlib.sha256(b"\x01" + self.mth(lo, lo + k) + self.mth(lo + k, hi)).digest()
-
-    def path(self, m: int, lo: int, hi: int) -> list[bytes]:
-        """PATH(m, D[lo:hi]): m counted from lo."""
-        n = hi - lo
-        if n == 1:
-            return []
-        k = self.split(n)
-        if m < k:
-            return [*self.path(m, lo, lo + k), self.mth(lo + k, hi)]
-        return [*self.path(m - k, lo + k, hi), self.mth(lo, lo + k)]
-
-    def subproof(self, m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
-        """SUBPROOF(m, D[lo:hi], whole)."""
-        n = hi - lo
-        if m == n:
-            return [] if whole else [self.mth(lo, hi)]
-        k = self.split(n)
-        if m <= k:
-            return [*self.subproof(m, lo, lo + k, whole), self.mth(lo + k, hi)]
-        return [*self.subproof(m - k, lo + k, hi, False), self.mth(lo, lo + k)]
-
-
-def flip(data: bytes, rng: random.Random) -> bytes:
-    """`data` with one byte changed."""
-    at = rng.randrange(len(data))
-    return data[:at] + bytes([data[at] ^ (1 << rng.randrange(8))]) + data[at + 1 :]
 
 
 def synthetic_leaves(count: int, rng: random.Random) -> list[bytes]:
@@ -204,20 +136,6 @@ def test_a_larger_older_head_is_refused() -> None:
     tree = BruteTree(synthetic_leaves(9, random.Random(3)))
     with pytest.raises(vp.InvalidProofError, match="larger"):
         vp.check_consistency(9, 4, tree.mth(0, 9), tree.mth(0, 4), [])
-
-
-def sign(
-    key: Ed25519PrivateKey, size: int, root: bytes, timestamp: int = 1_700_000_000_000
-) -> dict[str, object]:
-    """A signed tree head as MERKLE.md defines it, made with cryptography directly."""
-    message = b"funding-tracker tree head v1\n" + f"{size}\n{root.hex()}\n{timestamp}\n".encode()
-    return {
-        "tree_size": size,
-        "root_hash": root.hex(),
-        "timestamp": timestamp,
-        "signature": base64.b64encode(key.sign(message)).decode(),
-        "key_id": vp.key_id(key.public_key()),
-    }
 
 
 def test_head_signatures() -> None:
