@@ -173,22 +173,22 @@ def import_log_command(
     settings = _settings()
     size = file.stat().st_size
     with _ledger(settings) as ledger:
-        with _bar("import-log", DownloadColumn()) as advance, file.open("rb") as lines:
+        try:
+            with _bar("import-log", DownloadColumn()) as advance, file.open("rb") as lines:
 
-            def counted() -> Iterator[bytes]:
-                done = 0
-                for line in lines:
-                    done += len(line)
-                    yield line
-                    advance(done, size)
+                def counted() -> Iterator[bytes]:
+                    done = 0
+                    for line in lines:
+                        done += len(line)
+                        yield line
+                        advance(done, size)
 
-            try:
                 imported = import_log(ledger, counted(), _keyring(settings))
-            except LogImportError as error:
-                err.print(f"[red]refused:[/red] {escape(str(error))}. Nothing was loaded.")
-                raise typer.Exit(code=1) from None
-            except StoreNotEmptyError as error:
-                raise _fail(str(error)) from None
+        except LogImportError as error:
+            err.print(f"[red]refused:[/red] {escape(str(error))}. Nothing was loaded.")
+            raise typer.Exit(code=1) from None
+        except StoreNotEmptyError as error:
+            raise _fail(str(error)) from None
         checked = (
             "signature checked"
             if imported.signature_checked
