@@ -252,6 +252,7 @@ def verify_command(
             report = verify_log(
                 ledger.recorder, [(h.tree_size, h.root) for h in heads], progress=advance
             )
+            advance(report.checked, report.head_position)
     if not report.ok:
         err.print(
             f"[red]the log is not intact[/red] at position {report.first_bad_position}: "

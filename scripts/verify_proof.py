@@ -283,29 +283,37 @@ def _event_leaf(args: argparse.Namespace, position: int | None) -> tuple[bytes, 
     return leaf, f"event at position {args.position} (raw fields)"
 
 
-def _leaf_from_export(path: Path, position: int | None) -> tuple[bytes, str]:
+def _find_event(path: Path, position: int | None) -> dict[str, Any]:
+    """The event line at `position` (or the file's only event), read one line at a time."""
+    found: list[dict[str, Any]] = []
     try:
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise UnusableInputError(f"{path} line {number} is not JSON: {error}") from None
+                if not isinstance(record, dict) or "version" not in record:
+                    continue  # not an event: the export's closing tree head
+                if position is not None and record.get("position") == position:
+                    return record
+                if len(found) < 2:
+                    found.append(record)
     except (OSError, UnicodeDecodeError) as error:
         raise UnusableInputError(f"cannot read the event file {path}: {error}") from None
-    events: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UnusableInputError(f"{path} line {number} is not JSON: {error}") from None
-        if isinstance(record, dict) and "position" in record and "version" in record:
-            events.append(record)
-    chosen = [e for e in events if e.get("position") == position] if position is not None else []
-    if not chosen and len(events) == 1:
-        chosen = events
-    if len(chosen) != 1:
-        raise UnusableInputError(f"{path} holds no single event at position {position}")
-    event = chosen[0]
+    if len(found) == 1 and position is None:
+        return found[0]
+    raise UnusableInputError(f"{path} holds no event at position {position}")
+
+
+def _leaf_from_export(path: Path, position: int | None) -> tuple[bytes, str]:
+    event = _find_event(path, position)
     what = f"{path}: event"
-    state_text = event.get("state_base64", event.get("state"))
+    state_text = event.get("state")
     if not isinstance(state_text, str):
-        raise UnusableInputError(f"{what} carries no stored bytes (`state_base64`) to hash")
+        raise UnusableInputError(f"{what} carries no stored bytes (`state`, base64) to hash")
     try:
         state = base64.b64decode(state_text, validate=True)
         aggregate = uuid.UUID(str(event.get("aggregate_id")))

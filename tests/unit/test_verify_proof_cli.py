@@ -31,11 +31,11 @@ def _events(count: int) -> list[dict[str, Any]]:
                 "aggregate_id": str(uuid.UUID(int=i + 1)),
                 "version": 1,
                 "topic": TOPIC,
-                "state_base64": base64.b64encode(state).decode(),
+                "state": base64.b64encode(state).decode(),
             }
         )
     for line in lines:
-        state = base64.b64decode(line["state_base64"])
+        state = base64.b64decode(line["state"])
         leaf = vp.leaf_input(line["position"], uuid.UUID(line["aggregate_id"]), 1, TOPIC, state)
         line["leaf_hash"] = vp.leaf_hash(leaf).hex()
     return lines
@@ -109,8 +109,8 @@ def test_an_inclusion_proof_with_the_event_from_the_export(
     assert out.startswith("valid: the event at position 9 (recomputed from its stored bytes)")
 
     tampered = [dict(e) for e in files.events]
-    state = base64.b64decode(tampered[4]["state_base64"]).replace(b"4000", b"9000")
-    tampered[4]["state_base64"] = base64.b64encode(state).decode()
+    state = base64.b64decode(tampered[4]["state"]).replace(b"4000", b"9000")
+    tampered[4]["state"] = base64.b64encode(state).decode()
     del tampered[4]["leaf_hash"]  # a forger would drop or recompute it: the proof still binds
     export = files.save_text("tampered.ndjson", "".join(json.dumps(e) + "\n" for e in tampered))
     code, out, _ = run(*common, "--event", export, capsys=capsys)
@@ -123,7 +123,7 @@ def test_an_inclusion_proof_with_the_raw_fields(
     files: Files, capsys: pytest.CaptureFixture[str]
 ) -> None:
     event = files.events[4]
-    state = files.save_text("state.bin", base64.b64decode(event["state_base64"]).decode())
+    state = files.save_text("state.bin", base64.b64decode(event["state"]).decode())
     raw = ("--position", 9, "--aggregate-id", event["aggregate_id"], "--version", 1,
            "--topic", TOPIC, "--state-file", state)  # fmt: skip
     common = ("inclusion", "--head", files.head, "--public-key", files.pem, "--proof", files.proof)
