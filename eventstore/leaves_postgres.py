@@ -35,8 +35,6 @@ from eventstore.settings import leaves_table, nodes_table
 
 log = logging.getLogger(__name__)
 MIGRATION_PAGE = 20_000
-# A write of more leaves than this sends them with COPY.
-COPY_ABOVE_LEAVES = 2000
 
 
 class PostgresTree:
@@ -49,26 +47,67 @@ class PostgresTree:
         self.events = self._table(events_table)
         self.leaves = self._table(self.leaves_name)
         self.nodes = self._table(nodes_table(events_table))
-        self._frontier = SQL(
-            "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}) "
-            "SELECT -1 AS level, s.n AS idx, NULL::bytea AS hash FROM s "
-            "UNION ALL SELECT t.level, t.idx, t.hash FROM s "
+        fmt = {"leaves": self.leaves, "nodes": self.nodes, "events": self.events}
+        # Rows (kind, a, b, hash): the tree's size (-1, n), the leaves after the last stored
+        # subtree and the last leaf (-2, leaf_index), the stored subtrees of n's binary
+        # decomposition (1, idx, level). Read under the table lock, before this write's rows.
+        frontier = SQL(
+            "SELECT -1 AS kind, s.n AS a, 0::bigint AS b, NULL::bytea AS hash FROM s "
+            "UNION ALL SELECT 1, t.idx, t.level, t.hash FROM s "
             "CROSS JOIN generate_series({low}, 62) AS g(lv) "
             "CROSS JOIN LATERAL (SELECT level, idx, hash FROM {nodes} "
             "  WHERE level = g.lv AND idx = (s.n >> g.lv) - 1) AS t "
             "WHERE ((s.n >> g.lv) & 1) = 1 "
-            "UNION ALL SELECT -2, l.leaf_index, l.hash FROM s JOIN {leaves} AS l "
-            "  ON l.leaf_index >= LEAST(s.n - s.n % {block}, s.n - 1)"
-        ).format(leaves=self.leaves, nodes=self.nodes, low=STORED_FROM_LEVEL, block=BLOCK)
-        self._write_statement = SQL(
-            "WITH l AS (INSERT INTO {leaves} (leaf_index, position, hash, previous) "
-            "  SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])) "
-            "INSERT INTO {nodes} (level, idx, hash) "
-            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
-        ).format(leaves=self.leaves, nodes=self.nodes)
+            "UNION ALL SELECT -2, l.leaf_index, 0, l.hash FROM s JOIN {leaves} AS l "
+            "  ON l.leaf_index >= LEAST(s.n - mod(s.n, {block}), s.n - 1)"
+        ).format(low=STORED_FROM_LEVEL, block=BLOCK, **fmt)
+        self._frontier = SQL(
+            "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}) {0}"
+        ).format(frontier, **fmt)
+        # The new events' leaves, hashed by the server (the leaf input of eventstore.merkle),
+        # inserted, and returned (0, leaf_index, position, hash) with the frontier: one round
+        # trip. `{source}` yields the new events.
+        hashing = (
+            "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}), "
+            "e AS ({source}), "
+            "h AS (SELECT s.n - 1 + row_number() OVER (ORDER BY e.notification_id) AS leaf_index,"
+            " e.notification_id AS position, sha256('\\x00'::bytea "
+            " || int8send(e.notification_id) || uuid_send(e.originator_id)"
+            " || int8send(e.originator_version)"
+            " || int4send(octet_length(convert_to(e.topic, 'UTF8')))"
+            " || convert_to(e.topic, 'UTF8') || int4send(length(e.state)) || e.state) AS hash"
+            " FROM e CROSS JOIN s), "
+            "l AS (INSERT INTO {leaves} (leaf_index, position, hash, previous) "
+            " SELECT leaf_index, position, hash, COALESCE(lag(hash) OVER (ORDER BY leaf_index),"
+            " (SELECT p.hash FROM {leaves} AS p, s WHERE p.leaf_index = s.n - 1)) FROM h "
+            " RETURNING leaf_index, position, hash) "
+            "SELECT 0 AS kind, leaf_index AS a, position AS b, hash FROM l UNION ALL {frontier}"
+        )
+        self._insert_hashed = SQL(hashing).format(
+            source=SQL(
+                "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+                "SELECT i, v, t, s FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+                " WITH ORDINALITY AS x(i, v, t, s, n) ORDER BY n "
+                "RETURNING notification_id, originator_id, originator_version, topic, state"
+            ).format(**fmt),
+            frontier=frontier,
+            **fmt,
+        )
+        self._hash_copied = SQL(hashing).format(
+            source=SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                "FROM {events} WHERE notification_id > %s"
+            ).format(**fmt),
+            frontier=frontier,
+            **fmt,
+        )
         self._copy_leaves = SQL(
             "COPY {0} (leaf_index, position, hash, previous) FROM STDIN (FORMAT BINARY)"
         ).format(self.leaves)
+        self._insert_nodes = SQL(
+            "INSERT INTO {0} (level, idx, hash) "
+            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
+        ).format(self.nodes)
 
     def _table(self, name: str) -> Composed:
         return SQL("{0}.{1}").format(Identifier(self.schema), Identifier(name))
@@ -142,44 +181,38 @@ class PostgresTree:
 
     # Writes (inside the recorder's transaction, under its lock) ------------------------------
 
-    def append(self, curs: Any, positions: Sequence[int], events: Sequence[StoredEvent]) -> None:
-        """Add the leaves of events just recorded in this transaction, and their nodes."""
-        curs.execute(self._frontier, prepare=True)
+    def insert_events(self, curs: Any, columns: Sequence[list[Any]]) -> list[int]:
+        """Insert events (four columns) and their leaves in one statement; their positions."""
+        curs.execute(self._insert_hashed, columns, binary=True, prepare=True)
+        return self.add_nodes(curs, curs.fetchall())
+
+    def add_leaves_after(self, curs: Any, head: int) -> list[int]:
+        """Add the leaves of the events this transaction wrote after `head` (by COPY)."""
+        curs.execute(self._hash_copied, (head,), binary=True)
+        return self.add_nodes(curs, curs.fetchall())
+
+    def add_nodes(self, curs: Any, rows: Sequence[Any]) -> list[int]:
+        """From the new leaves and the frontier, write the subtrees completed; the positions."""
         size = 0
         nodes: dict[Subtree, bytes] = {}
         tail: dict[int, bytes] = {}
-        for row in curs.fetchall():
-            level = int(row["level"])
-            if level == -1:
-                size = int(row["idx"])
-            elif level == -2:
-                tail[int(row["idx"])] = bytes(row["hash"])
+        new: list[tuple[int, int, bytes]] = []
+        for row in rows:
+            kind, a = row["kind"], row["a"]
+            if kind == 0:
+                new.append((a, row["b"], row["hash"]))
+            elif kind == -1:
+                size = a
+            elif kind == -2:
+                tail[a] = row["hash"]
             else:
-                nodes[(level, int(row["idx"]))] = bytes(row["hash"])
-        first_tail = size - size % BLOCK
-        growth = Growth(size, nodes, [tail[i] for i in range(first_tail, size)])
-        leaves = leaves_of(size, positions, events)
-        for leaf in leaves:
-            growth.append(leaf.hash)
-        previous = tail.get(size - 1)
-        if len(leaves) > COPY_ABOVE_LEAVES:
-            self._copy(curs, leaves, previous)
-            self._write_nodes(curs, growth.new_nodes)
-            return
-        new = growth.new_nodes
-        curs.execute(
-            self._write_statement,
-            (
-                [leaf.leaf_index for leaf in leaves],
-                [leaf.position for leaf in leaves],
-                [leaf.hash for leaf in leaves],
-                [previous, *(leaf.hash for leaf in leaves[:-1])],
-                [n.level for n in new],
-                [n.index for n in new],
-                [n.hash for n in new],
-            ),
-            binary=True,
-        )
+                nodes[(row["b"], a)] = row["hash"]
+        growth = Growth(size, nodes, [tail[i] for i in range(size - size % BLOCK, size)])
+        new.sort()
+        for _, _, h in new:
+            growth.append(h)
+        self._write_nodes(curs, growth.new_nodes)
+        return [position for _, position, _ in new]
 
     def _copy(self, curs: Any, leaves: Sequence[Leaf], previous: bytes | None) -> None:
         with curs.copy(self._copy_leaves) as copy:
@@ -191,10 +224,7 @@ class PostgresTree:
     def _write_nodes(self, curs: Any, nodes: Sequence[Node]) -> None:
         if nodes:
             curs.execute(
-                SQL(
-                    "INSERT INTO {0} (level, idx, hash) "
-                    "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
-                ).format(self.nodes),
+                self._insert_nodes,
                 ([n.level for n in nodes], [n.index for n in nodes], [n.hash for n in nodes]),
                 binary=True,
             )

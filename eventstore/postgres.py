@@ -271,13 +271,13 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 curs.execute(self._notify_statement, prepare=False)
                 if copying:
                     ids = self._copy(curs, stored_events)
+                elif self.merkle_leaves:  # the events and their leaves in one statement
+                    ids = self.tree.insert_events(curs, columns)
                 else:
                     curs.execute(self._insert_statement, columns, binary=True)
                     ids = [row["notification_id"] for row in curs.fetchall()]
                 if len(ids) != len(stored_events):
                     raise OperationalError(f"the store returned {len(ids)} positions")
-                if self.merkle_leaves:
-                    self.tree.append(curs, ids, stored_events)
             except BaseException:
                 with suppress(Exception):
                     curs.execute("ROLLBACK", prepare=False)
@@ -304,6 +304,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             copy.set_types(["uuid", "int8", "text", "bytea"])
             for e in stored_events:
                 copy.write_row((_uuid(e.originator_id), e.originator_version, e.topic, e.state))
+        if self.merkle_leaves:
+            self.tree.add_leaves_after(curs, head)
         curs.execute(self._ours_statement, (head,))
         numbered = {
             (_uuid(r["originator_id"]), int(r["originator_version"])): int(r["notification_id"])

@@ -82,6 +82,9 @@ def test_each_event_has_one_leaf_and_the_tree_answers_proofs(ledger: Ledger) -> 
     project = identify(ledger)
     for size in (1, 3, 17, 40):
         ledger.execute_batch(ACTOR, [study(project, f"{size}.{k:02d}") for k in range(size)])
+    # A large write (PostgreSQL: COPY), then small ones again.
+    ledger.recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"{}") for _ in range(2100)])
+    ledger.execute(ACTOR, study(project, "7.00"))
     tree = log_tree(ledger.recorder)
     size = tree.size()
     assert size == ledger.head_position() == len(positions(ledger))
@@ -118,22 +121,25 @@ def test_a_refused_write_leaves_no_leaf(ledger: Ledger, store_url: str) -> None:
     assert verify_log(ledger.recorder).ok
 
 
+@pytest.mark.parametrize("size", [3, 2500])  # one INSERT, or COPY
 def test_a_write_that_fails_while_adding_leaves_records_nothing(
-    ledger: Ledger, store_url: str, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, store_url: str, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
     if store_url == "memory://":
         pytest.skip("the in-memory store computes leaves before it changes anything")
     project = identify(ledger)
     tree = ledger.recorder.tree  # type: ignore[attr-defined]
-    write_nodes = type(tree).append
+    # The step after the leaves are written, before the COMMIT.
+    last_step = "append" if "sqlite" in store_url else "add_nodes"
+    original = getattr(type(tree), last_step)
 
-    def append_then_fail(self: Any, *args: Any) -> None:
-        write_nodes(self, *args)  # the leaves are written in the transaction …
+    def write_then_fail(self: Any, *args: Any) -> None:
+        original(self, *args)  # the leaves are written in the transaction …
         raise RuntimeError("disk full")  # … which then fails before its COMMIT
 
     head = ledger.head_position()
-    monkeypatch.setattr(type(tree), "append", append_then_fail)
-    events = [StoredEvent(uuid4(), 1, "test.topic", b"{}") for _ in range(3)]
+    monkeypatch.setattr(type(tree), last_step, write_then_fail)
+    events = [StoredEvent(uuid4(), 1, "test.topic", b"{}") for _ in range(size)]
     with pytest.raises(RuntimeError, match="disk full"):
         ledger.recorder.insert_events(events)
     monkeypatch.undo()
