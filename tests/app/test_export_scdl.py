@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -14,13 +13,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import Aggregate
 from pydantic import ValidationError
 
-from api.exports.publisher import Publisher
 from api.exports.scdl import scdl_chunks
 from api.settings import Settings
-from demo import load_demo
 from domain.application import Ledger
 from domain.commands import (
     CancelCommitment,
@@ -28,17 +24,19 @@ from domain.commands import (
     DeliverStudy,
     Disburse,
     GrantLoan,
-    IdentifyProject,
     InvestEquity,
     LaunchStudy,
 )
-from domain.project import Project
-from domain.reference import Instrument
-from domain.values import Actor
-from eventstore.settings import library_env
-from projections.db import ReadModelDatabase
-from projections.feed import catch_up
-from projections.totals.queries import totals
+from tests.app.standard_exports import (
+    ACTOR,
+    OLDER_STORES,
+    PUBLISHER,
+    demo_ledger,
+    identify,
+    instrument_totals,
+    older_store,
+    studies_committed,
+)
 
 # Written out here, not imported: the order is the standard's (schema.data.gouv.fr, 2.1.1).
 HEADER = [
@@ -72,17 +70,12 @@ FORMATS = {
     "pourcentageSubvention": r"1\.00|0\.\d{2}",
     "objet": r".{1,255}",
 }
-PUBLISHER = Publisher(
-    name="Banque d'essai", siret="12345678900011", iati_ref="FR-RCS-123456789", iati_type="15"
-)
-ACTOR = Actor("tester")
 
 
 @pytest.fixture(scope="module")
-def demo_ledger() -> Iterator[Ledger]:
+def demo() -> Iterator[Ledger]:
     """The demo data, loaded once for the module."""
-    ledger = Ledger(env=library_env("memory://"))
-    load_demo(ledger, lambda _done, _total: None)
+    ledger = demo_ledger()
     yield ledger
     ledger.close()
 
@@ -100,48 +93,31 @@ def montants(rows: list[dict[str, str]]) -> Decimal:
 
 
 def studies_committed_in_read_model(ledger: Ledger) -> Decimal:
-    db = ReadModelDatabase.from_url("memory://")
-    try:
-        catch_up(ledger, db)
-        committed: Decimal = totals(db, [], {"instrument": "study"}).total["committed"]
-    finally:
-        db.close()
+    committed: Decimal = instrument_totals(ledger)["study"]["committed"]
     return committed
-
-
-def studies_committed_in_aggregates(ledger: Ledger) -> tuple[Decimal, int]:
-    total, count = Decimal(0), 0
-    for aggregate_id in ledger.iter_aggregate_ids():
-        project: Aggregate = ledger.repository.get(aggregate_id)
-        if isinstance(project, Project):
-            for commitment in project.commitments.values():
-                if commitment.instrument is Instrument.STUDY:
-                    total += commitment.amount
-                    count += 1
-    return total, count
 
 
 # The demo -----------------------------------------------------------------------------------
 
 
-def test_the_demo_export_has_the_standard_s_columns_in_order(demo_ledger: Ledger) -> None:
-    header, rows = export(demo_ledger)
+def test_the_demo_export_has_the_standard_s_columns_in_order(demo: Ledger) -> None:
+    header, rows = export(demo)
 
     assert header == HEADER
     assert len(rows) == 249  # the demo's studies
 
 
-def test_the_demo_montants_sum_to_the_studies_committed(demo_ledger: Ledger) -> None:
-    _, rows = export(demo_ledger)
-    committed, studies = studies_committed_in_aggregates(demo_ledger)
+def test_the_demo_montants_sum_to_the_studies_committed(demo: Ledger) -> None:
+    _, rows = export(demo)
+    committed, studies = studies_committed(demo)
 
     assert len(rows) == studies
-    assert montants(rows) == committed == studies_committed_in_read_model(demo_ledger)
+    assert montants(rows) == committed == studies_committed_in_read_model(demo)
     assert len({row["referenceDecision"] for row in rows}) == studies
 
 
-def test_every_demo_value_has_the_standard_s_format(demo_ledger: Ledger) -> None:
-    _, rows = export(demo_ledger)
+def test_every_demo_value_has_the_standard_s_format(demo: Ledger) -> None:
+    _, rows = export(demo)
 
     for row in rows:
         for column, pattern in FORMATS.items():
@@ -153,30 +129,17 @@ def test_every_demo_value_has_the_standard_s_format(demo_ledger: Ledger) -> None
             assert date.fromisoformat(day) >= date.fromisoformat(row["dateConvention"])
 
 
-def test_the_demo_export_is_streamed_with_progress(demo_ledger: Ledger) -> None:
+def test_the_demo_export_is_streamed_with_progress(demo: Ledger) -> None:
     reports: list[tuple[int, int]] = []
-    head = demo_ledger.head_position()
+    head = demo.head_position()
 
-    export(demo_ledger, progress=lambda done, total: reports.append((done, total)))
+    export(demo, progress=lambda done, total: reports.append((done, total)))
 
     assert reports[-1] == (head, head)
     assert [done for done, _ in reports] == sorted(done for done, _ in reports)
 
 
 # A hand-made history ------------------------------------------------------------------------
-
-
-def identify(ledger: Ledger, name: str = "Revitalisation du centre de Wallers") -> UUID:
-    return ledger.execute(
-        ACTOR,
-        IdentifyProject(
-            name=name,
-            territory="commune:59632",
-            theme="town_centres",
-            directorate="hauts_de_france",
-            identified_on=date(2024, 1, 10),
-        ),
-    ).id
 
 
 def launch(ledger: Ledger, project: UUID, amount: str, on: date, subject: str) -> UUID:
@@ -194,7 +157,7 @@ def pay(ledger: Ledger, project: UUID, study: UUID, amount: str, on: date) -> No
 
 
 def test_each_study_is_one_row_with_its_amount_and_payment_dates(ledger: Ledger) -> None:
-    project = identify(ledger)
+    project = identify(ledger, "Revitalisation du centre de Wallers")
     unpaid = launch(ledger, project, "10000.00", date(2024, 2, 1), "Diagnostic de l'habitat")
     once = launch(ledger, project, "20000.50", date(2024, 2, 2), 'Étude "centre-bourg", phase 1')
     twice = launch(ledger, project, "30000.00", date(2024, 2, 3), "Programmation")
@@ -271,7 +234,7 @@ def test_each_study_is_one_row_with_its_amount_and_payment_dates(ledger: Ledger)
 
 
 def test_a_ledger_without_studies_exports_the_header_alone(ledger: Ledger) -> None:
-    identify(ledger)
+    identify(ledger, "Revitalisation du centre de Wallers")
 
     header, rows = export(ledger)
 
@@ -280,7 +243,7 @@ def test_a_ledger_without_studies_exports_the_header_alone(ledger: Ledger) -> No
 
 
 def test_the_export_stands_at_one_position_of_the_log(ledger: Ledger) -> None:
-    project = identify(ledger)
+    project = identify(ledger, "Revitalisation du centre de Wallers")
     launch(ledger, project, "1000.00", date(2024, 2, 1), "Avant")
     at = ledger.head_position()
     launch(ledger, project, "2000.00", date(2024, 2, 1), "Après")
@@ -297,7 +260,7 @@ def test_the_publisher_comes_from_the_settings(
 ) -> None:
     monkeypatch.setenv("FUNDING_PUBLISHER_NAME", "Banque des essais")
     monkeypatch.setenv("FUNDING_PUBLISHER_SIRET", "11122233300044")
-    launch(ledger, identify(ledger), "1000.00", date(2024, 2, 1), "Étude")
+    launch(ledger, identify(ledger, "Centre-bourg"), "1000.00", date(2024, 2, 1), "Étude")
 
     text = b"".join(scdl_chunks(ledger)).decode()
 
@@ -311,16 +274,11 @@ def test_a_siret_that_is_not_fourteen_digits_is_refused(siret: str) -> None:
         Settings(publisher_siret=siret)
 
 
-@pytest.mark.parametrize("store", ["store-2026-11.sqlite3", "store-2026-12.sqlite3"])
+@pytest.mark.parametrize("store", OLDER_STORES)
 def test_a_store_written_by_older_code_exports(store: str, tmp_path: Path) -> None:
-    copy = tmp_path / store
-    shutil.copy(Path(__file__).parents[1] / "fixtures" / store, copy)
-    older = Ledger(env=library_env(f"sqlite:///{copy}"))
-    try:
+    with older_store(store, tmp_path) as older:
         header, rows = export(older)
-        committed, studies = studies_committed_in_aggregates(older)
-    finally:
-        older.close()
+        committed, studies = studies_committed(older)
 
     assert header == HEADER
     assert len(rows) == studies
