@@ -187,7 +187,7 @@ def import_log_command(
         except LogImportError as error:
             err.print(f"[red]refused:[/red] {escape(str(error))}. Nothing was loaded.")
             raise typer.Exit(code=1) from None
-        except StoreNotEmptyError as error:
+        except (StoreNotEmptyError, TypeError) as error:  # TypeError: not SQLite/PostgreSQL
             raise _fail(str(error)) from None
         checked = (
             "signature checked"

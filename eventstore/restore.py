@@ -4,7 +4,8 @@ A restored store must have the same log as the exported one: the same positions 
 included: a rolled-back PostgreSQL transaction consumes positions), so the same leaves and
 the same root hash. The library numbers events itself; here they are inserted with their
 positions given (SQLite: the rowid; PostgreSQL: notification_id, then its sequence moved
-past them), and their Merkle leaves appended by the store's own tree code in the same
+past them), and their Merkle leaves added by the store's own tree code (`append` on
+SQLite, `add_leaves_after` on PostgreSQL, as after the recorder's COPY) in the same
 transaction. Everything is one transaction: a restore stopped by a bad page, or by the
 caller's check after the last one, leaves the store empty.
 """
@@ -86,7 +87,8 @@ def _restore_postgres(recorder: Any, tree: Any, pages: Iterable[Page]) -> int:
                     copy.write_row(
                         (position, _uuid(e.originator_id), e.originator_version, e.topic, e.state)
                     )
-            tree.append(curs, [p for p, _ in page], [e for _, e in page])
+            # The store's own hashing of the events this transaction wrote after `last`.
+            tree.add_leaves_after(curs, last)
             count += len(page)
             last = page[-1][0] if page else last
         if last:
