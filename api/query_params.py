@@ -6,6 +6,9 @@ query parameters and those of its dependencies), so a new route is covered
 without listing its parameters anywhere else. A route that takes an open set of names (the
 totals' `<dimension>=value` filters) declares them with `Depends(ExtraQuery(...))`.
 
+The check is an app-wide dependency, so it runs before the route's own (authentication
+included): which parameters a route takes is no secret, the OpenAPI document lists them.
+
 `min_position` is accepted by every read (API.md): a read that does not declare it answers
 from the log itself or from reference data, which no projector lags behind, so it holds at
 once.
