@@ -109,12 +109,15 @@ class TreeStore(Protocol):
         """The number of leaves."""
         ...
 
-    def leaf_hashes_at(self, indices: Collection[int]) -> dict[int, bytes]:
-        """{leaf index: hash} of the given leaves (those that exist)."""
+    def frontier(self) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
+        """In one read: the tree size, its stored frontier subtrees and the leaves after them."""
         ...
 
-    def node_hashes(self, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
-        """{(level, index): hash} of the given stored subtrees (those that exist)."""
+    def hashes(
+        self, keys: Collection[Subtree], indices: Collection[int]
+    ) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
+        """In one read: the tree size, {(level, index): hash} of the given stored subtrees
+        and {leaf index: hash} of the given leaves (those that exist)."""
         ...
 
     def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:

@@ -101,6 +101,15 @@ class PostgresTree:
             frontier=frontier,
             **fmt,
         )
+        self._hashes_statement = SQL(
+            "SELECT -1 AS kind, COALESCE(MAX(leaf_index) + 1, 0) AS a, 0::bigint AS b, "
+            "NULL::bytea AS hash FROM {leaves} "
+            "UNION ALL SELECT 1, n.idx, n.level, n.hash "
+            "FROM unnest(%s::smallint[], %s::bigint[]) AS k(level, idx) "
+            "JOIN {nodes} AS n ON n.level = k.level AND n.idx = k.idx "
+            "UNION ALL SELECT -2, leaf_index, 0, hash FROM {leaves} "
+            "WHERE leaf_index = ANY(%s::bigint[])"
+        ).format(**fmt)
         self._copy_leaves = SQL(
             "COPY {0} (leaf_index, position, hash, previous) FROM STDIN (FORMAT BINARY)"
         ).format(self.leaves)
@@ -193,22 +202,9 @@ class PostgresTree:
 
     def add_nodes(self, curs: Any, rows: Sequence[Any]) -> list[int]:
         """From the new leaves and the frontier, write the subtrees completed; the positions."""
-        size = 0
-        nodes: dict[Subtree, bytes] = {}
-        tail: dict[int, bytes] = {}
-        new: list[tuple[int, int, bytes]] = []
-        for row in rows:
-            kind, a = row["kind"], row["a"]
-            if kind == 0:
-                new.append((a, row["b"], row["hash"]))
-            elif kind == -1:
-                size = a
-            elif kind == -2:
-                tail[a] = row["hash"]
-            else:
-                nodes[(row["b"], a)] = row["hash"]
+        new = sorted((r["a"], r["b"], r["hash"]) for r in rows if r["kind"] == 0)
+        size, nodes, tail = self._parse([r for r in rows if r["kind"] != 0])
         growth = Growth(size, nodes, [tail[i] for i in range(size - size % BLOCK, size)])
-        new.sort()
         for _, _, h in new:
             growth.append(h)
         self._write_nodes(curs, growth.new_nodes)
@@ -235,20 +231,33 @@ class PostgresTree:
         row = self._one(SQL("SELECT MAX(leaf_index) AS m FROM {0}").format(self.leaves))
         return 0 if row is None or row["m"] is None else int(row["m"]) + 1
 
-    def node_hashes(self, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
-        if not keys:
-            return {}
-        rows = self._all(
-            SQL(
-                "SELECT n.level, n.idx, n.hash FROM unnest(%s::smallint[], %s::bigint[]) "
-                "AS k(level, idx) JOIN {0} AS n ON n.level = k.level AND n.idx = k.idx"
-            ).format(self.nodes),
-            ([k[0] for k in keys], [k[1] for k in keys]),
-        )
-        return {(int(r["level"]), int(r["idx"])): bytes(r["hash"]) for r in rows}
+    def frontier(self) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
+        size, nodes, tail = self._parse(self._all(self._frontier))
+        return size, nodes, {i: h for i, h in tail.items() if i >= size - size % BLOCK}
 
-    def leaf_hashes_at(self, indices: Collection[int]) -> dict[int, bytes]:
-        return {leaf.leaf_index: leaf.hash for leaf in self._leaves("leaf_index", indices)}
+    def hashes(
+        self, keys: Collection[Subtree], indices: Collection[int]
+    ) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
+        rows = self._all(
+            self._hashes_statement,
+            ([k[0] for k in keys], [k[1] for k in keys], list(indices)),
+        )
+        return self._parse(rows)
+
+    @staticmethod
+    def _parse(rows: Sequence[Any]) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
+        size = 0
+        nodes: dict[Subtree, bytes] = {}
+        leaves: dict[int, bytes] = {}
+        for row in rows:
+            kind, a = row["kind"], row["a"]
+            if kind == -1:
+                size = a
+            elif kind == -2:
+                leaves[a] = row["hash"]
+            else:
+                nodes[(row["b"], a)] = row["hash"]
+        return size, nodes, leaves
 
     def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:
         return self._leaves("position", positions)
@@ -278,8 +287,9 @@ class PostgresTree:
         return rows[0] if rows else None
 
     def _all(self, statement: Any, params: Any = None) -> list[Any]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, params, prepare=True)
+        # One statement on a connection in autocommit: one round trip.
+        with self.datastore.get_connection() as conn:
+            curs = conn.execute(statement, params, prepare=True, binary=True)
             return list(curs.fetchall())
 
     @contextmanager

@@ -156,14 +156,30 @@ class SQLiteTree:
         with self.datastore.transaction(commit=False) as c:
             return self._size(c)
 
-    def node_hashes(self, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
-        if not keys:
-            return {}
+    def frontier(self) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
         with self.datastore.transaction(commit=False) as c:
-            return self._node_hashes(c, keys)
+            size = self._size(c)
+            keys = stored_frontier(size)
+            nodes = self._node_hashes(c, keys) if keys else {}
+            return size, nodes, self._leaf_hashes(c, range(tail_start(size), size))
 
-    def leaf_hashes_at(self, indices: Collection[int]) -> dict[int, bytes]:
-        return {leaf.leaf_index: leaf.hash for leaf in self._leaves("leaf_index", indices)}
+    def hashes(
+        self, keys: Collection[Subtree], indices: Collection[int]
+    ) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            nodes = self._node_hashes(c, keys) if keys else {}
+            return self._size(c), nodes, self._leaf_hashes(c, indices)
+
+    def _leaf_hashes(self, c: Any, indices: Collection[int]) -> dict[int, bytes]:
+        values = list(indices)
+        if not values:
+            return {}
+        c.execute(
+            f"SELECT leaf_index, hash FROM {self.leaves} "  # noqa: S608
+            f"WHERE leaf_index IN ({','.join('?' * len(values))})",
+            values,
+        )
+        return {int(r[0]): bytes(r[1]) for r in c.fetchall()}
 
     def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:
         return self._leaves("position", positions)

@@ -81,15 +81,20 @@ class PopoTreeStore:
         with self.recorder._database_lock:
             return len(self.recorder.leaves)
 
-    def leaf_hashes_at(self, indices: Collection[int]) -> dict[int, bytes]:
+    def frontier(self) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
         with self.recorder._database_lock:
-            leaves = self.recorder.leaves
-            return {i: leaves[i].hash for i in indices if 0 <= i < len(leaves)}
+            leaves, nodes = self.recorder.leaves, self.recorder.nodes
+            size = len(leaves)
+            tail = {i: leaves[i].hash for i in range(tail_start(size), size)}
+            return size, {key: nodes[key] for key in stored_frontier(size)}, tail
 
-    def node_hashes(self, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
+    def hashes(
+        self, keys: Collection[Subtree], indices: Collection[int]
+    ) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
         with self.recorder._database_lock:
-            nodes = self.recorder.nodes
-            return {key: nodes[key] for key in keys if key in nodes}
+            leaves, nodes = self.recorder.leaves, self.recorder.nodes
+            found = {key: nodes[key] for key in keys if key in nodes}
+            return len(leaves), found, {i: leaves[i].hash for i in indices if i < len(leaves)}
 
     def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:
         # Memory positions have no gaps: position p is leaf p - 1.

@@ -36,12 +36,22 @@ class LogTree:
         """The number of leaves (events) in the tree."""
         return self.store.tree_size()
 
+    def head(self) -> tuple[int, bytes]:
+        """The tree's size and root hash, read together (one read on PostgreSQL)."""
+        size, nodes, tail = self.store.frontier()
+        keys = merkle.frontier(size)
+        found = self._complete([k for k in keys if k[0] >= STORED_FROM_LEVEL], nodes, tail, keys)
+        return size, merkle.fold([found[key] for key in keys])
+
     def root(self, tree_size: int | None = None) -> bytes:
         """The root hash of the tree of `tree_size` leaves (default: the whole log)."""
-        size = self.size() if tree_size is None else self._size(tree_size)
-        if size == 0:
+        if tree_size is None:
+            return self.head()[1]
+        if tree_size < 0:
+            raise TreeError(f"the log has no tree of {tree_size} leaves")
+        if tree_size == 0:
             return merkle.EMPTY_ROOT
-        return self._hashes([(0, size)])[0]
+        return self._hashes([(0, tree_size)], tree_size)[0]
 
     def leaf(self, position: int) -> Leaf | None:
         """The leaf of the event at a log position, if there is one."""
@@ -58,42 +68,53 @@ class LogTree:
 
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
         """The audit path of a leaf in the tree of `tree_size` leaves (RFC 9162 §2.1.3.1)."""
-        size = self._size(tree_size)
-        if not 0 <= leaf_index < size:
-            raise TreeError(f"leaf {leaf_index} is not in a tree of {size} leaves")
-        return self._hashes(merkle.inclusion_ranges(leaf_index, size))
+        if not 0 <= leaf_index < tree_size:
+            raise TreeError(f"leaf {leaf_index} is not in a tree of {tree_size} leaves")
+        return self._hashes(merkle.inclusion_ranges(leaf_index, tree_size), tree_size)
 
     def consistency_proof(self, from_size: int, to_size: int) -> list[bytes]:
         """The proof that the tree of `to_size` extends that of `from_size` (§2.1.4.1)."""
-        size = self._size(to_size)
-        if not 0 <= from_size <= size:
-            raise TreeError(f"no consistency proof from {from_size} to {size} leaves")
-        return self._hashes(merkle.consistency_ranges(from_size, size))
+        if not 0 <= from_size <= to_size:
+            raise TreeError(f"no consistency proof from {from_size} to {to_size} leaves")
+        return self._hashes(merkle.consistency_ranges(from_size, to_size), to_size)
 
     # ---------------------------------------------------------------------------------------
 
-    def _size(self, tree_size: int) -> int:
-        if tree_size < 0 or tree_size > self.size():
-            raise TreeError(f"the log has no tree of {tree_size} leaves")
-        return tree_size
-
-    def _hashes(self, ranges: list[Range]) -> list[bytes]:
-        subtrees = self.subtrees(merkle.proof_subtrees(ranges))
-        return [merkle.range_hash(start, end, subtrees) for start, end in ranges]
-
-    def subtrees(self, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
-        """The hashes of perfect subtrees: stored ones read, small ones hashed from leaves."""
+    def _hashes(self, ranges: list[Range], tree_size: int) -> list[bytes]:
+        keys = merkle.proof_subtrees(ranges)
         stored = [key for key in keys if key[0] >= STORED_FROM_LEVEL]
-        small = [key for key in keys if key[0] < STORED_FROM_LEVEL]
-        found = self.store.node_hashes(stored) if stored else {}
-        wanted = {i for level, index in small for i in range(index << level, (index + 1) << level)}
-        leaves = self.store.leaf_hashes_at(wanted) if wanted else {}
-        missing = [key for key in stored if key not in found]
-        missing += [("leaf", i) for i in sorted(wanted) if i not in leaves]  # type: ignore[misc]
+        indices = {
+            i
+            for level, index in keys
+            if level < STORED_FROM_LEVEL
+            for i in range(index << level, (index + 1) << level)
+        }
+        size, nodes, leaves = self.store.hashes(stored, indices)
+        if tree_size > size:
+            raise TreeError(f"the log has no tree of {tree_size} leaves (it has {size})")
+        found = self._complete(stored, nodes, leaves, keys)
+        return [merkle.range_hash(start, end, found) for start, end in ranges]
+
+    @staticmethod
+    def _complete(
+        stored: Collection[Subtree],
+        nodes: dict[Subtree, bytes],
+        leaves: dict[int, bytes],
+        keys: Collection[Subtree],
+    ) -> dict[Subtree, bytes]:
+        """The hashes of `keys`: stored ones as read, smaller ones hashed from their leaves."""
+        missing: list[object] = [key for key in stored if key not in nodes]
+        found = dict(nodes)
+        for level, index in keys:
+            if level >= STORED_FROM_LEVEL:
+                continue
+            span = range(index << level, (index + 1) << level)
+            if any(i not in leaves for i in span):
+                missing.append(f"leaves {span.start}..{span.stop - 1}")
+                continue
+            found[(level, index)] = merkle.subtree_from_leaves(level, index, leaves.__getitem__)
         if missing:
             raise TreeDamagedError(f"the stored tree lacks {missing[:3]}: run `funding verify`")
-        for level, index in small:
-            found[(level, index)] = merkle.subtree_from_leaves(level, index, leaves.__getitem__)
         return found
 
 
