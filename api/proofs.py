@@ -32,9 +32,8 @@ class ProofRequestError(Exception):
 def signed_head(recorder: ApplicationRecorder, ring: KeyRing) -> SignedTreeHead:
     """The current tree head, signed (AuditKeyError when no signing key is configured)."""
     ring.require_signer()  # before any read
-    tree = log_tree(recorder)
-    size = tree.size()
-    return ring.sign(size, tree.root(size))
+    size, root = log_tree(recorder).head()
+    return ring.sign(size, root)
 
 
 def head_out(head: SignedTreeHead) -> TreeHeadOut:
