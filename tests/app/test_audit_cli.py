@@ -129,6 +129,8 @@ def test_a_head_signed_by_a_retired_key_still_verifies(
     rotated = funding("audit", "keygen", "--rotate")
     assert rotated.exit_code == 0, rotated.output
     retired = next((tmp_path / "keys").glob("*.pub.pem"))
+    old_private = next((tmp_path / "keys").glob("signing.pem.*.retired"))
+    assert stat.S_IMODE(old_private.stat().st_mode) == 0o600
     assert funding("verify", "--checkpoint", tmp_path / "old-head.json").exit_code == 2
     monkeypatch.setenv("FUNDING_AUDIT_PUBLIC_KEYS", json.dumps([str(retired)]))
     assert funding("verify", "--checkpoint", tmp_path / "old-head.json").exit_code == 0
