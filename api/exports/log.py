@@ -20,9 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from eventsourcing.persistence import Notification
+from pydantic_core import to_jsonable_python
 
 from api.audit_keys import KeyRing
-from api.audit_log import log_event
+from api.audit_log import aggregate_type_of, shown_data
 from api.csv_rows import looks_like_formula
 from api.exports.streams import buffered
 from domain.application import Ledger
@@ -107,12 +108,25 @@ class Snapshot:
 
 def line_of(ledger: Ledger, notification: Notification, leaf: Leaf | None) -> dict[str, Any]:
     """An event's NDJSON line (as JSON values): the audit log's fields, its topic and its
-    stored bytes in base64."""
-    shown = log_event(ledger, notification, leaf).model_dump(mode="json")
+    stored bytes in base64. Built without a response model (a third of the export's time),
+    its values are serialised as the audit log's answers are (pydantic's JSON forms)."""
+    event: Any = ledger.mapper.to_domain_event(notification)
+    meta = dict(getattr(event, "meta", {}))
+    topic = notification.topic
     return {
-        **{k: v for k, v in shown.items() if k != "data"},
-        "topic": notification.topic,
-        "data": shown["data"],
+        "position": notification.id,
+        "leaf_index": None if leaf is None else leaf.leaf_index,
+        "leaf_hash": None if leaf is None else leaf.hash.hex(),
+        "aggregate_id": str(notification.originator_id),
+        "aggregate_type": aggregate_type_of(topic),
+        "version": notification.originator_version,
+        "type": type(event).__name__,
+        "recorded_at": to_jsonable_python(event.timestamp),
+        "actor": meta.get("actor") or None,
+        "directorate": meta.get("directorate") or None,
+        "correlation_id": meta.get("correlation_id") or None,
+        "topic": topic,
+        "data": to_jsonable_python(shown_data(event)),
         "state": base64.b64encode(notification.state).decode("ascii"),
     }
 

@@ -14,6 +14,7 @@ from uuid import UUID
 import pytest
 
 from api.audit_keys import generate_key, load_keyring
+from api.audit_log import log_event
 from api.exports.log_import import LogImportError, import_log
 from domain.commands import IdentifyProject
 from eventstore import merkle
@@ -205,3 +206,22 @@ def test_a_store_holding_events_is_refused(stores: StoreFactory) -> None:
 
     with pytest.raises(StoreNotEmptyError):
         import_log(original.ledger, lines_of(export_ndjson(original)))
+
+
+def test_an_ndjson_line_holds_what_the_audit_log_answers_for_its_event(
+    stores: StoreFactory,
+) -> None:
+    original = stores("sqlite")
+    history(original)
+    ledger = original.ledger
+    notifications = list(ledger.recorder.select_notifications(start=1, limit=1000))
+    tree = log_tree(ledger.recorder)
+
+    lines = [json.loads(line) for line in lines_of(export_ndjson(original))[:-1]]
+
+    answered = [
+        log_event(ledger, n, tree.leaf(n.id)).model_dump(mode="json") for n in notifications
+    ]
+    assert [{k: v for k, v in line.items() if k not in ("topic", "state")} for line in lines] == (
+        answered
+    )
