@@ -69,7 +69,7 @@ def _head(ring: KeyRing, size: int, root: bytes) -> Any:
 
 
 def _sizes(total: int) -> list[int]:
-    return [total, *random.Random(total).sample(range(1, total), 2)]
+    return [total, random.Random(total).randrange(1, total)]
 
 
 def test_every_inclusion_proof_verifies_and_a_changed_byte_does_not(
@@ -122,7 +122,7 @@ def test_every_consistency_proof_verifies_and_a_changed_byte_does_not(
     ledger, _ = store
     total = len(ledger.recorder.select_notifications(start=1, limit=EVENTS * 2))
     rng = random.Random(11)
-    for size in _sizes(total)[:2]:
+    for size in _sizes(total):
         for first in range(size + 1):
             proof = proofs.consistency(ledger.recorder, first, size)
             old, new = bytes.fromhex(proof.from_root), bytes.fromhex(proof.to_root)
