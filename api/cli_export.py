@@ -164,6 +164,13 @@ def import_log_command(
         Path,
         typer.Argument(exists=True, dir_okay=False, readable=True, help="An ndjson export."),
     ],
+    rebuild_read_models: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild/--no-rebuild",
+            help="Rebuild the read models from the loaded log (or leave it to `funding rebuild`).",
+        ),
+    ] = True,
 ) -> None:
     """Load an ndjson export into an EMPTY store: the same positions, leaves and root hash,
     every line checked; then rebuild the read models. Exit 1 if the file is refused."""
@@ -200,6 +207,8 @@ def import_log_command(
             f"Loaded {imported.events} events up to position {imported.head_position}: tree "
             f"size {imported.tree_size}, root hash {imported.root_hash} ({checked})."
         )
+        if not rebuild_read_models:
+            return
         db = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
         try:
             with _bar("rebuild read models", MofNCompleteColumn()) as advance:
