@@ -28,12 +28,17 @@ from eventstore.leaves import (
     Node,
     ScannedEvent,
     ScannedLeaf,
+    leaf_hashes,
     leaves_of,
 )
 from eventstore.merkle import Subtree
 from eventstore.settings import leaves_table, nodes_table
 
 log = logging.getLogger(__name__)
+# (size, stored frontier subtrees, leaves after them and the last leaf), as read by a write.
+Frontier = tuple[int, dict[Subtree, bytes], dict[int, bytes]]
+# More new subtrees than this are sent by COPY.
+NODES_BY_COPY = 50
 MIGRATION_PAGE = 20_000
 
 
@@ -70,16 +75,16 @@ class PostgresTree:
         hashing = (
             "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}), "
             "e AS ({source}), "
-            "h AS (SELECT s.n - 1 + row_number() OVER (ORDER BY e.notification_id) AS leaf_index,"
-            " e.notification_id AS position, sha256('\\x00'::bytea "
+            "h AS (SELECT e.notification_id AS position, sha256('\\x00'::bytea "
             " || int8send(e.notification_id) || uuid_send(e.originator_id)"
             " || int8send(e.originator_version)"
             " || int4send(octet_length(convert_to(e.topic, 'UTF8')))"
             " || convert_to(e.topic, 'UTF8') || int4send(length(e.state)) || e.state) AS hash"
-            " FROM e CROSS JOIN s), "
+            " FROM e), "
             "l AS (INSERT INTO {leaves} (leaf_index, position, hash, previous) "
-            " SELECT leaf_index, position, hash, COALESCE(lag(hash) OVER (ORDER BY leaf_index),"
-            " (SELECT p.hash FROM {leaves} AS p, s WHERE p.leaf_index = s.n - 1)) FROM h "
+            " SELECT s.n - 1 + row_number() OVER w, h.position, h.hash, COALESCE(lag(h.hash)"
+            " OVER w, (SELECT p.hash FROM {leaves} AS p WHERE p.leaf_index = s.n - 1)) "
+            " FROM h CROSS JOIN s WINDOW w AS (ORDER BY h.position) "
             " RETURNING leaf_index, position, hash) "
             "SELECT 0 AS kind, leaf_index AS a, position AS b, hash FROM l UNION ALL {frontier}"
         )
@@ -110,6 +115,25 @@ class PostgresTree:
             "UNION ALL SELECT -2, leaf_index, 0, hash FROM {leaves} "
             "WHERE leaf_index = ANY(%s::bigint[])"
         ).format(**fmt)
+        # Leaves hashed by the client (a large write: cheaper than the server's concatenations),
+        # numbered and chained by the server, returned with the frontier before them.
+        self._insert_leaves = SQL(
+            "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}), "
+            "l AS (INSERT INTO {leaves} (leaf_index, position, hash, previous) "
+            " SELECT s.n + x.o - 1, x.p, x.h, CASE WHEN x.o = 1 THEN (SELECT q.hash FROM "
+            " {leaves} AS q WHERE q.leaf_index = s.n - 1) ELSE x.q END "
+            " FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[]) WITH ORDINALITY AS x(p, h, q, o)"
+            " CROSS JOIN s) "
+            "{frontier}"
+        ).format(frontier=frontier, **fmt)
+        self._head_and_frontier = SQL(
+            "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}) "
+            "SELECT -3, COALESCE(MAX(notification_id), 0), 0::bigint, NULL::bytea "
+            "FROM {events} UNION ALL {frontier}"
+        ).format(frontier=frontier, **fmt)
+        self._copy_nodes = SQL("COPY {0} (level, idx, hash) FROM STDIN (FORMAT BINARY)").format(
+            self.nodes
+        )
         self._copy_leaves = SQL(
             "COPY {0} (leaf_index, position, hash, previous) FROM STDIN (FORMAT BINARY)"
         ).format(self.leaves)
@@ -180,7 +204,7 @@ class PostgresTree:
                 for leaf in leaves:
                     growth.append(leaf.hash)
                 self._copy(curs, leaves, previous)
-                self._write_nodes(curs, growth.new_nodes)
+                self.write_nodes(curs, growth.new_nodes)
                 growth.new_nodes = []
                 previous = leaves[-1].hash
                 done += len(leaves)
@@ -192,22 +216,57 @@ class PostgresTree:
 
     def insert_events(self, curs: Any, columns: Sequence[list[Any]]) -> list[int]:
         """Insert events (four columns) and their leaves in one statement; their positions."""
-        curs.execute(self._insert_hashed, columns, binary=True, prepare=True)
-        return self.add_nodes(curs, curs.fetchall())
+        with curs.connection.cursor(row_factory=tuple_row) as rows:
+            rows.execute(self._insert_hashed, columns, binary=True, prepare=True)
+            return self.add_nodes(curs, rows.fetchall())
+
+    def head_and_frontier(self, curs: Any) -> tuple[int, Frontier]:
+        """The events' head position and the tree's frontier (see `_parse`), in one read."""
+        curs.execute(self._head_and_frontier, prepare=True)
+        rows = [tuple(row.values()) for row in curs.fetchall()]
+        head = next((row[1] for row in rows if row[0] == -3), 0)
+        return head, self._parse([row for row in rows if row[0] != -3])
+
+    def add_leaves(
+        self,
+        curs: Any,
+        positions: Sequence[int],
+        events: Sequence[StoredEvent],
+        frontier: Frontier,
+    ) -> None:
+        """Add the leaves of events this transaction wrote at these positions (a COPY).
+
+        Hashed here, sent by COPY (its rows are formatted in C: quicker than arrays).
+        """
+        size, nodes, tail = frontier
+        hashes = leaf_hashes(positions, events)
+        with curs.copy(self._copy_leaves) as copy:
+            copy.set_types(["int8", "int8", "bytea", "bytea"])
+            previous = tail.get(size - 1)
+            for i, (position, h) in enumerate(zip(sorted(positions), hashes, strict=True)):
+                copy.write_row((size + i, position, h, previous))
+                previous = h
+        growth = Growth(size, nodes, [tail[i] for i in range(size - size % BLOCK, size)])
+        growth.extend(hashes)
+        self.write_nodes(curs, growth.new_nodes)
 
     def add_leaves_after(self, curs: Any, head: int) -> list[int]:
         """Add the leaves of the events this transaction wrote after `head` (by COPY)."""
-        curs.execute(self._hash_copied, (head,), binary=True)
-        return self.add_nodes(curs, curs.fetchall())
+        with curs.connection.cursor(row_factory=tuple_row) as rows:
+            rows.execute(self._hash_copied, (head,), binary=True)
+            return self.add_nodes(curs, rows.fetchall())
 
-    def add_nodes(self, curs: Any, rows: Sequence[Any]) -> list[int]:
-        """From the new leaves and the frontier, write the subtrees completed; the positions."""
-        new = sorted((r["a"], r["b"], r["hash"]) for r in rows if r["kind"] == 0)
-        size, nodes, tail = self._parse([r for r in rows if r["kind"] != 0])
+    def add_nodes(self, curs: Any, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+        """From the new leaves and the frontier, write the subtrees completed; the positions.
+
+        `rows` are (kind, a, b, hash): (0, leaf_index, position) for each new leaf, and the
+        frontier read before them (see `_parse`).
+        """
+        new = sorted(row[1:] for row in rows if row[0] == 0)
+        size, nodes, tail = self._parse([row for row in rows if row[0] != 0])
         growth = Growth(size, nodes, [tail[i] for i in range(size - size % BLOCK, size)])
-        for _, _, h in new:
-            growth.append(h)
-        self._write_nodes(curs, growth.new_nodes)
+        growth.extend([h for _, _, h in new])
+        self.write_nodes(curs, growth.new_nodes)
         return [position for _, position, _ in new]
 
     def _copy(self, curs: Any, leaves: Sequence[Leaf], previous: bytes | None) -> None:
@@ -217,8 +276,13 @@ class PostgresTree:
                 copy.write_row((leaf.leaf_index, leaf.position, leaf.hash, previous))
                 previous = leaf.hash
 
-    def _write_nodes(self, curs: Any, nodes: Sequence[Node]) -> None:
-        if nodes:
+    def write_nodes(self, curs: Any, nodes: Sequence[Node]) -> None:
+        if len(nodes) > NODES_BY_COPY:
+            with curs.copy(self._copy_nodes) as copy:
+                copy.set_types(["int2", "int8", "bytea"])
+                for n in nodes:
+                    copy.write_row((n.level, n.index, n.hash))
+        elif nodes:
             curs.execute(
                 self._insert_nodes,
                 ([n.level for n in nodes], [n.index for n in nodes], [n.hash for n in nodes]),
@@ -228,8 +292,8 @@ class PostgresTree:
     # Reads (eventstore.leaves.TreeStore) ----------------------------------------------------
 
     def tree_size(self) -> int:
-        row = self._one(SQL("SELECT MAX(leaf_index) AS m FROM {0}").format(self.leaves))
-        return 0 if row is None or row["m"] is None else int(row["m"]) + 1
+        row = self._one(SQL("SELECT MAX(leaf_index) FROM {0}").format(self.leaves))
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
 
     def frontier(self) -> tuple[int, dict[Subtree, bytes], dict[int, bytes]]:
         size, nodes, tail = self._parse(self._all(self._frontier))
@@ -249,14 +313,13 @@ class PostgresTree:
         size = 0
         nodes: dict[Subtree, bytes] = {}
         leaves: dict[int, bytes] = {}
-        for row in rows:
-            kind, a = row["kind"], row["a"]
+        for kind, a, b, h in rows:
             if kind == -1:
                 size = a
             elif kind == -2:
-                leaves[a] = row["hash"]
+                leaves[a] = h
             else:
-                nodes[(row["b"], a)] = row["hash"]
+                nodes[(b, a)] = h
         return size, nodes, leaves
 
     def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:
@@ -267,11 +330,12 @@ class PostgresTree:
             return []
         rows = self._all(
             SQL(
-                "SELECT leaf_index, position, hash FROM {0} WHERE {1} = ANY(%s) ORDER BY leaf_index"
+                "SELECT leaf_index, position, hash FROM {0} WHERE {1} = ANY(%s::bigint[]) "
+                "ORDER BY leaf_index"
             ).format(self.leaves, Identifier(column)),
             (list(values),),
         )
-        return [Leaf(int(r["leaf_index"]), int(r["position"]), bytes(r["hash"])) for r in rows]
+        return [Leaf(int(i), int(p), bytes(h)) for i, p, h in rows]
 
     def size_at(self, position: int) -> int:
         row = self._one(
@@ -280,7 +344,7 @@ class PostgresTree:
             ).format(self.leaves),
             (position,),
         )
-        return 0 if row is None else int(row["leaf_index"]) + 1
+        return 0 if row is None else int(row[0]) + 1
 
     def _one(self, statement: Any, params: Any = None) -> Any:
         rows = self._all(statement, params)
@@ -288,8 +352,8 @@ class PostgresTree:
 
     def _all(self, statement: Any, params: Any = None) -> list[Any]:
         # One statement on a connection in autocommit: one round trip.
-        with self.datastore.get_connection() as conn:
-            curs = conn.execute(statement, params, prepare=True, binary=True)
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, params, prepare=True, binary=True)
             return list(curs.fetchall())
 
     @contextmanager

@@ -113,8 +113,7 @@ class SQLiteTree:
         previous = tail[-1] if tail else None
         growth = Growth(size, nodes, tail[len(tail) - size % BLOCK :] if size % BLOCK else [])
         leaves = leaves_of(size, positions, events)
-        for leaf in leaves:
-            growth.append(leaf.hash)
+        growth.extend([leaf.hash for leaf in leaves])
         self._write(c, leaves, previous, growth.new_nodes)
 
     def _write(

@@ -59,8 +59,7 @@ class LedgerPOPORecorder(POPOApplicationRecorder):
         )
         first = len(self._stored_events) + 1
         leaves = leaves_of(size, range(first, first + len(stored_events)), stored_events)
-        for leaf in leaves:
-            growth.append(leaf.hash)
+        growth.extend([leaf.hash for leaf in leaves])
         ids = super()._update_table(stored_events, **kwargs)
         self.leaves.extend(leaves)
         self.nodes.update({(n.level, n.index): n.hash for n in growth.new_nodes})

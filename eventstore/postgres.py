@@ -297,21 +297,26 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         COPY returns no positions; the table lock is held, so every row numbered above the
         head read after taking it is one of ours.
         """
-        curs.execute(self._head_statement)
-        row = curs.fetchone()
-        head = int(row["head"]) if row else 0
+        frontier = None
+        if self.merkle_leaves:  # the log's head and the tree's frontier in one read
+            head, frontier = self.tree.head_and_frontier(curs)
+        else:
+            curs.execute(self._head_statement)
+            row = curs.fetchone()
+            head = int(row["head"]) if row else 0
         with curs.copy(self._copy_statement) as copy:
             copy.set_types(["uuid", "int8", "text", "bytea"])
             for e in stored_events:
                 copy.write_row((_uuid(e.originator_id), e.originator_version, e.topic, e.state))
-        if self.merkle_leaves:
-            self.tree.add_leaves_after(curs, head)
         curs.execute(self._ours_statement, (head,))
         numbered = {
             (_uuid(r["originator_id"]), int(r["originator_version"])): int(r["notification_id"])
             for r in curs.fetchall()
         }
-        return [numbered[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+        ids = [numbered[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+        if frontier is not None:
+            self.tree.add_leaves(curs, ids, stored_events, frontier)
+        return ids
 
     def _commit(self, curs: Any) -> None:
         curs.execute("COMMIT", prepare=False)

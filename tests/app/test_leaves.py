@@ -130,7 +130,7 @@ def test_a_write_that_fails_while_adding_leaves_records_nothing(
     project = identify(ledger)
     tree = ledger.recorder.tree  # type: ignore[attr-defined]
     # The step after the leaves are written, before the COMMIT.
-    last_step = "append" if "sqlite" in store_url else "add_nodes"
+    last_step = "append" if "sqlite" in store_url else "write_nodes"
     original = getattr(type(tree), last_step)
 
     def write_then_fail(self: Any, *args: Any) -> None:
