@@ -52,14 +52,14 @@ def public_keys(ring: KeyRing) -> PublicKeysOut:
     return PublicKeysOut(keys=keys)
 
 
-def _size(tree: LogTree, requested: int | None, field: str) -> tuple[int, int]:
+def _size(tree: LogTree, requested: int | None, field: str) -> int:
     size = tree.size()
     chosen = size if requested is None else requested
     if chosen > size:
         raise ProofRequestError(
             f"{field} {chosen} is beyond the log's tree, which has {size} leaves", field
         )
-    return chosen, size
+    return chosen
 
 
 def inclusion(
@@ -67,7 +67,7 @@ def inclusion(
 ) -> InclusionProofOut:
     """The audit path of the event at `position` in the tree of `tree_size` (now by default)."""
     tree = log_tree(recorder)
-    size, _ = _size(tree, tree_size, "tree_size")
+    size = _size(tree, tree_size, "tree_size")
     leaf = tree.leaf(position)
     if leaf is None:
         raise ProofRequestError(
@@ -97,7 +97,7 @@ def consistency(
 ) -> ConsistencyProofOut:
     """The proof that the tree of `to_size` (now by default) extends that of `from_size`."""
     tree = log_tree(recorder)
-    to, _ = _size(tree, to_size, "to_size")
+    to = _size(tree, to_size, "to_size")
     if from_size > to:
         raise ProofRequestError(
             f"from_size {from_size} is larger than to_size {to}: a log only grows", "from_size"
