@@ -1,12 +1,15 @@
 """The log's Merkle leaves and subtrees in the PostgreSQL store.
 
-`LedgerPostgresRecorder` calls `append` inside its write transaction, after the events'
-positions are known and before the COMMIT, under the events table's lock: the leaves commit
-or vanish with their events, and writers take turns, so leaf indices stay dense. A write
-costs two more statements: one reads the frontier (tree size, the stored subtrees of its
-binary decomposition, the leaves after them), one writes the leaves and new subtrees (a COPY
-for a large write). A store that had events before the tree existed gets its tables, and
-every event hashed, once, under the same lock (`create`).
+`LedgerPostgresRecorder` adds a write's leaves inside its transaction, before the COMMIT,
+under the events table's lock: the leaves commit or vanish with their events, and writers
+take turns, so leaf indices stay dense. A write of up to 2,000 events inserts them and their
+leaves in one statement (`insert_events`: the server hashes them) which also returns the
+tree's frontier (its size, the stored subtrees of its binary decomposition, the leaves
+after them); a larger one (COPY) reads the frontier with the log's head, hashes its leaves
+here and sends them by COPY (`add_leaves`). Either then writes the subtrees its leaves
+complete. A store that had events before the tree existed gets its tables, and every event
+hashed, once, under the same lock (`create`). `scan` (eventstore.leaves_postgres_scan)
+streams a snapshot for `verify_log`.
 """
 
 from __future__ import annotations
@@ -26,11 +29,10 @@ from eventstore.leaves import (
     Growth,
     Leaf,
     Node,
-    ScannedEvent,
-    ScannedLeaf,
     leaf_hashes,
     leaves_of,
 )
+from eventstore.leaves_postgres_scan import PostgresScan
 from eventstore.merkle import Subtree
 from eventstore.settings import leaves_table, nodes_table
 
@@ -362,7 +364,7 @@ class PostgresTree:
         with self._connection() as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                yield PostgresScan(self, conn, page)
+                yield PostgresScan(conn, self.events, self.leaves, self.nodes, page)
             finally:
                 conn.execute("ROLLBACK")
 
@@ -382,45 +384,3 @@ def _stored(row: Any) -> StoredEvent:
         topic=row["topic"],
         state=bytes(row["state"]),
     )
-
-
-class PostgresScan:
-    """One REPEATABLE READ snapshot of the events, leaves and subtrees, streamed in pages."""
-
-    def __init__(self, tree: PostgresTree, conn: Any, page: int) -> None:
-        self.tree = tree
-        self.conn = conn
-        self.page = page
-        curs = conn.execute(
-            SQL("SELECT COALESCE(MAX(notification_id), 0) AS head FROM {0}").format(tree.events)
-        )
-        self.head_position = int(curs.fetchone()["head"])
-
-    def _stream(self, name: str, statement: Any) -> Iterator[tuple[Any, ...]]:
-        with self.conn.cursor(name=name, row_factory=tuple_row) as curs:
-            curs.itersize = self.page
-            curs.execute(statement)
-            while rows := curs.fetchmany(self.page):
-                yield from rows
-
-    def events(self) -> Iterator[ScannedEvent]:
-        statement = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {0} ORDER BY notification_id"
-        ).format(self.tree.events)
-        for p, i, v, t, s in self._stream("funding_scan_events", statement):
-            yield ScannedEvent(p, i, v, t, s)
-
-    def leaves(self) -> Iterator[ScannedLeaf]:
-        statement = SQL(
-            "SELECT leaf_index, position, hash, previous FROM {0} ORDER BY leaf_index"
-        ).format(self.tree.leaves)
-        for i, p, h, prev in self._stream("funding_scan_leaves", statement):
-            yield ScannedLeaf(i, p, h, prev)
-
-    def nodes(self) -> Iterator[Node]:
-        statement = SQL(
-            "SELECT level, idx, hash FROM {0} ORDER BY (idx + 1) << level, level"
-        ).format(self.tree.nodes)
-        for level, index, h in self._stream("funding_scan_nodes", statement):
-            yield Node(level, index, h)
