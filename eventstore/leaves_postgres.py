@@ -65,8 +65,12 @@ class PostgresTree:
             "CROSS JOIN LATERAL (SELECT level, idx, hash FROM {nodes} "
             "  WHERE level = g.lv AND idx = (s.n >> g.lv) - 1) AS t "
             "WHERE ((s.n >> g.lv) & 1) = 1 "
-            "UNION ALL SELECT -2, l.leaf_index, 0, l.hash FROM s JOIN {leaves} AS l "
-            "  ON l.leaf_index >= LEAST(s.n - mod(s.n, {block}), s.n - 1)"
+            # The last BLOCK leaves at most, read backwards: a plan the server can keep
+            # (a range of unknown size would be planned again at every write).
+            "UNION ALL SELECT -2, l.leaf_index, 0, l.hash FROM s CROSS JOIN LATERAL "
+            "  (SELECT leaf_index, hash FROM {leaves} WHERE leaf_index < s.n "
+            "   ORDER BY leaf_index DESC LIMIT {block}) AS l "
+            "  WHERE l.leaf_index >= LEAST(s.n - mod(s.n, {block}), s.n - 1)"
         ).format(low=STORED_FROM_LEVEL, block=BLOCK, **fmt)
         self._frontier = SQL(
             "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}) {0}"
