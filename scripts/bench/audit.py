@@ -58,7 +58,7 @@ ACTOR = Actor("bench-audit")
 API_PROJECTS = 200
 API_THREADS = 16
 API_ROUND_SECONDS = 5.0
-API_ROUNDS = 4
+API_ROUNDS = 6
 SAMPLES = 1000
 PAGE = 5000
 
@@ -145,7 +145,7 @@ def part_bulk(base: str, events: int) -> None:
 
 def part_api(base: str, events: int) -> None:
     hashed_schema, plain_schema = schemas(events)
-    pool = "&pool_size=20&max_overflow=10"
+    pool = f"&pool_size={API_THREADS}&max_overflow=0"
     ledgers = {
         "hashed": ledger_of(base, hashed_schema, hashed=True, extra=pool),
         "plain": ledger_of(base, plain_schema, hashed=False, extra=pool),
