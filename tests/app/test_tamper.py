@@ -18,7 +18,14 @@ from domain.commands import IdentifyProject, LaunchStudy
 from domain.values import Actor
 from eventstore import merkle
 from eventstore.leaves import STORED_FROM_LEVEL, Growth
-from eventstore.settings import SQLITE_PERSISTENCE, library_env
+from eventstore.settings import (
+    POSTGRES_EVENTS_TABLE,
+    SQLITE_EVENTS_TABLE,
+    SQLITE_PERSISTENCE,
+    leaves_table,
+    library_env,
+    nodes_table,
+)
 from eventstore.tree import log_tree
 from eventstore.verify import verify_log
 
@@ -73,16 +80,15 @@ class Store:
         self.sqlite = env["PERSISTENCE_MODULE"] == SQLITE_PERSISTENCE
         if self.sqlite:
             self.path = env["SQLITE_DBNAME"]
-            events = "stored_events"
+            events, prefix = SQLITE_EVENTS_TABLE, ""
             self.names = {"pos": "rowid"}
         else:
-            schema = env["POSTGRES_SCHEMA"]
-            events = f'"{schema}".ledger_events'
+            events, prefix = POSTGRES_EVENTS_TABLE, f'"{env["POSTGRES_SCHEMA"]}".'
             self.names = {"pos": "notification_id"}
         self.names |= {
-            "events": events,
-            "leaves": events.replace("_events", "_events_leaves"),
-            "nodes": events.replace("_events", "_events_tree_nodes"),
+            "events": prefix + events,
+            "leaves": prefix + leaves_table(events),
+            "nodes": prefix + nodes_table(events),
         }
 
     def run(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
