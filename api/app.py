@@ -9,15 +9,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import metrics, problems
+from api import metrics, problems, query_params
 from api.cache import AnswerCache, CachedTotals
 from api.deps import Services
 from api.logging import configure_logging
 from api.read_source import open_replica
-from api.routes import asat, audit, health, imports, projects, reads, writes
+from api.routes import asat, audit, health, imports, projects, proofs, reads, writes
 from api.settings import Settings
 from domain.application import Ledger
 from domain.reference.territories import load_territories
@@ -205,6 +205,7 @@ def create_app(
         version="1.0.0",
         description="An event-sourced ledger of the money committed to territorial projects.",
         lifespan=lifespan,
+        dependencies=[Depends(query_params.refuse_unknown_query)],
     )
     replica = open_replica(settings)
     app.state.services = Services(
@@ -219,9 +220,11 @@ def create_app(
     app.include_router(reads.router)
     app.include_router(audit.router)
     app.include_router(asat.router)
+    app.include_router(proofs.router)
     app.include_router(writes.router)
     app.include_router(imports.router)
     problems.document(app)
+    query_params.document(app)
     # Added before the logging middleware, so it runs inside it: a 413 is logged too.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(

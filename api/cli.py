@@ -26,7 +26,9 @@ from rich.progress import (
 from rich.table import Table
 
 from api import cli_replay, cli_report
+from api.cli_audit import audit_app, verify_command
 from api.cli_deploy import demo, migrate
+from api.cli_export import export_command, import_log_command
 from api.logging import configure_logging
 from api.settings import Settings
 from api.tokens import create_token, list_tokens, revoke_token
@@ -47,10 +49,12 @@ tokens_app = typer.Typer(help="Create, list and revoke API tokens.")
 territories_app = typer.Typer(help="Look up the territory reference (COG 2026).")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(territories_app, name="territories")
-audit_app = typer.Typer(help="Audit the ledger: the read models checked against the log.")
 app.add_typer(audit_app, name="audit")
 app.command("report")(cli_report.report)
 audit_app.command("replay")(cli_replay.replay)
+app.command("verify")(verify_command)
+app.command("export")(export_command)
+app.command("import-log")(import_log_command)
 
 err = Console(stderr=True)
 log = structlog.get_logger("cli")

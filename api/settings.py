@@ -78,6 +78,41 @@ class Settings(BaseSettings):
             )
         return self
 
+    publisher_name: str = Field(
+        default="Funding ledger",
+        min_length=1,
+        description="The publishing organisation's name in the exports (IATI reporting-org, "
+        "SCDL nomAttribuant).",
+    )
+    publisher_siret: str = Field(
+        default="00000000000000",
+        pattern=r"^\d{14}$",
+        description="The publisher's SIRET, 14 digits (SCDL idAttribuant); a placeholder "
+        "until set.",
+    )
+    iati_org_ref: str = Field(
+        default="FR-RCS-000000000",
+        pattern=r"^[A-Za-z0-9]{2,}-[A-Za-z0-9]+-\S+$",
+        description="The publisher's IATI organisation identifier, {agency}-{number} from "
+        "org-id.guide; it prefixes every iati-identifier. A placeholder until set.",
+    )
+    iati_org_type: str = Field(
+        default="15",
+        pattern=r"^\d{2}$",
+        description="The publisher's IATI OrganisationType code (15: other public sector).",
+    )
+
+    audit_key_file: Path = Field(
+        default=Path("./var/audit-signing-key.pem"),
+        description="The Ed25519 private key that signs tree heads (PEM, mode 0600), made by "
+        "`funding audit keygen`; never stored in the database.",
+    )
+    audit_public_keys: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys of retired signing keys (a JSON list of files): the "
+        "tree heads they signed still verify.",
+    )
+
     def ledger_env(self) -> dict[str, str]:
         """Return the event store settings for the eventsourcing library."""
         return library_env(self.database_url)

@@ -50,6 +50,7 @@ from eventsourcing.postgres import (
 from psycopg.sql import SQL, Identifier
 
 from eventstore.group_commit import grouped
+from eventstore.leaves_postgres import PostgresTree
 from eventstore.limits import CONNECT_SECONDS, KEEPALIVES, STATEMENT_SECONDS
 from eventstore.subscription import LedgerPostgresSubscription
 from eventstore.watchdog import WATCHDOG
@@ -166,11 +167,18 @@ class _Attempt:
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
-    """The library's application recorder with exactly-once, bounded, large writes."""
+    """The library's application recorder with exactly-once, bounded, large writes.
+
+    Each write also adds its events' Merkle leaves, before its COMMIT (`leaves_postgres`).
+    """
+
+    # Off only in the benchmark's reference recorder (scripts/bench/audit.py).
+    merkle_leaves = True
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         tune_datastore(datastore)
         super().__init__(datastore, events_table_name=events_table_name)
+        self.tree = PostgresTree(self.datastore, self.events_table_name)
         table = SQL("{0}.{1}").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )
@@ -196,6 +204,14 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, notification_id FROM {0} "
             "WHERE notification_id > %s"
         ).format(table)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.tree.create(self.lock_table_statements)
+
+    def tree_store(self) -> PostgresTree:
+        """The reads of the log's tree (`eventstore.tree.log_tree`)."""
+        return self.tree
 
     # Writes ----------------------------------------------------------------------------------
 
@@ -255,16 +271,17 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 curs.execute(self._notify_statement, prepare=False)
                 if copying:
                     ids = self._copy(curs, stored_events)
+                elif self.merkle_leaves:  # the events and their leaves in one statement
+                    ids = self.tree.insert_events(curs, columns)
                 else:
                     curs.execute(self._insert_statement, columns, binary=True)
                     ids = [row["notification_id"] for row in curs.fetchall()]
+                if len(ids) != len(stored_events):
+                    raise OperationalError(f"the store returned {len(ids)} positions")
             except BaseException:
                 with suppress(Exception):
                     curs.execute("ROLLBACK", prepare=False)
                 raise
-            if len(ids) != len(stored_events):
-                curs.execute("ROLLBACK", prepare=False)
-                raise OperationalError(f"the store returned {len(ids)} positions")
             # From here on, a lost answer leaves the outcome to be settled.
             attempt.commit_sent = True
             try:
@@ -280,9 +297,13 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         COPY returns no positions; the table lock is held, so every row numbered above the
         head read after taking it is one of ours.
         """
-        curs.execute(self._head_statement)
-        row = curs.fetchone()
-        head = int(row["head"]) if row else 0
+        frontier = None
+        if self.merkle_leaves:  # the log's head and the tree's frontier in one read
+            head, frontier = self.tree.head_and_frontier(curs)
+        else:
+            curs.execute(self._head_statement)
+            row = curs.fetchone()
+            head = int(row["head"]) if row else 0
         with curs.copy(self._copy_statement) as copy:
             copy.set_types(["uuid", "int8", "text", "bytea"])
             for e in stored_events:
@@ -292,7 +313,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             (_uuid(r["originator_id"]), int(r["originator_version"])): int(r["notification_id"])
             for r in curs.fetchall()
         }
-        return [numbered[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+        ids = [numbered[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+        if frontier is not None:
+            self.tree.add_leaves(curs, ids, stored_events, frontier)
+        return ids
 
     def _commit(self, curs: Any) -> None:
         curs.execute("COMMIT", prepare=False)

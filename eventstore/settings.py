@@ -8,6 +8,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 MEMORY_URL = "memory://"
 SQLITE_EVENTS_TABLE = "stored_events"
 POSTGRES_EVENTS_TABLE = "ledger_events"
+
+
+def leaves_table(events_table: str) -> str:
+    """The table of the log's Merkle leaves, beside (same schema as) an events table."""
+    return f"{events_table}_leaves"
+
+
+def nodes_table(events_table: str) -> str:
+    """The table of the log's stored Merkle subtrees, beside an events table."""
+    return f"{events_table}_tree_nodes"
+
+
+SQLITE_LEAVES_TABLE = leaves_table(SQLITE_EVENTS_TABLE)
+SQLITE_NODES_TABLE = nodes_table(SQLITE_EVENTS_TABLE)
+POSTGRES_LEAVES_TABLE = leaves_table(POSTGRES_EVENTS_TABLE)
+POSTGRES_NODES_TABLE = nodes_table(POSTGRES_EVENTS_TABLE)
 # Each store's infrastructure factory: the library's, with the ledger's recorder and group
 # commit (a "module:Class" topic, since each module also holds the library's factory).
 MEMORY_PERSISTENCE = "eventstore.memory:LedgerPOPOFactory"

@@ -1,18 +1,44 @@
-"""The embedded SQLite store: the library's, with event positions and group commit."""
+"""The embedded SQLite store: the library's, with positions, the log's tree and group commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import AggregateRecorder, EventStore, Mapper
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from eventsourcing.persistence import AggregateRecorder, EventStore, Mapper, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 
 from eventstore.group_commit import grouped
+from eventstore.leaves_sqlite import SQLiteTree
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite application recorder, telling where events stand."""
+    """The library's SQLite application recorder, telling where events stand.
+
+    Each event's Merkle leaf, and the subtrees it completes, are written in the transaction
+    that records it (`eventstore.leaves_sqlite`).
+    """
+
+    def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        self.tree = SQLiteTree(datastore, events_table_name)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.tree.create()
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if ids is not None and stored_events:
+            self.tree.append(c, [int(i) for i in ids], stored_events)
+        return ids
+
+    def tree_store(self) -> SQLiteTree:
+        """The reads of the log's tree (`eventstore.tree.log_tree`)."""
+        return self.tree
 
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Return {aggregate version: global log position} for one aggregate's events."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.answers.asat import AsAtTotalsOut
 from api.bodies import Day
 from api.deps import MAX_POSITION, Auditor, LedgerDep, Services, beyond_head
 from api.problems import ProblemError, problem_responses
+from api.query_params import ExtraQuery
 from api.routes.reads import TOTALS_PARAMS, totals_csv
 from domain.errors import InvalidValueError
 from projections import reading
@@ -36,6 +37,7 @@ def as_at_instant(text: str) -> Any:
 @router.get(
     "/totals",
     response_model=AsAtTotalsOut,
+    dependencies=[Depends(ExtraQuery(*reading.DIMENSIONS, reading.TERRITORY_FILTER))],
     responses={
         200: {
             "description": "JSON, or with `format=csv` a CSV file (the grand total last; the "

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.answers.reads import (
@@ -33,6 +33,7 @@ from api.cache import AnswerCache, live_state, remember_raw
 from api.csv_rows import looks_like_formula
 from api.deps import LedgerDep, Reader, ReadModelsDep, Services, ServicesDep
 from api.problems import problem_responses
+from api.query_params import ExtraQuery
 from api.read_source import ReadingDep
 from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
 from domain.reference.territories import TerritoryLevel, load_territories
@@ -53,6 +54,7 @@ TOTALS_PARAMS = frozenset({"group_by", "from", "to", "format", "sep", "min_posit
 @router.get(
     "/totals",
     response_model=TotalsOut,
+    dependencies=[Depends(ExtraQuery(*reading.DIMENSIONS, reading.TERRITORY_FILTER))],
     responses={
         200: {
             "description": "JSON, or with `format=csv` a CSV file (the grand total last).",
