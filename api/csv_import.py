@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.csv_cells import Encoding
 from api.csv_rows import RECORD, Refusal, Row, RowReader, read_table
 from domain.application import Ledger
 from domain.commands import (
@@ -51,6 +52,12 @@ class ImportReport(BaseModel):
     already_recorded: int
     refused: int
     position: int | None = None
+    encoding: Encoding = Field(description="How the file's bytes were read.")
+    separator: str = Field(description="The field separator read from the header line.")
+    decimal_mark: str | None = Field(
+        default=None, description="The decimal mark of the file's numbers, if any has decimals."
+    )
+    date_format: str | None = Field(default=None, description="DD/MM/YYYY or YYYY-MM-DD.")
     # Said by the Idempotent-Replayed header, not in the body: a replay repeats the body.
     replayed: bool = Field(default=False, exclude=True)
 
@@ -101,6 +108,7 @@ def run_import(
         read.append(reader.row(line, record))
         if progress is not None:
             progress(done, len(table.records))
+    reader.styles.check()
     rows = [r for r in read if isinstance(r, Row)]
     unreadable = len(rows) < len(read)
     outcome = ledger.execute_batch(
@@ -131,7 +139,7 @@ def run_import(
                 status=status,
                 project_id=item.project_id,
                 commitment_id=item.commitment_id,
-                reason=None if refusal is None else refusal.detail,
+                reason=None if refusal is None else reader.reason(item, refusal),
             )
         )
     return ImportReport(
@@ -141,5 +149,9 @@ def run_import(
         already_recorded=sum(r.status is RowStatus.RECORDED for r in reports),
         refused=sum(r.status is RowStatus.REFUSED for r in reports),
         position=outcome.position,
+        encoding=table.encoding,
+        separator=table.delimiter,
+        decimal_mark=reader.styles.decimal_mark,
+        date_format=reader.styles.date_format,
         replayed=outcome.replayed,
     )
