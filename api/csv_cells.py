@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -50,10 +51,16 @@ class CellError(ValueError):
 
 
 def shown(value: str) -> str:
-    """The cell as typed, quoted for an error message (cut short)."""
-    if len(value) > SHOWN_CHARACTERS:
-        return repr(value[:SHOWN_CHARACTERS] + "…")
-    return repr(value)
+    """The cell as typed, between quotes, cut short; invisible characters other than spaces
+    (controls, format characters such as U+200B or U+202E, line separators) as `\\uXXXX`."""
+    cut = value if len(value) <= SHOWN_CHARACTERS else value[:SHOWN_CHARACTERS] + "…"
+    return "'" + "".join(_visible(char) for char in cut) + "'"
+
+
+def _visible(char: str) -> str:
+    if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+        return f"\\u{ord(char):04x}"
+    return char
 
 
 def _line_of(data: bytes, offset: int) -> int:
