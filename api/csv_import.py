@@ -52,8 +52,11 @@ class ImportReport(BaseModel):
     already_recorded: int
     refused: int
     position: int | None = None
-    encoding: Encoding = Field(description="How the file's bytes were read.")
-    separator: str = Field(description="The field separator read from the header line.")
+    # How the file was read (absent from a replay of an import recorded before they were said).
+    encoding: Encoding | None = Field(default=None, description="How the file's bytes were read.")
+    separator: str | None = Field(
+        default=None, description="The field separator read from the header line."
+    )
     decimal_mark: str | None = Field(
         default=None, description="The decimal mark of the file's numbers, if any has decimals."
     )
@@ -111,13 +114,23 @@ def run_import(
     reader.styles.check()
     rows = [r for r in read if isinstance(r, Row)]
     unreadable = len(rows) < len(read)
+    reading = {
+        "encoding": str(table.encoding),
+        "separator": table.delimiter,
+        "decimal_mark": reader.styles.decimal_mark,
+        "date_format": reader.styles.date_format,
+    }
+    said = {name: value for name, value in reading.items() if value is not None}
     outcome = ledger.execute_batch(
         actor,
         [command(row) for row in rows],
         # Rows that could not be read still have every other row checked, but nothing saved.
         dry_run=dry_run or unreadable,
         idempotency=None if dry_run else idempotency,
+        notes=said,
     )
+    # A replay says again what the first answer said.
+    said = (outcome.notes or {}) if outcome.replayed else said
     index = {row.line: i for i, row in enumerate(rows)}
     reports: list[RowReport] = []
     for item in read:
@@ -149,9 +162,9 @@ def run_import(
         already_recorded=sum(r.status is RowStatus.RECORDED for r in reports),
         refused=sum(r.status is RowStatus.REFUSED for r in reports),
         position=outcome.position,
-        encoding=table.encoding,
-        separator=table.delimiter,
-        decimal_mark=reader.styles.decimal_mark,
-        date_format=reader.styles.date_format,
         replayed=outcome.replayed,
+        encoding=Encoding(said["encoding"]) if "encoding" in said else None,
+        separator=said.get("separator"),
+        decimal_mark=said.get("decimal_mark"),
+        date_format=said.get("date_format"),
     )

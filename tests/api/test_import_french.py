@@ -20,6 +20,7 @@ from api.settings import Settings
 from api.tokens import create_token
 from demo import load_demo
 from domain.application import Ledger
+from domain.indexes import IdempotencyClaim
 from domain.tokens import Role
 from eventstore.settings import library_env
 from tests.api.test_import import SEED, post, restored_logging, seed_projects
@@ -381,3 +382,41 @@ def test_the_cli_imports_the_french_example_as_is(
     assert "Read as windows-1252, fields separated by ';'" in result.stderr
     assert ledger.head_position() > head
     ledger.close()
+
+
+def test_a_replayed_import_says_how_the_file_was_read_as_the_first_answer_did(
+    client: TestClient, tokens: dict[str, str], projects: dict[str, UUID]
+) -> None:
+    headers = {
+        "Authorization": tokens["admin"],
+        "Content-Type": "text/csv",
+        "Idempotency-Key": "import-fr-1",
+    }
+    data = french_file(loan(), study("Étude")).encode("cp1252")
+    first = client.post("/v1/imports", content=data, headers=headers)
+
+    again = client.post("/v1/imports", content=data, headers=headers)
+
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert again.json()["encoding"] == "windows-1252"
+
+
+def test_the_notes_of_a_keyed_batch_are_kept_with_its_record_and_given_back(
+    ledger: Ledger,
+) -> None:
+    seed_projects(ledger)
+    table = french_file(loan(), study("Étude")).encode("cp1252")
+    claim = IdempotencyClaim(scope="admin", key="k", fingerprint="f")
+    first = run_import(ledger, SEED, table, dry_run=False, idempotency=claim)
+
+    replayed = ledger.execute_batch(SEED, [], idempotency=claim, notes={"encoding": "other"})
+
+    assert not first.replayed
+    assert replayed.replayed
+    assert replayed.notes == {
+        "encoding": "windows-1252",
+        "separator": ";",
+        "decimal_mark": ",",
+        "date_format": "DD/MM/YYYY",
+    }
