@@ -120,6 +120,26 @@ def separator(header_line: str) -> str:
     return ";" if semicolons else ","
 
 
+def without_empty_columns(
+    header: list[str], records: list[tuple[int, list[str]]]
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The table without the unnamed, empty columns a spreadsheet may leave at its right end
+    (`a;b;c;;` when cells right of the table were once formatted)."""
+    width = len(header)
+    while (
+        width
+        and not header[width - 1]
+        and all(
+            not record[width - 1].strip() for _, record in records if len(record) == len(header)
+        )
+    ):
+        width -= 1
+    if width == len(header):
+        return header, records
+    trimmed = [(line, r[:width] if len(r) == len(header) else r) for line, r in records]
+    return header[:width], trimmed
+
+
 @dataclass(frozen=True, slots=True)
 class Number:
     """A number read from a cell: plain ASCII decimal text, and the decimal mark it used."""

@@ -28,6 +28,7 @@ from api.csv_cells import (
     read_number,
     separator,
     shown,
+    without_empty_columns,
 )
 from domain.application import Ledger
 from domain.commands import GrantLoan, InvestEquity, LaunchStudy, NewCommitment
@@ -166,6 +167,7 @@ def read_table(data: bytes) -> Table:
         records = [(reader.line_num, record) for record in reader if any(c.strip() for c in record)]
     except csv.Error as error:
         raise InvalidValueError("file", f"line {reader.line_num}: {error}") from None
+    header, records = without_empty_columns(header, records)
     _check_header(header)
     if not records:
         raise InvalidValueError("file", "holds no rows under its header")
@@ -179,7 +181,9 @@ def _check_header(header: list[str]) -> None:
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
         raise InvalidValueError(
-            "file", f"unknown columns {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}"
+            "file",
+            f"unknown columns {', '.join(name or '(unnamed)' for name in unknown)}; "
+            f"the columns are {', '.join(COLUMNS)}",
         )
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:

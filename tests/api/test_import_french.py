@@ -420,3 +420,25 @@ def test_the_notes_of_a_keyed_batch_are_kept_with_its_record_and_given_back(
         "decimal_mark": ",",
         "date_format": "DD/MM/YYYY",
     }
+
+
+def test_unnamed_empty_columns_a_spreadsheet_leaves_at_the_right_are_ignored(
+    client: TestClient, tokens: dict[str, str], projects: dict[str, UUID], api_ledger: Ledger
+) -> None:
+    data = french_file(loan() + ";;", study("Étude") + ";;", header=HEADER + ";;")
+
+    response = post(client, tokens["admin"], data.encode("cp1252"))
+
+    assert response.status_code == 201, response.text
+    assert len(amounts(api_ledger, projects["hdf"])) == 2
+
+
+def test_an_unnamed_column_holding_something_is_refused(
+    client: TestClient, tokens: dict[str, str], projects: dict[str, UUID]
+) -> None:
+    data = french_file(loan() + ";x", header=HEADER + ";")
+
+    response = post(client, tokens["admin"], data.encode("cp1252"))
+
+    assert response.status_code == 422
+    assert "unknown columns (unnamed)" in response.json()["detail"]
