@@ -326,6 +326,7 @@ def import_commitments(
         err.print(f"{report.refused} of {len(report.rows)} rows refused: nothing recorded.")
         raise typer.Exit(code=1)
     err.print(
+        f"Read as {report.encoding}, fields separated by {report.separator!r}: "
         f"{report.accepted} rows {'checked' if dry_run else 'recorded'}, "
         f"{report.already_recorded} already recorded"
         + ("." if report.position is None else f"; log position {report.position}.")

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.csv_cells import Encoding
 from api.csv_rows import RECORD, Refusal, Row, RowReader, read_table
 from domain.application import Ledger
 from domain.commands import (
@@ -51,6 +52,15 @@ class ImportReport(BaseModel):
     already_recorded: int
     refused: int
     position: int | None = None
+    # How the file was read (absent from a replay of an import recorded before they were said).
+    encoding: Encoding | None = Field(default=None, description="How the file's bytes were read.")
+    separator: str | None = Field(
+        default=None, description="The field separator read from the header line."
+    )
+    decimal_mark: str | None = Field(
+        default=None, description="The decimal mark of the file's numbers, if any has decimals."
+    )
+    date_format: str | None = Field(default=None, description="DD/MM/YYYY or YYYY-MM-DD.")
     # Said by the Idempotent-Replayed header, not in the body: a replay repeats the body.
     replayed: bool = Field(default=False, exclude=True)
 
@@ -101,15 +111,26 @@ def run_import(
         read.append(reader.row(line, record))
         if progress is not None:
             progress(done, len(table.records))
+    reader.styles.check()
     rows = [r for r in read if isinstance(r, Row)]
     unreadable = len(rows) < len(read)
+    reading = {
+        "encoding": str(table.encoding),
+        "separator": table.delimiter,
+        "decimal_mark": reader.styles.decimal_mark,
+        "date_format": reader.styles.date_format,
+    }
+    said = {name: value for name, value in reading.items() if value is not None}
     outcome = ledger.execute_batch(
         actor,
         [command(row) for row in rows],
         # Rows that could not be read still have every other row checked, but nothing saved.
         dry_run=dry_run or unreadable,
         idempotency=None if dry_run else idempotency,
+        notes=said,
     )
+    # A replay says again what the first answer said.
+    said = (outcome.notes or {}) if outcome.replayed else said
     index = {row.line: i for i, row in enumerate(rows)}
     reports: list[RowReport] = []
     for item in read:
@@ -131,7 +152,7 @@ def run_import(
                 status=status,
                 project_id=item.project_id,
                 commitment_id=item.commitment_id,
-                reason=None if refusal is None else refusal.detail,
+                reason=None if refusal is None else reader.reason(item, refusal),
             )
         )
     return ImportReport(
@@ -142,4 +163,8 @@ def run_import(
         refused=sum(r.status is RowStatus.REFUSED for r in reports),
         position=outcome.position,
         replayed=outcome.replayed,
+        encoding=Encoding(said["encoding"]) if "encoding" in said else None,
+        separator=said.get("separator"),
+        decimal_mark=said.get("decimal_mark"),
+        date_format=said.get("date_format"),
     )

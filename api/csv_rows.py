@@ -13,17 +13,29 @@ import io
 import re
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from api.csv_cells import (
+    CellError,
+    Encoding,
+    Styles,
+    decode,
+    read_date,
+    read_number,
+    separator,
+    shown,
+    without_empty_columns,
+)
 from domain.application import Ledger
 from domain.commands import GrantLoan, InvestEquity, LaunchStudy, NewCommitment
 from domain.errors import DomainError, InvalidValueError
 from domain.reference import Instrument
 from domain.reference import directorate as find_directorate
+from domain.values import money, quantity
 
 # The command of each instrument, and the name of its date field.
 RECORD: dict[Instrument, tuple[type[NewCommitment], str]] = {
@@ -89,10 +101,10 @@ TEXT_COLUMNS = (
 )
 # What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Dates and whole numbers in ASCII digits only: isdigit() and int() also take "١٢" or "²".
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Whole numbers in ASCII digits only: isdigit() and int() also take "١٢" or "²".
 WHOLE = re.compile(r"[0-9]{1,4}")
-SNIFF_BYTES = 4096
+# The ledger's fields that a column gives under another name.
+FIELD_COLUMNS = {"granted_on": "date", "invested_on": "date", "launched_on": "date"}
 
 
 def looks_like_formula(value: str) -> bool:
@@ -108,10 +120,12 @@ class Row:
     project_id: UUID
     commitment_id: UUID
     instrument: Instrument
-    amount: str
+    amount: Decimal
     on: date
     directorate: str | None
     details: dict[str, Any]
+    # The cells as typed, by column: errors the ledger finds quote them.
+    typed: dict[str, str] = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,47 +138,52 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The file's records under its header, with their line numbers."""
+    """The file's records under its header, with their line numbers, and how it was read."""
 
     header: list[str]
     records: list[tuple[int, list[str]]]
     delimiter: str
     digest: str
+    encoding: Encoding = Encoding.UTF8
+
+    def column(self, name: str, typed: dict[str, str]) -> str:
+        """A cell named in an error: its column's number and name, and the cell as typed."""
+        if name not in self.header:
+            return f"{name} (the file has no such column)"
+        return f"column {self.header.index(name) + 1} ({name}) {shown(typed.get(name, ''))}"
 
 
 def read_table(data: bytes) -> Table:
-    """Decode and split a CSV file: UTF-8 (a BOM is allowed), `,` or `;`, a header row first."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InvalidValueError("file", f"is not UTF-8 text (byte {error.start})") from None
+    """Decode and split a CSV file: UTF-8 (a BOM is allowed) or Windows-1252, `,` or `;`."""
+    text, encoding = decode(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     header_line = text.lstrip("\n").split("\n", 1)[0]
     if not header_line.strip():
         raise InvalidValueError("file", "is empty: its first line must name the columns")
-    try:
-        delimiter = csv.Sniffer().sniff(header_line[:SNIFF_BYTES], delimiters=",;").delimiter
-    except csv.Error:
-        delimiter = ","
+    delimiter = separator(header_line)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = [name.strip().lower() for name in next(reader)]
         records = [(reader.line_num, record) for record in reader if any(c.strip() for c in record)]
     except csv.Error as error:
         raise InvalidValueError("file", f"line {reader.line_num}: {error}") from None
+    header, records = without_empty_columns(header, records)
     _check_header(header)
     if not records:
         raise InvalidValueError("file", "holds no rows under its header")
-    # The file's identity ignores a BOM and line endings: a re-saved file stays the same file.
+    # The file's identity ignores its encoding, a BOM and line endings: a re-saved file stays
+    # the same file.
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return Table(header, records, delimiter, digest)
+    return Table(header, records, delimiter, digest, encoding)
 
 
 def _check_header(header: list[str]) -> None:
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
         raise InvalidValueError(
-            "file", f"unknown columns {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}"
+            "file",
+            f"unknown columns {', '.join(name or '(unnamed)' for name in unknown)}; "
+            f"the columns are {', '.join(COLUMNS)}",
         )
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
@@ -182,67 +201,99 @@ def commitment_id_for(digest: str, line: int) -> UUID:
 
 
 class RowReader:
-    """Reads the rows of one file, resolving project references once each."""
+    """Reads the rows of one file, resolving project references once each.
+
+    Every problem with a cell names its column (number and name) and quotes the cell as typed;
+    `styles` keeps the decimal marks and date formats the file uses.
+    """
 
     def __init__(self, ledger: Ledger, table: Table) -> None:
         self.ledger = ledger
         self.table = table
         self.references: dict[tuple[str, str], UUID | None] = {}
+        self.styles = Styles()
 
     def row(self, line: int, record: list[str]) -> Row | Refusal:
         header = self.table.header
         if len(record) != len(header):
-            return Refusal(line, f"has {len(record)} fields where the header names {len(header)}")
-        cells = {name: value.strip() for name, value in zip(header, record, strict=True)}
+            return Refusal(
+                line,
+                f"has {len(record)} fields where the header names {len(header)} "
+                f"(fields are separated by {self.table.delimiter!r})",
+            )
+        typed = dict(zip(header, record, strict=True))
+        cells = {name: value.strip() for name, value in typed.items()}
         problems: list[str] = []
 
         def cell(name: str) -> str | None:
             return cells.get(name) or None
 
-        project_id = self._project(cell, problems)
-        instrument = self._instrument(cell("instrument"), problems)
-        commitment_id = self._commitment_id(cell("commitment_id"), line, problems)
-        on = self._date(cell("date"), problems)
-        if cell("amount") is None:
-            problems.append("amount is required")
+        def where(name: str) -> str:
+            return self.table.column(name, typed)
+
+        project_id = self._project(cell, where, problems)
+        instrument = self._instrument(cell("instrument"), where, problems)
+        commitment_id = self._commitment_id(cell("commitment_id"), line, where, problems)
+        on = self._date(cell("date"), line, where, problems)
+        amount = self._amount(cell("amount"), line, where, problems)
         problems.extend(
-            f"{name} {value[:40]!r} would be read as a formula by a spreadsheet: "
+            f"{where(name)} would be read as a formula by a spreadsheet: "
             "it must not begin with =, +, - or @"
             for name in TEXT_COLUMNS
             if (value := cells.get(name)) and looks_like_formula(value)
         )
-        details = self._details(cell, instrument, problems)
-        if problems or not (project_id and instrument and commitment_id and on):
+        details = self._details(cell, instrument, line, where, problems)
+        if (
+            problems
+            or project_id is None
+            or instrument is None
+            or commitment_id is None
+            or on is None
+            or amount is None
+        ):
             return Refusal(line, "; ".join(problems))
         return Row(
             line=line,
             project_id=project_id,
             commitment_id=commitment_id,
             instrument=instrument,
-            amount=self._decimal(cells["amount"]),
+            amount=amount,
             on=on,
             directorate=cell("directorate"),
             details=details,
+            typed=typed,
         )
 
-    def _project(self, cell: Callable[[str], str | None], problems: list[str]) -> UUID | None:
+    def reason(self, row: Row, error: DomainError) -> str:
+        """The ledger's refusal of a row, quoting the cell it is about as typed."""
+        name = error.field if isinstance(error, InvalidValueError) else error.detail.split(" ")[0]
+        column = FIELD_COLUMNS.get(name, name)
+        if column not in self.table.header:
+            return error.detail
+        return f"{self.table.column(column, row.typed)}: {_without_field(error)}"
+
+    def _project(
+        self, cell: Callable[[str], str | None], where: Callable[[str], str], problems: list[str]
+    ) -> UUID | None:
         reference, given_id, directorate = (
             cell("project_reference"),
             cell("project_id"),
             cell("directorate"),
         )
         if given_id is not None and reference is None:
-            return _uuid(given_id, "project_id", problems)
+            return _uuid(given_id, where("project_id"), problems)
         if reference is None or given_id is not None:
             problems.append("give either project_reference or project_id")
             return None
         if directorate is None:
-            problems.append("a project_reference needs its directorate")
+            problems.append(
+                f"{where('project_reference')}: a project_reference needs its directorate"
+            )
             return None
         try:
             find_directorate(directorate)
         except DomainError as error:
-            problems.append(error.detail)
+            problems.append(f"{where('directorate')}: {error.detail}")
             return None
         key = (directorate, reference)
         if key not in self.references:
@@ -250,71 +301,114 @@ class RowReader:
         found = self.references[key]
         if found is None:
             problems.append(
-                f"no project has reference {reference!r} in directorate {directorate!r}"
+                f"{where('project_reference')}: no project has this reference "
+                f"in directorate {directorate!r}"
             )
         return found
 
     @staticmethod
-    def _instrument(value: str | None, problems: list[str]) -> Instrument | None:
+    def _instrument(
+        value: str | None, where: Callable[[str], str], problems: list[str]
+    ) -> Instrument | None:
         try:
             return Instrument((value or "").lower())
         except ValueError:
-            problems.append(f"instrument must be loan, equity or study, not {value!r}")
+            problems.append(f"{where('instrument')}: instrument must be loan, equity or study")
             return None
 
-    def _commitment_id(self, value: str | None, line: int, problems: list[str]) -> UUID | None:
+    def _commitment_id(
+        self, value: str | None, line: int, where: Callable[[str], str], problems: list[str]
+    ) -> UUID | None:
         if value is None:
             return commitment_id_for(self.table.digest, line)
-        return _uuid(value, "commitment_id", problems)
+        return _uuid(value, where("commitment_id"), problems)
 
-    @staticmethod
-    def _date(value: str | None, problems: list[str]) -> date | None:
+    def _date(
+        self, value: str | None, line: int, where: Callable[[str], str], problems: list[str]
+    ) -> date | None:
         if value is None:
-            problems.append("date is required")
+            problems.append(f"{where('date')}: date is required")
             return None
         try:
-            if ISO_DATE.fullmatch(value):
-                return date.fromisoformat(value)
-        except ValueError:
-            pass
-        problems.append(f"date must be a day written YYYY-MM-DD, not {value!r}")
-        return None
+            on, style = read_date(value)
+        except CellError as error:
+            problems.append(f"{where('date')}: {error}")
+            return None
+        self.styles.date(style, f"line {line}, {where('date')}")
+        return on
+
+    def _amount(
+        self, value: str | None, line: int, where: Callable[[str], str], problems: list[str]
+    ) -> Decimal | None:
+        if value is None:
+            problems.append(f"{where('amount')}: amount is required")
+            return None
+        return self._number(value, "amount", line, where, problems)
+
+    def _number(
+        self,
+        value: str,
+        name: str,
+        line: int,
+        where: Callable[[str], str],
+        problems: list[str],
+    ) -> Decimal | None:
+        # Amounts are read with their thousands separators; percentages (at most 100) have none.
+        amount = name == "amount"
+        try:
+            number = read_number(value, thousands=amount)
+            read = money(number.text, name) if amount else quantity(number.text, name)
+        except CellError as error:
+            problems.append(f"{where(name)}: {error}")
+            return None
+        except InvalidValueError as error:
+            problems.append(f"{where(name)}: {_without_field(error)}")
+            return None
+        self.styles.number(number, f"line {line}, {where(name)}")
+        return read
 
     def _details(
         self,
         cell: Callable[[str], str | None],
         instrument: Instrument | None,
+        line: int,
+        where: Callable[[str], str],
         problems: list[str],
     ) -> dict[str, Any]:
         if instrument is None:
             return {}
         for name, owner in INSTRUMENT_COLUMNS.items():
             if owner is not instrument and cell(name) is not None:
-                problems.append(f"{name} applies to {owner} rows only")
+                problems.append(f"{where(name)}: {name} applies to {owner} rows only")
         details: dict[str, Any] = {}
         for name, detail in DETAILS[instrument].items():
             value = cell(name)
             if detail.kind is int:
                 whole = value is not None and WHOLE.fullmatch(value) is not None
-                if not whole:
-                    problems.append(f"{name} must be a whole number")
+                if value is None:
+                    problems.append(f"{where(name)}: {name} is required, a whole number")
+                elif not whole:
+                    problems.append(f"{where(name)}: {name} must be a whole number")
                 details[name] = int(value) if value and whole else 0
             elif detail.kind is Decimal:
-                details[name] = None if value is None else self._decimal(value)
+                details[name] = (
+                    None if value is None else self._number(value, name, line, where, problems)
+                )
             else:
                 details[name] = value or (None if detail.optional else "")
         return details
 
-    def _decimal(self, value: str) -> str:
-        # In a `;` file a decimal comma is the French way of writing 1234,56.
-        if self.table.delimiter == ";" and "," in value and "." not in value:
-            return value.replace(",", ".")
-        return value
+
+def _without_field(error: DomainError) -> str:
+    """A refusal's reason without the field it names (the column is named beside it)."""
+    if isinstance(error, InvalidValueError):
+        return error.detail.removeprefix(f"{error.field}: ")
+    return error.detail
 
 
-def _uuid(value: str, column: str, problems: list[str]) -> UUID | None:
+def _uuid(value: str, where: str, problems: list[str]) -> UUID | None:
     try:
         return UUID(value)
     except ValueError:
-        problems.append(f"{column} {value!r} is not a UUID")
+        problems.append(f"{where}: is not a UUID")
         return None

@@ -109,12 +109,15 @@ class Ledger(Application[UUID]):
         *,
         dry_run: bool = False,
         idempotency: IdempotencyClaim | None = None,
+        notes: dict[str, str] | None = None,
     ) -> BatchOutcome:
         """Run commands on projects, each project loaded once; save all in one transaction.
 
         Every command runs, in order, on the projects as the earlier commands left them, so
         every refusal is reported; a command whose change is already recorded is `unchanged`.
-        Nothing is saved if any command is refused, or on a dry run.
+        Nothing is saved if any command is refused, or on a dry run. `notes` (what the answer
+        says beside the outcome) are kept with the idempotency record and given back on a
+        replay.
         """
         for _ in range(MAX_ATTEMPTS):
             if not dry_run and (replayed := self._replayed_batch(idempotency)) is not None:
@@ -130,7 +133,7 @@ class Ledger(Application[UUID]):
             aggregates: list[Aggregate] = [p for p in projects if p.pending_events]
             if idempotency is not None:
                 aggregates.append(
-                    IdempotencyRecord.record(idempotency, unchanged=sorted(unchanged))
+                    IdempotencyRecord.record(idempotency, unchanged=sorted(unchanged), notes=notes)
                 )
             if not aggregates:
                 return BatchOutcome({}, frozenset(unchanged), self.head_position())
@@ -379,7 +382,11 @@ class Ledger(Application[UUID]):
         if record is None:
             return None
         return BatchOutcome(
-            {}, frozenset(record.unchanged), self._recorded_position(record), replayed=True
+            {},
+            frozenset(record.unchanged),
+            self._recorded_position(record),
+            replayed=True,
+            notes=record.notes,
         )
 
     def _save(self, actor: Actor, *aggregates: Aggregate) -> list[Recording[UUID]]:

@@ -102,6 +102,9 @@ class IdempotencyRecord(Aggregate):
         aggregate_version: int | None
         commitment_id: UUID | None
         unchanged: list[int]
+        # What the first answer said beside the outcome (how an imported file was read), to
+        # say it again; None in records written before it was kept.
+        notes: dict[str, str] | None = None
 
     @staticmethod
     def key(scope: str, key: str) -> UUID:
@@ -118,6 +121,7 @@ class IdempotencyRecord(Aggregate):
         aggregate_version: int | None,
         commitment_id: UUID | None,
         unchanged: list[int],
+        notes: dict[str, str] | None = None,
     ) -> None:
         self.scope = scope
         self.idempotency_key = key
@@ -126,6 +130,7 @@ class IdempotencyRecord(Aggregate):
         self.aggregate_version = aggregate_version
         self.commitment_id = commitment_id
         self.unchanged = unchanged
+        self.notes = notes
 
     @classmethod
     def record(
@@ -136,6 +141,7 @@ class IdempotencyRecord(Aggregate):
         version: int | None = None,
         commitment_id: UUID | None = None,
         unchanged: list[int] | None = None,
+        notes: dict[str, str] | None = None,
     ) -> IdempotencyRecord:
         """Record the outcome of a keyed request: the aggregate written and its new version."""
         return cls._create(
@@ -148,4 +154,5 @@ class IdempotencyRecord(Aggregate):
             aggregate_version=version,
             commitment_id=commitment_id,
             unchanged=unchanged or [],
+            notes=notes,
         )

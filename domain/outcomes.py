@@ -46,6 +46,8 @@ class BatchOutcome:
     unchanged: frozenset[int]
     position: int | None
     replayed: bool = False
+    # On a replay, the notes kept with the idempotency record (None if none were kept).
+    notes: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,7 +203,7 @@ def test_importing_the_same_file_again_reports_every_row_already_recorded(
         (",not-a-uuid,,loan,1000.00,2024-03-01,12,", "not a UUID"),
         ("HDF-2024-0001,,nowhere,loan,1000.00,2024-03-01,12,", "unknown directorate"),
         ("HDF-2024-0001,,hauts_de_france,grant,1000.00,2024-03-01,12,", "loan, equity or study"),
-        ("HDF-2024-0001,,hauts_de_france,loan,1000.00,01/03/2024,12,", "YYYY-MM-DD"),
+        ("HDF-2024-0001,,hauts_de_france,loan,1000.00,2024/03/01,12,", "YYYY-MM-DD"),
         ("HDF-2024-0001,,hauts_de_france,loan,1000.00,2024-03-01,,", "duration_months"),
         ("HDF-2024-0001,,hauts_de_france,loan,1000.00,2024-03-01,12,Étude", "study rows only"),
         ("HDF-2024-0001,,hauts_de_france,study,1000.00,2024-03-01,,", "subject"),
@@ -313,7 +313,7 @@ def test_two_rows_under_one_commitment_id_are_refused(
         (b"project_reference,directorate,instrument,amount,date\n", "no rows"),
         (b"project_reference,directorate,instrument,amount,when\nX,Y,loan,1,2024-01-01\n", "when"),
         (b"directorate,instrument,amount,date\nhauts_de_france,loan,1,2024-01-01\n", "missing"),
-        (b"project_id,instrument,amount,date\n\xff\xfe,loan,1,2024-01-01\n", "UTF-8"),
+        (b"project_id,instrument,amount,date\n\x81,loan,1,2024-01-01\n", "UTF-8"),
     ],
 )
 def test_a_file_that_cannot_be_read_as_a_table_of_commitments_is_422(
