@@ -144,6 +144,7 @@ if TYPE_CHECKING:
     RepaymentIn = Body
     CancellationIn = Body
     AmountCorrectionIn = Body
+    VoidingIn = Body
     IndicatorIn = Body
     MeasurementIn = Body
     ClosureIn = Body
@@ -162,6 +163,7 @@ else:
     AmountCorrectionIn = body_of(
         commands.CorrectCommitmentAmount, "AmountCorrectionIn", path=COMMITMENT
     )
+    VoidingIn = body_of(commands.VoidCommitment, "VoidingIn", path=COMMITMENT)
     IndicatorIn = body_of(commands.SetIndicator, "IndicatorIn", path=PROJECT)
     MeasurementIn = body_of(commands.Measure, "MeasurementIn", path=(*PROJECT, "indicator"))
     ClosureIn = body_of(commands.CloseProject, "ClosureIn", path=PROJECT)
@@ -198,6 +200,7 @@ BODIES: dict[type[Command], type[Body]] = {
     commands.RecordRepayment: RepaymentIn,
     commands.CancelCommitment: CancellationIn,
     commands.CorrectCommitmentAmount: AmountCorrectionIn,
+    commands.VoidCommitment: VoidingIn,
     commands.SetIndicator: IndicatorIn,
     commands.Measure: MeasurementIn,
     commands.CompleteProject: ClosureIn,

@@ -265,6 +265,15 @@ class CorrectCommitmentAmount(ProjectCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VoidCommitment(ProjectCommand):
+    """Void a commitment recorded in error, with its movements (CommitmentVoided)."""
+
+    method = "void_commitment"
+    commitment_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SetIndicator(ProjectCommand):
     """Set (or reset) an impact indicator with its target (ImpactIndicatorSet)."""
 
@@ -366,6 +375,7 @@ WRITES: tuple[type[Command], ...] = (
     RecordRepayment,
     CancelCommitment,
     CorrectCommitmentAmount,
+    VoidCommitment,
     SetIndicator,
     Measure,
     CompleteProject,

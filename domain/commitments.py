@@ -67,6 +67,7 @@ class _Project(Protocol):
     """What the rules use of the `Project` they are mixed into: its state and event methods."""
 
     commitments: dict[UUID, Commitment]
+    voided: dict[UUID, Commitment]
     identified_on: date
 
     def _require_open(self) -> None: ...
@@ -128,7 +129,7 @@ class CommitmentRules:
     ) -> None:
         """Grant a loan: commits its amount at the grant date."""
         self._require_open()
-        _require_new(self.commitments, commitment_id)
+        _require_new(self, commitment_id)
         if (
             isinstance(duration_months, bool)
             or not isinstance(duration_months, int)
@@ -158,7 +159,7 @@ class CommitmentRules:
     ) -> None:
         """Take an equity stake: commits its amount at the investment date."""
         self._require_open()
-        _require_new(self.commitments, commitment_id)
+        _require_new(self, commitment_id)
         stake = None if stake_percent is None else quantity(stake_percent, "stake_percent")
         if stake is not None and not 0 < stake <= 100:
             raise InvalidValueError("stake_percent", "must be above 0 and at most 100")
@@ -181,7 +182,7 @@ class CommitmentRules:
     ) -> None:
         """Launch an engineering study: commits its budget at the launch date."""
         self._require_open()
-        _require_new(self.commitments, commitment_id)
+        _require_new(self, commitment_id)
         self._launch_study(
             commitment_id=commitment_id,
             amount=money(amount),
@@ -288,7 +289,9 @@ class CommitmentRules:
         )
 
     def commitment(self: _Project, commitment_id: UUID) -> Commitment:
-        """Return a commitment, or raise NotFoundError."""
+        """Return a commitment, or raise NotFoundError (BusinessRuleError once voided)."""
+        if commitment_id in self.voided:
+            raise BusinessRuleError(f"commitment {commitment_id} was voided (recorded in error)")
         try:
             return self.commitments[commitment_id]
         except KeyError:
@@ -302,8 +305,8 @@ class CommitmentRules:
 # Checks shared by the commands ------------------------------------------------------------
 
 
-def _require_new(commitments: Mapping[UUID, Commitment], commitment_id: UUID) -> None:
-    if commitment_id in commitments:
+def _require_new(project: _Project, commitment_id: UUID) -> None:
+    if commitment_id in project.commitments or commitment_id in project.voided:
         raise DuplicateCommitmentError(f"commitment {commitment_id} already exists")
 
 

@@ -19,6 +19,7 @@ from domain.reference import directorate as find_directorate
 from domain.reference import programme as check_programme
 from domain.reference import theme as check_theme
 from domain.reference.territories import TerritoryLevel, load_territories
+from domain.undo import UndoRules
 from domain.values import ProjectStatus, effective_date, money, text
 
 
@@ -34,7 +35,7 @@ def check_territory_in_directorate(territory: str, directorate_code: str) -> Non
         )
 
 
-class Project(CommitmentRules, IndicatorRules, Aggregate):
+class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
     """A territorial project: identified by a directorate, funded by commitments.
 
     The commitment and indicator commands come from the mixins; every event class and
@@ -112,6 +113,17 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
         amount: Decimal
         reason: str
 
+    class CommitmentVoided(Event):
+        """A commitment recorded in error: it and its movements leave every figure."""
+
+        commitment_id: UUID
+        reason: str
+        # What it left, for the read models: its amount and the money moved under it.
+        amount: Decimal
+        cancelled: Decimal
+        disbursed: Decimal
+        repaid: Decimal
+
     class ProjectLinkedToConvention(Event):
         convention_id: UUID
 
@@ -157,6 +169,7 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
         self.status = ProjectStatus.ACTIVE
         self.closed_on: date | None = None
         self.commitments: dict[UUID, Commitment] = {}
+        self.voided: dict[UUID, Commitment] = {}
         self.indicators: dict[str, Indicator] = {}
         self.conventions: list[UUID] = []
 
@@ -171,6 +184,7 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
         state = dict(self.__dict__)
         state["_pending_events"] = list(self._pending_events)
         state["commitments"] = dict(self.commitments)
+        state["voided"] = dict(self.voided)
         state["indicators"] = {
             key: replace(indicator, measurements=list(indicator.measurements))
             for key, indicator in self.indicators.items()
@@ -392,6 +406,18 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
     @event(CommitmentAmountCorrected)
     def _correct_commitment_amount(self, commitment_id: UUID, amount: Decimal, reason: str) -> None:  # noqa: ARG002
         self._change_commitment(commitment_id, amount=amount)
+
+    @event(CommitmentVoided)
+    def _void_commitment(
+        self,
+        commitment_id: UUID,
+        reason: str,  # noqa: ARG002
+        amount: Decimal,  # noqa: ARG002
+        cancelled: Decimal,  # noqa: ARG002
+        disbursed: Decimal,  # noqa: ARG002
+        repaid: Decimal,  # noqa: ARG002
+    ) -> None:
+        self.voided[commitment_id] = self.commitments.pop(commitment_id)
 
     @event(ProjectLinkedToConvention)
     def _link_to_convention(self, convention_id: UUID) -> None:

@@ -127,6 +127,7 @@ ROUTE_NAMES: dict[type[Command], str] = {
     commands.RecordRepayment: "record_repayment",
     commands.CancelCommitment: "cancel_commitment",
     commands.CorrectCommitmentAmount: "correct_commitment_amount",
+    commands.VoidCommitment: "void_commitment",
     commands.SetIndicator: "set_indicator",
     commands.Measure: "measure",
     commands.CompleteProject: "complete_project",
@@ -190,6 +191,13 @@ ROUTES: list[tuple[str, type[Command], Answer, Mapping[str, type], str]] = [
     (
         "/projects/{project_id}/commitments/{commitment_id}/corrections",
         commands.CorrectCommitmentAmount,
+        CommitmentWritten,
+        COMMITMENT,
+        "commitments",
+    ),
+    (
+        "/projects/{project_id}/commitments/{commitment_id}/voiding",
+        commands.VoidCommitment,
         CommitmentWritten,
         COMMITMENT,
         "commitments",

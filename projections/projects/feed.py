@@ -216,6 +216,18 @@ class ProjectsPage:
         row["committed"] += amount - self.commitments.get(cid, pid).amount
         self.commitments.set_amount(cid, pid, amount)
 
+    def _voided(self, row: Row, change: Change) -> None:
+        # Recorded in error: the commitment and what moved under it leave the figures.
+        commitment = self.commitments.remove(change.commitment, change.aggregate_id)
+        data = change.data
+        disbursed, repaid = cents(data["disbursed"]), cents(data["repaid"])
+        row["committed"] -= commitment.amount
+        row["commitments"] -= 1
+        row["cancelled"] -= cents(data["cancelled"])
+        row["disbursed"] -= disbursed
+        row["repaid"] -= repaid
+        row["outstanding"] -= (disbursed if commitment.instrument == "loan" else 0) - repaid
+
     def _details_corrected(self, row: Row, change: Change) -> None:
         data = change.data
         cleared = data.get("cleared") or ()
@@ -287,6 +299,13 @@ class ProjectsPage:
         cid = change.commitment
         self.commitments.set_amount(cid, change.aggregate_id, cents(change.data["amount"]))
         return None
+
+    def _voided_in_bulk(self, change: Change) -> Moved | None:
+        # The commitment no longer counts; the moves under it, joined to no commitment, count
+        # as disbursed but not outstanding: this move takes back what they moved.
+        self.commitments.remove(change.commitment, change.aggregate_id)
+        data = change.data
+        return None, -cents(data["cancelled"]), -cents(data["disbursed"]), -cents(data["repaid"])
 
     def _details_in_bulk(self, change: Change) -> Moved | None:
         self._apply_project(change)
@@ -391,6 +410,7 @@ ON_PROJECT_EVENT: dict[str, Callable[[ProjectsPage, Row, Change], None]] = {
     "LoanRepaid": ProjectsPage._repaid,
     "CommitmentCancelled": ProjectsPage._cancelled,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected,
+    "CommitmentVoided": ProjectsPage._voided,
     "ProjectDetailsCorrected": ProjectsPage._details_corrected,
     "ProjectLinkedToConvention": ProjectsPage._linked,
     "ProjectCompleted": ProjectsPage._completed,
@@ -407,6 +427,7 @@ ON_PROJECT_EVENT_IN_BULK: dict[str, Callable[[ProjectsPage, Change], Moved | Non
     "LoanRepaid": ProjectsPage._repaid_in_bulk,
     "CommitmentCancelled": ProjectsPage._cancelled_in_bulk,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected_in_bulk,
+    "CommitmentVoided": ProjectsPage._voided_in_bulk,
     **dict.fromkeys(DETAILS_CHANGED, ProjectsPage._details_in_bulk),
     "ProjectLinkedToConvention": ProjectsPage._linked_in_bulk,
 }

@@ -43,6 +43,7 @@ from projections.totals.dimensions import (
 )
 from projections.totals.moves import move_facts
 from projections.totals.tables import FACT_COLUMNS, FACT_TYPES, MEASURES, PROJECT_DIMENSIONS
+from projections.totals.voids import remove_commitment_facts
 
 # Positions of the measures in a measures tuple (the order of MEASURES).
 COMMITTED, CANCELLED, DISBURSED, REPAID, OUTSTANDING, ESTIMATED_COST, PROJECTS, COMMITMENTS = range(
@@ -220,6 +221,12 @@ class TotalsPage:
             delta,
         )
 
+    def _voided(self, change: Change) -> None:
+        # Recorded in error: the commitment and its movements leave every figure, at every date.
+        self.commitments.remove(change.commitment, change.aggregate_id)
+        self.flush()
+        remove_commitment_facts(self, change.commitment)
+
     def _delivered(self, change: Change) -> None:
         # Moves no money, but only under a commitment of the project's own.
         self.commitments.get(change.commitment, change.aggregate_id)
@@ -380,5 +387,6 @@ ON_PROJECT_EVENT: dict[str, Callable[[TotalsPage, Change], None]] = {
     "CommitmentCancelled": TotalsPage._cancelled,
     "CommitmentAmountCorrected": TotalsPage._amount_corrected,
     "StudyDelivered": TotalsPage._delivered,
+    "CommitmentVoided": TotalsPage._voided,
 }
 TOPICS = frozenset(PROJECT_TOPIC + name for name in ON_PROJECT_EVENT)

@@ -40,6 +40,7 @@ from domain.commands import (
     InvestEquity,
     LaunchStudy,
     RecordRepayment,
+    VoidCommitment,
 )
 from domain.errors import DomainError
 from domain.indexes import CommitmentClaim
@@ -387,7 +388,21 @@ class LedgerMachine(RuleBasedStateMachine):
             lambda: self.ledger.execute(ACTOR, close(project_id=project_id, on=on))
         )
         if written is not None:
-            self.closed[project_id] = set(self.ledger.project(project_id).commitments)
+            self.closed[project_id] = recorded_commitments(self.ledger.project(project_id))
+
+    @rule(commitment=commitments, reason=mostly(st.just("saisie en double"), st.just("  ")))
+    def void(self, commitment: tuple[UUID, UUID], reason: str) -> None:
+        project_id, commitment_id = commitment
+        written = self.attempt(
+            lambda: self.ledger.execute(
+                ACTOR,
+                VoidCommitment(project_id=project_id, commitment_id=commitment_id, reason=reason),
+            )
+        )
+        if written is not None:
+            project = self.ledger.project(project_id)
+            assert commitment_id in project.voided
+            assert commitment_id not in project.commitments
 
     # Invariants ----------------------------------------------------------------------------
 
@@ -407,7 +422,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for project_id, commitments in self.closed.items():
             project = self.ledger.project(project_id)
             assert not project.is_open
-            assert set(project.commitments) == commitments
+            assert recorded_commitments(project) == commitments
 
     @invariant()
     def the_stored_events_rebuild_the_live_state(self) -> None:
@@ -436,6 +451,12 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ledger.close()
             if self.directory is not None:
                 shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def recorded_commitments(project: Project) -> set[UUID]:
+    """Every commitment ever recorded on a project, voided or not."""
+    assert not set(project.commitments) & set(project.voided)
+    return set(project.commitments) | set(project.voided)
 
 
 class SQLiteLedgerMachine(LedgerMachine):

@@ -33,6 +33,7 @@ from domain.commands import (
     LinkToConvention,
     RecordRepayment,
     SignConvention,
+    VoidCommitment,
 )
 from domain.project import Project
 from domain.reference import PROGRAMMES, Instrument
@@ -82,8 +83,9 @@ ADDITIVE = (
 # A step is (operation, a, b, c): small integers the interpreter maps onto a valid command
 # given the ledger's state at that moment, so that every generated sequence is valid.
 # Operations: 0 identify, 1 commit, 2 disburse, 3 repay, 4 cancel, 5 correct an amount,
-# 6 correct a project, 7 link to a convention, 8 close. Money moves most often.
-OPERATION_TABLE = (0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 6, 7, 7, 8)
+# 6 correct a project, 7 link to a convention, 8 close, 9 void a commitment recorded in
+# error. Money moves most often.
+OPERATION_TABLE = (0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 6, 7, 7, 8, 9)
 OPERATIONS = st.integers(0, len(OPERATION_TABLE) - 1).map(OPERATION_TABLE.__getitem__)
 STEPS = st.lists(
     st.tuples(
@@ -122,6 +124,7 @@ class Books:
             6: self.correct_project,
             7: self.link,
             8: self.close,
+            9: self.void,
         }
         actions[operation](project, b, c)
 
@@ -298,6 +301,16 @@ class Books:
                 ACTOR, LinkToConvention(convention_id=convention, project_id=project.id)
             )
 
+    def void(self, project: Project, b: int, c: int) -> None:  # noqa: ARG002
+        picked = self._pick(project, c, lambda k: k.amount)
+        if picked is not None:
+            self.ledger.execute(
+                ACTOR,
+                VoidCommitment(
+                    project_id=project.id, commitment_id=picked[0], reason="saisie en double"
+                ),
+            )
+
     def close(self, project: Project, b: int, c: int) -> None:
         if project.is_open:
             on = project.identified_on + timedelta(days=c % 1000)
@@ -367,10 +380,14 @@ def expected_groupings(
                 commitment.instrument.value,
                 {"committed": commitment.amount, "commitments": 1},
             )
-        # Movements count at their own dates: read them from the recorded events.
+        # Movements count at their own dates: read them from the recorded events. Those
+        # under a voided commitment count nowhere, as the commitment itself.
         instruments = {cid: k.instrument.value for cid, k in project.commitments.items()}
+        voided = set(project.voided)
         for event in ledger.project_events(project_id):
             data = event.data
+            if data.get("commitment_id") in voided:
+                continue
             if event.type == "FundsDisbursed":
                 loan = instruments[data["commitment_id"]] == "loan"
                 add(

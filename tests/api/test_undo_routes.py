@@ -1,0 +1,59 @@
+"""Undo routes: a commitment recorded in error voided, refusals stored nothing."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from domain.application import Ledger
+from tests.api import test_writes
+from tests.api.test_writes import World
+
+# The fixture of the write tests: a project with a disbursed loan, a study, a convention.
+world = test_writes.world
+VOIDING = "/v1/projects/{p}/commitments/{loan}/voiding"
+
+
+def test_voiding_a_commitment_removes_it_and_its_movements_from_the_project_s_figures(
+    client: TestClient,
+    tokens: dict[str, str],
+    world: World,
+) -> None:
+    response = client.post(
+        world.path(VOIDING),
+        json={"reason": "Saisi deux fois"},
+        headers={"Authorization": tokens["hdf"]},
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["commitment_id"] == str(world.loan)
+    read = client.get(f"/v1/projects/{world.project}", headers={"Authorization": tokens["viewer"]})
+    assert [c["commitment_id"] for c in read.json()["commitments"]] == [str(world.study)]
+
+
+def test_voiding_refuses_a_missing_reason_a_second_voiding_and_an_unknown_commitment(
+    client: TestClient,
+    tokens: dict[str, str],
+    world: World,
+    api_ledger: Ledger,
+) -> None:
+    auth = {"Authorization": tokens["hdf"]}
+    head = api_ledger.head_position()
+
+    missing = client.post(world.path(VOIDING), json={}, headers=auth)
+    blank = client.post(world.path(VOIDING), json={"reason": "  "}, headers=auth)
+    unknown = client.post(
+        f"/v1/projects/{world.project}/commitments/{world.convention}/voiding",
+        json={"reason": "erreur"},
+        headers=auth,
+    )
+
+    assert (missing.status_code, blank.status_code, unknown.status_code) == (422, 422, 404)
+    for refused in (missing, blank, unknown):
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert api_ledger.head_position() == head
+    assert (
+        client.post(world.path(VOIDING), json={"reason": "erreur"}, headers=auth).status_code == 201
+    )
+    again = client.post(world.path(VOIDING), json={"reason": "erreur"}, headers=auth)
+    assert again.status_code == 409
+    assert "voided" in again.json()["detail"]

@@ -1,0 +1,111 @@
+"""Undoing entries recorded in error: the read models count them nowhere, at no date."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from domain.application import Ledger
+from domain.commands import (
+    CancelCommitment,
+    Disburse,
+    InvestEquity,
+    RecordRepayment,
+    VoidCommitment,
+)
+from projections.db import ReadModelDatabase
+from projections.feed import catch_up
+from projections.generations import live_generation
+from projections.projects.queries import project_row
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS
+from tests.projections.test_catch_up import table_rows
+from tests.projections.test_totals import ACTOR, by, identify, loan
+
+
+def moved_loan(ledger: Ledger, project: UUID, amount: str, on: date) -> UUID:
+    """A loan with a disbursement, a repayment and a cancellation, each at its own date."""
+    commitment = loan(ledger, project, amount, on)
+    ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=project,
+            commitment_id=commitment,
+            amount="400.00",
+            disbursed_on=date(2024, 5, 3),
+        ),
+    )
+    ledger.execute(
+        ACTOR,
+        RecordRepayment(
+            project_id=project,
+            commitment_id=commitment,
+            principal="150.00",
+            repaid_on=date(2025, 1, 20),
+        ),
+    )
+    ledger.execute(
+        ACTOR,
+        CancelCommitment(
+            project_id=project,
+            commitment_id=commitment,
+            amount="100.00",
+            cancelled_on=date(2024, 7, 1),
+            reason="solde",
+        ),
+    )
+    return commitment
+
+
+def figures(db: ReadModelDatabase) -> tuple[dict[object, dict[str, object]], ...]:
+    """Every period's totals, by month and by year."""
+    return by(db, "month"), by(db, "year"), by(db, "instrument")
+
+
+def test_a_voided_commitment_and_its_movements_count_nowhere_at_any_date(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger, on=date(2023, 11, 6))
+    kept = loan(ledger, project, "700.00", date(2024, 2, 10))
+    ledger.execute(
+        ACTOR,
+        Disburse(
+            project_id=project, commitment_id=kept, amount="300.00", disbursed_on=date(2024, 5, 9)
+        ),
+    )
+    catch_up(ledger, read_db)
+    before = figures(read_db)
+    row_before = project_row(read_db, project)
+
+    # Recorded in error: a second loan (voided after the read models saw it) and an equity
+    # stake voided within the same page as its recording.
+    twice = moved_loan(ledger, project, "1000.00", date(2024, 2, 10))
+    catch_up(ledger, read_db)
+    assert by(read_db, "year")[2025]["repaid"] == Decimal("150.00")
+    stake = ledger.execute(
+        ACTOR, InvestEquity(project_id=project, amount="5000.00", invested_on=date(2026, 3, 1))
+    ).commitment_id
+    assert stake is not None
+    for commitment in (twice, stake):
+        ledger.execute(
+            ACTOR,
+            VoidCommitment(project_id=project, commitment_id=commitment, reason="saisi deux fois"),
+        )
+    catch_up(ledger, read_db)
+
+    assert figures(read_db) == before
+    row = project_row(read_db, project)
+    for field in ("committed", "cancelled", "disbursed", "repaid", "outstanding", "commitments"):
+        assert row[field] == row_before[field], field
+    assert row["version"] == ledger.project(project).version
+
+    # A rebuild in bulk gives the very same tables as the pages did.
+    page_by_page = {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    }
+    rebuild(ledger, read_db)
+    assert {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    } == page_by_page
+    assert figures(read_db) == before
