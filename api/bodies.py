@@ -145,6 +145,7 @@ if TYPE_CHECKING:
     CancellationIn = Body
     AmountCorrectionIn = Body
     VoidingIn = Body
+    ReversalIn = Body
     IndicatorIn = Body
     MeasurementIn = Body
     ClosureIn = Body
@@ -164,6 +165,7 @@ else:
         commands.CorrectCommitmentAmount, "AmountCorrectionIn", path=COMMITMENT
     )
     VoidingIn = body_of(commands.VoidCommitment, "VoidingIn", path=COMMITMENT)
+    ReversalIn = body_of(commands.ReverseDisbursement, "ReversalIn", path=(*COMMITMENT, "number"))
     IndicatorIn = body_of(commands.SetIndicator, "IndicatorIn", path=PROJECT)
     MeasurementIn = body_of(commands.Measure, "MeasurementIn", path=(*PROJECT, "indicator"))
     ClosureIn = body_of(commands.CloseProject, "ClosureIn", path=PROJECT)
@@ -201,6 +203,8 @@ BODIES: dict[type[Command], type[Body]] = {
     commands.CancelCommitment: CancellationIn,
     commands.CorrectCommitmentAmount: AmountCorrectionIn,
     commands.VoidCommitment: VoidingIn,
+    commands.ReverseDisbursement: ReversalIn,
+    commands.ReverseRepayment: ReversalIn,
     commands.SetIndicator: IndicatorIn,
     commands.Measure: MeasurementIn,
     commands.CompleteProject: ClosureIn,

@@ -274,6 +274,26 @@ class VoidCommitment(ProjectCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReverseDisbursement(ProjectCommand):
+    """Reverse a disbursement recorded in error, named by its number (DisbursementReversed)."""
+
+    method = "reverse_disbursement"
+    commitment_id: UUID
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReverseRepayment(ProjectCommand):
+    """Reverse a repayment recorded in error, named by its number (RepaymentReversed)."""
+
+    method = "reverse_repayment"
+    commitment_id: UUID
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SetIndicator(ProjectCommand):
     """Set (or reset) an impact indicator with its target (ImpactIndicatorSet)."""
 
@@ -376,6 +396,8 @@ WRITES: tuple[type[Command], ...] = (
     CancelCommitment,
     CorrectCommitmentAmount,
     VoidCommitment,
+    ReverseDisbursement,
+    ReverseRepayment,
     SetIndicator,
     Measure,
     CompleteProject,

@@ -27,6 +27,15 @@ from domain.values import effective_date, money, quantity, text
 ZERO = Decimal("0.00")
 
 
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One disbursement or repayment under a commitment, by its number (from 1)."""
+
+    amount: Decimal
+    on: date
+    reversed: bool = False
+
+
 @dataclass(frozen=True)
 class Commitment:
     """One loan, equity investment or study on a project, and the money moved under it.
@@ -43,6 +52,9 @@ class Commitment:
     disbursed: Decimal = ZERO
     repaid: Decimal = ZERO
     delivered_on: date | None = None
+    # Every disbursement and repayment in the order recorded: a reversal names one by number.
+    disbursements: tuple[Movement, ...] = ()
+    repayments: tuple[Movement, ...] = ()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
         return self  # immutable

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.commitments import Commitment, CommitmentRules
+from domain.commitments import Commitment, CommitmentRules, Movement
 from domain.errors import BusinessRuleError, InvalidValueError, OutOfScopeError, ProjectClosedError
 from domain.indicators import Indicator, IndicatorRules
 from domain.reference import Instrument
@@ -123,6 +123,24 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         cancelled: Decimal
         disbursed: Decimal
         repaid: Decimal
+
+    class DisbursementReversed(Event):
+        """A disbursement recorded in error (its number under the commitment) leaves the figures."""
+
+        commitment_id: UUID
+        number: int
+        amount: Decimal
+        disbursed_on: date
+        reason: str
+
+    class RepaymentReversed(Event):
+        """A repayment recorded in error (its number under the loan) leaves the figures."""
+
+        commitment_id: UUID
+        number: int
+        principal: Decimal
+        repaid_on: date
+        reason: str
 
     class ProjectLinkedToConvention(Event):
         convention_id: UUID
@@ -383,14 +401,22 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         self._change_commitment(commitment_id, delivered_on=delivered_on)
 
     @event(FundsDisbursed)
-    def _disburse(self, commitment_id: UUID, amount: Decimal, disbursed_on: date) -> None:  # noqa: ARG002
-        disbursed = self.commitments[commitment_id].disbursed + amount
-        self._change_commitment(commitment_id, disbursed=disbursed)
+    def _disburse(self, commitment_id: UUID, amount: Decimal, disbursed_on: date) -> None:
+        commitment = self.commitments[commitment_id]
+        self._change_commitment(
+            commitment_id,
+            disbursed=commitment.disbursed + amount,
+            disbursements=(*commitment.disbursements, Movement(amount, disbursed_on)),
+        )
 
     @event(LoanRepaid)
-    def _record_repayment(self, commitment_id: UUID, principal: Decimal, repaid_on: date) -> None:  # noqa: ARG002
-        repaid = self.commitments[commitment_id].repaid + principal
-        self._change_commitment(commitment_id, repaid=repaid)
+    def _record_repayment(self, commitment_id: UUID, principal: Decimal, repaid_on: date) -> None:
+        commitment = self.commitments[commitment_id]
+        self._change_commitment(
+            commitment_id,
+            repaid=commitment.repaid + principal,
+            repayments=(*commitment.repayments, Movement(principal, repaid_on)),
+        )
 
     @event(CommitmentCancelled)
     def _cancel_commitment(
@@ -418,6 +444,38 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         repaid: Decimal,  # noqa: ARG002
     ) -> None:
         self.voided[commitment_id] = self.commitments.pop(commitment_id)
+
+    @event(DisbursementReversed)
+    def _reverse_disbursement(
+        self,
+        commitment_id: UUID,
+        number: int,
+        amount: Decimal,
+        disbursed_on: date,  # noqa: ARG002
+        reason: str,  # noqa: ARG002
+    ) -> None:
+        commitment = self.commitments[commitment_id]
+        moves = list(commitment.disbursements)
+        moves[number - 1] = replace(moves[number - 1], reversed=True)
+        self._change_commitment(
+            commitment_id, disbursed=commitment.disbursed - amount, disbursements=tuple(moves)
+        )
+
+    @event(RepaymentReversed)
+    def _reverse_repayment(
+        self,
+        commitment_id: UUID,
+        number: int,
+        principal: Decimal,
+        repaid_on: date,  # noqa: ARG002
+        reason: str,  # noqa: ARG002
+    ) -> None:
+        commitment = self.commitments[commitment_id]
+        moves = list(commitment.repayments)
+        moves[number - 1] = replace(moves[number - 1], reversed=True)
+        self._change_commitment(
+            commitment_id, repaid=commitment.repaid - principal, repayments=tuple(moves)
+        )
 
     @event(ProjectLinkedToConvention)
     def _link_to_convention(self, convention_id: UUID) -> None:

@@ -10,11 +10,13 @@ recorded, at every date. The commitment stays in the project's history (`Project
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
-from domain.commitments import Commitment
+from domain.commitments import Commitment, Movement
+from domain.errors import AmountExceedsError, BusinessRuleError, InvalidValueError, NotFoundError
 from domain.values import text
 
 
@@ -35,6 +37,24 @@ class _Project(Protocol):
         disbursed: Decimal,
         repaid: Decimal,
     ) -> None: ...
+    def _reverse_disbursement(
+        self,
+        *,
+        commitment_id: UUID,
+        number: int,
+        amount: Decimal,
+        disbursed_on: date,
+        reason: str,
+    ) -> None: ...
+    def _reverse_repayment(
+        self,
+        *,
+        commitment_id: UUID,
+        number: int,
+        principal: Decimal,
+        repaid_on: date,
+        reason: str,
+    ) -> None: ...
 
 
 class UndoRules:
@@ -51,3 +71,49 @@ class UndoRules:
             disbursed=commitment.disbursed,
             repaid=commitment.repaid,
         )
+
+    def reverse_disbursement(
+        self: _Project, *, commitment_id: UUID, number: int, reason: str
+    ) -> None:
+        """Reverse a disbursement recorded in error; refused while repayments need it."""
+        commitment = self.commitment(commitment_id)
+        move = _movement(commitment.disbursements, number, "disbursement", commitment_id)
+        if commitment.disbursed - move.amount < commitment.repaid:
+            raise AmountExceedsError(
+                f"reversing disbursement {number} ({move.amount}) would leave "
+                f"{commitment.disbursed - move.amount} disbursed under the {commitment.repaid} "
+                f"repaid on loan {commitment_id}: reverse the repayments recorded in error first"
+            )
+        self._reverse_disbursement(
+            commitment_id=commitment_id,
+            number=number,
+            amount=move.amount,
+            disbursed_on=move.on,
+            reason=text(reason, "reason"),
+        )
+
+    def reverse_repayment(self: _Project, *, commitment_id: UUID, number: int, reason: str) -> None:
+        """Reverse a repayment recorded in error."""
+        commitment = self.commitment(commitment_id)
+        move = _movement(commitment.repayments, number, "repayment", commitment_id)
+        self._reverse_repayment(
+            commitment_id=commitment_id,
+            number=number,
+            principal=move.amount,
+            repaid_on=move.on,
+            reason=text(reason, "reason"),
+        )
+
+
+def _movement(moves: tuple[Movement, ...], number: int, what: str, commitment_id: UUID) -> Movement:
+    """The movement of that number (from 1), not yet reversed."""
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise InvalidValueError("number", f"names a {what} by its number, from 1")
+    if number > len(moves):
+        raise NotFoundError(f"commitment {commitment_id} has no {what} {number}")
+    move = moves[number - 1]
+    if move.reversed:
+        raise BusinessRuleError(
+            f"{what} {number} of commitment {commitment_id} was already reversed"
+        )
+    return move

@@ -70,6 +70,7 @@ def execute(ledger: Ledger, write: WriteContext, command: Command) -> Written:
 # The routes: path, command, answer, the path's parameters, and what a new aggregate adds.
 PROJECT = {"project_id": UUID}
 COMMITMENT = {"project_id": UUID, "commitment_id": UUID}
+MOVEMENT = {**COMMITMENT, "number": int}
 
 
 def _route(
@@ -128,6 +129,8 @@ ROUTE_NAMES: dict[type[Command], str] = {
     commands.CancelCommitment: "cancel_commitment",
     commands.CorrectCommitmentAmount: "correct_commitment_amount",
     commands.VoidCommitment: "void_commitment",
+    commands.ReverseDisbursement: "reverse_disbursement",
+    commands.ReverseRepayment: "reverse_repayment",
     commands.SetIndicator: "set_indicator",
     commands.Measure: "measure",
     commands.CompleteProject: "complete_project",
@@ -200,6 +203,20 @@ ROUTES: list[tuple[str, type[Command], Answer, Mapping[str, type], str]] = [
         commands.VoidCommitment,
         CommitmentWritten,
         COMMITMENT,
+        "commitments",
+    ),
+    (
+        "/projects/{project_id}/commitments/{commitment_id}/disbursements/{number}/reversal",
+        commands.ReverseDisbursement,
+        CommitmentWritten,
+        MOVEMENT,
+        "commitments",
+    ),
+    (
+        "/projects/{project_id}/commitments/{commitment_id}/repayments/{number}/reversal",
+        commands.ReverseRepayment,
+        CommitmentWritten,
+        MOVEMENT,
         "commitments",
     ),
     (

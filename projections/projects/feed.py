@@ -228,6 +228,18 @@ class ProjectsPage:
         row["repaid"] -= repaid
         row["outstanding"] -= (disbursed if commitment.instrument == "loan" else 0) - repaid
 
+    def _disbursement_reversed(self, row: Row, change: Change) -> None:
+        commitment = self.commitments.get(change.commitment, change.aggregate_id)
+        amount = cents(change.data["amount"])
+        row["disbursed"] -= amount
+        if commitment.instrument == "loan":
+            row["outstanding"] -= amount
+
+    def _repayment_reversed(self, row: Row, change: Change) -> None:
+        amount = cents(change.data["principal"])
+        row["repaid"] -= amount
+        row["outstanding"] += amount
+
     def _details_corrected(self, row: Row, change: Change) -> None:
         data = change.data
         cleared = data.get("cleared") or ()
@@ -306,6 +318,12 @@ class ProjectsPage:
         self.commitments.remove(change.commitment, change.aggregate_id)
         data = change.data
         return None, -cents(data["cancelled"]), -cents(data["disbursed"]), -cents(data["repaid"])
+
+    def _disbursement_reversed_in_bulk(self, change: Change) -> Moved | None:
+        return change.commitment, 0, -cents(change.data["amount"]), 0
+
+    def _repayment_reversed_in_bulk(self, change: Change) -> Moved | None:
+        return None, 0, 0, -cents(change.data["principal"])
 
     def _details_in_bulk(self, change: Change) -> Moved | None:
         self._apply_project(change)
@@ -411,6 +429,8 @@ ON_PROJECT_EVENT: dict[str, Callable[[ProjectsPage, Row, Change], None]] = {
     "CommitmentCancelled": ProjectsPage._cancelled,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected,
     "CommitmentVoided": ProjectsPage._voided,
+    "DisbursementReversed": ProjectsPage._disbursement_reversed,
+    "RepaymentReversed": ProjectsPage._repayment_reversed,
     "ProjectDetailsCorrected": ProjectsPage._details_corrected,
     "ProjectLinkedToConvention": ProjectsPage._linked,
     "ProjectCompleted": ProjectsPage._completed,
@@ -428,6 +448,8 @@ ON_PROJECT_EVENT_IN_BULK: dict[str, Callable[[ProjectsPage, Change], Moved | Non
     "CommitmentCancelled": ProjectsPage._cancelled_in_bulk,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected_in_bulk,
     "CommitmentVoided": ProjectsPage._voided_in_bulk,
+    "DisbursementReversed": ProjectsPage._disbursement_reversed_in_bulk,
+    "RepaymentReversed": ProjectsPage._repayment_reversed_in_bulk,
     **dict.fromkeys(DETAILS_CHANGED, ProjectsPage._details_in_bulk),
     "ProjectLinkedToConvention": ProjectsPage._linked_in_bulk,
 }

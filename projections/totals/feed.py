@@ -43,7 +43,7 @@ from projections.totals.dimensions import (
 )
 from projections.totals.moves import move_facts
 from projections.totals.tables import FACT_COLUMNS, FACT_TYPES, MEASURES, PROJECT_DIMENSIONS
-from projections.totals.voids import remove_commitment_facts
+from projections.totals.voids import remove_commitment_facts, remove_movement_fact
 
 # Positions of the measures in a measures tuple (the order of MEASURES).
 COMMITTED, CANCELLED, DISBURSED, REPAID, OUTSTANDING, ESTIMATED_COST, PROJECTS, COMMITMENTS = range(
@@ -227,6 +227,21 @@ class TotalsPage:
         self.flush()
         remove_commitment_facts(self, change.commitment)
 
+    def _disbursement_reversed(self, change: Change) -> None:
+        # Recorded in error: the disbursement's own fact goes, from its own period.
+        self.commitments.get(change.commitment, change.aggregate_id)
+        self.flush()
+        data = change.data
+        on, amount = day(data["disbursed_on"]), cents(data["amount"])
+        remove_movement_fact(self, change.commitment, "disbursed", "disbursed", amount, on)
+
+    def _repayment_reversed(self, change: Change) -> None:
+        self.commitments.get(change.commitment, change.aggregate_id)
+        self.flush()
+        data = change.data
+        on, amount = day(data["repaid_on"]), cents(data["principal"])
+        remove_movement_fact(self, change.commitment, "repaid", "repaid", amount, on)
+
     def _delivered(self, change: Change) -> None:
         # Moves no money, but only under a commitment of the project's own.
         self.commitments.get(change.commitment, change.aggregate_id)
@@ -388,5 +403,7 @@ ON_PROJECT_EVENT: dict[str, Callable[[TotalsPage, Change], None]] = {
     "CommitmentAmountCorrected": TotalsPage._amount_corrected,
     "StudyDelivered": TotalsPage._delivered,
     "CommitmentVoided": TotalsPage._voided,
+    "DisbursementReversed": TotalsPage._disbursement_reversed,
+    "RepaymentReversed": TotalsPage._repayment_reversed,
 }
 TOPICS = frozenset(PROJECT_TOPIC + name for name in ON_PROJECT_EVENT)

@@ -57,3 +57,33 @@ def test_voiding_refuses_a_missing_reason_a_second_voiding_and_an_unknown_commit
     again = client.post(world.path(VOIDING), json={"reason": "erreur"}, headers=auth)
     assert again.status_code == 409
     assert "voided" in again.json()["detail"]
+
+
+def test_reversing_a_disbursement_by_its_number_takes_it_out_of_the_commitment(
+    client: TestClient, tokens: dict[str, str], world: World, api_ledger: Ledger
+) -> None:
+    auth = {"Authorization": tokens["hdf"]}
+    reversal = "/v1/projects/{p}/commitments/{loan}/disbursements/1/reversal"
+    head = api_ledger.head_position()
+
+    no_repayment = client.post(
+        world.path("/v1/projects/{p}/commitments/{loan}/repayments/1/reversal"),
+        json={"reason": "erreur"},
+        headers=auth,
+    )
+    not_a_number = client.post(
+        world.path("/v1/projects/{p}/commitments/{loan}/disbursements/one/reversal"),
+        json={"reason": "erreur"},
+        headers=auth,
+    )
+    assert (no_repayment.status_code, not_a_number.status_code) == (404, 422)
+    assert api_ledger.head_position() == head
+
+    response = client.post(world.path(reversal), json={"reason": "Saisi deux fois"}, headers=auth)
+
+    assert response.status_code == 201, response.text
+    read = client.get(f"/v1/projects/{world.project}", headers={"Authorization": tokens["viewer"]})
+    loan = next(c for c in read.json()["commitments"] if c["commitment_id"] == str(world.loan))
+    assert loan["disbursed"] == "0.00"
+    again = client.post(world.path(reversal), json={"reason": "encore"}, headers=auth)
+    assert again.status_code == 409

@@ -40,6 +40,8 @@ from domain.commands import (
     InvestEquity,
     LaunchStudy,
     RecordRepayment,
+    ReverseDisbursement,
+    ReverseRepayment,
     VoidCommitment,
 )
 from domain.errors import DomainError
@@ -381,6 +383,29 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(
+        commitment=commitments,
+        number=st.integers(0, 4),
+        repayment=st.booleans(),
+        reason=mostly(st.just("saisi deux fois"), st.just("")),
+    )
+    def reverse(
+        self, commitment: tuple[UUID, UUID], number: int, repayment: bool, reason: str
+    ) -> None:
+        project_id, commitment_id = commitment
+        reverse = ReverseRepayment if repayment else ReverseDisbursement
+        self.attempt(
+            lambda: self.ledger.execute(
+                ACTOR,
+                reverse(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    number=number,
+                    reason=reason,
+                ),
+            )
+        )
+
     @rule(project_id=projects, on=CLOSED_ON, abandon=st.booleans())
     def close(self, project_id: UUID, on: date, abandon: bool) -> None:
         close = AbandonProject if abandon else CompleteProject
@@ -416,6 +441,12 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert Decimal(0) <= commitment.repaid <= commitment.disbursed
                 if commitment.instrument is not Instrument.LOAN:
                     assert commitment.repaid == 0
+                # The figures are the sums of the movements not reversed.
+                for moves, total in (
+                    (commitment.disbursements, commitment.disbursed),
+                    (commitment.repayments, commitment.repaid),
+                ):
+                    assert sum((m.amount for m in moves if not m.reversed), Decimal(0)) == total
 
     @invariant()
     def a_closed_project_takes_no_new_commitment(self) -> None:

@@ -32,6 +32,8 @@ from domain.commands import (
     LaunchStudy,
     LinkToConvention,
     RecordRepayment,
+    ReverseDisbursement,
+    ReverseRepayment,
     SignConvention,
     VoidCommitment,
 )
@@ -83,9 +85,9 @@ ADDITIVE = (
 # A step is (operation, a, b, c): small integers the interpreter maps onto a valid command
 # given the ledger's state at that moment, so that every generated sequence is valid.
 # Operations: 0 identify, 1 commit, 2 disburse, 3 repay, 4 cancel, 5 correct an amount,
-# 6 correct a project, 7 link to a convention, 8 close, 9 void a commitment recorded in
-# error. Money moves most often.
-OPERATION_TABLE = (0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 6, 7, 7, 8, 9)
+# 6 correct a project, 7 link to a convention, 8 close; undoing what was recorded in error:
+# 9 void a commitment, 10 reverse a disbursement, 11 reverse a repayment. Money moves most often.
+OPERATION_TABLE = (0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 6, 7, 7, 8, 9, 10, 10, 11, 11)
 OPERATIONS = st.integers(0, len(OPERATION_TABLE) - 1).map(OPERATION_TABLE.__getitem__)
 STEPS = st.lists(
     st.tuples(
@@ -125,6 +127,8 @@ class Books:
             7: self.link,
             8: self.close,
             9: self.void,
+            10: self.reverse_disbursement,
+            11: self.reverse_repayment,
         }
         actions[operation](project, b, c)
 
@@ -311,6 +315,43 @@ class Books:
                 ),
             )
 
+    def reverse_disbursement(self, project: Project, b: int, c: int) -> None:
+        # A disbursement whose reversal leaves the loan's repayments covered.
+        candidates = [
+            (cid, number)
+            for cid, commitment in sorted(project.commitments.items())
+            for number, move in enumerate(commitment.disbursements, 1)
+            if not move.reversed and commitment.disbursed - move.amount >= commitment.repaid
+        ]
+        if not candidates:
+            self.disburse(project, b, c)
+            return
+        cid, number = candidates[c % len(candidates)]
+        self.ledger.execute(
+            ACTOR,
+            ReverseDisbursement(
+                project_id=project.id, commitment_id=cid, number=number, reason="en double"
+            ),
+        )
+
+    def reverse_repayment(self, project: Project, b: int, c: int) -> None:
+        candidates = [
+            (cid, number)
+            for cid, commitment in sorted(project.commitments.items())
+            for number, move in enumerate(commitment.repayments, 1)
+            if not move.reversed
+        ]
+        if not candidates:
+            self.repay(project, b, c)
+            return
+        cid, number = candidates[c % len(candidates)]
+        self.ledger.execute(
+            ACTOR,
+            ReverseRepayment(
+                project_id=project.id, commitment_id=cid, number=number, reason="en double"
+            ),
+        )
+
     def close(self, project: Project, b: int, c: int) -> None:
         if project.is_open:
             on = project.identified_on + timedelta(days=c % 1000)
@@ -383,11 +424,27 @@ def expected_groupings(
         # Movements count at their own dates: read them from the recorded events. Those
         # under a voided commitment count nowhere, as the commitment itself.
         instruments = {cid: k.instrument.value for cid, k in project.commitments.items()}
+        # Those reversed count nowhere either: read the reversals first, by movement number.
         voided = set(project.voided)
-        for event in ledger.project_events(project_id):
+        events = ledger.project_events(project_id)
+        reversed_moves = {
+            (event.type, event.data["commitment_id"], event.data["number"])
+            for event in events
+            if event.type in ("DisbursementReversed", "RepaymentReversed")
+        }
+        numbers: dict[tuple[str, UUID], int] = defaultdict(int)
+        for event in events:
             data = event.data
             if data.get("commitment_id") in voided:
                 continue
+            if event.type in ("FundsDisbursed", "LoanRepaid"):
+                key = (event.type, data["commitment_id"])
+                numbers[key] += 1
+                reversal = {"FundsDisbursed": "DisbursementReversed"}.get(
+                    event.type, "RepaymentReversed"
+                )
+                if (reversal, data["commitment_id"], numbers[key]) in reversed_moves:
+                    continue
             if event.type == "FundsDisbursed":
                 loan = instruments[data["commitment_id"]] == "loan"
                 add(

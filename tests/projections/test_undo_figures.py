@@ -12,6 +12,8 @@ from domain.commands import (
     Disburse,
     InvestEquity,
     RecordRepayment,
+    ReverseDisbursement,
+    ReverseRepayment,
     VoidCommitment,
 )
 from projections.db import ReadModelDatabase
@@ -109,3 +111,54 @@ def test_a_voided_commitment_and_its_movements_count_nowhere_at_any_date(
         rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
     } == page_by_page
     assert figures(read_db) == before
+
+
+def test_a_reversed_disbursement_or_repayment_leaves_its_own_period(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger, on=date(2023, 11, 6))
+    commitment = moved_loan(ledger, project, "1000.00", date(2024, 2, 10))
+    catch_up(ledger, read_db)
+    before = by(read_db, "month")
+    row_before = project_row(read_db, project)
+    for extra in ("2024-08-20", "2024-09-03"):
+        ledger.execute(
+            ACTOR,
+            Disburse(
+                project_id=project,
+                commitment_id=commitment,
+                amount="50.00",
+                disbursed_on=date.fromisoformat(extra),
+            ),
+        )
+    ledger.execute(
+        ACTOR,
+        RecordRepayment(
+            project_id=project,
+            commitment_id=commitment,
+            principal="20.00",
+            repaid_on=date(2025, 3, 1),
+        ),
+    )
+    catch_up(ledger, read_db)
+    assert by(read_db, "month")["2024-09"]["disbursed"] == Decimal("50.00")
+
+    for command in (
+        ReverseRepayment(project_id=project, commitment_id=commitment, number=2, reason="erreur"),
+        ReverseDisbursement(project_id=project, commitment_id=commitment, number=2, reason="r"),
+        ReverseDisbursement(project_id=project, commitment_id=commitment, number=3, reason="r"),
+    ):
+        ledger.execute(ACTOR, command)
+    catch_up(ledger, read_db)
+
+    assert by(read_db, "month") == before
+    row = project_row(read_db, project)
+    for field in ("disbursed", "repaid", "outstanding"):
+        assert row[field] == row_before[field], field
+    page_by_page = {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    }
+    rebuild(ledger, read_db)
+    assert {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    } == page_by_page

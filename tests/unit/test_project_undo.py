@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from domain.errors import (
+    AmountExceedsError,
     BusinessRuleError,
     DuplicateCommitmentError,
     InvalidValueError,
@@ -81,3 +82,54 @@ def test_a_commitment_is_voided_on_a_closed_project_too() -> None:
     project.complete(on=date(2025, 1, 1))
     project.void_commitment(commitment_id=loan, reason="jamais signé")
     assert loan in project.voided
+
+
+def disbursed_and_repaid_loan(project: Project) -> UUID:
+    loan = with_loan(project, "1000.00")
+    project.disburse(commitment_id=loan, amount="400.00", disbursed_on=LATER)
+    project.disburse(commitment_id=loan, amount="300.00", disbursed_on=date(2024, 7, 1))
+    project.record_repayment(commitment_id=loan, principal="350.00", repaid_on=date(2024, 9, 1))
+    project.collect_events()
+    return loan
+
+
+def test_reversing_a_disbursement_takes_its_amount_back_and_names_it_by_number() -> None:
+    project = identified_project()
+    loan = disbursed_and_repaid_loan(project)
+
+    project.reverse_disbursement(commitment_id=loan, number=2, reason="saisi deux fois")
+
+    (reversed_,) = project.collect_events()
+    assert isinstance(reversed_, Project.DisbursementReversed)
+    assert (reversed_.amount, reversed_.disbursed_on) == (Decimal("300.00"), date(2024, 7, 1))
+    commitment = project.commitments[loan]
+    assert commitment.disbursed == Decimal("400.00")
+    assert [m.reversed for m in commitment.disbursements] == [False, True]
+    with pytest.raises(BusinessRuleError, match="already reversed"):
+        project.reverse_disbursement(commitment_id=loan, number=2, reason="encore")
+
+
+def test_a_disbursement_repayments_still_need_is_reversed_only_after_them() -> None:
+    project = identified_project()
+    loan = disbursed_and_repaid_loan(project)
+
+    with pytest.raises(AmountExceedsError, match="reverse the repayments"):
+        project.reverse_disbursement(commitment_id=loan, number=1, reason="erreur")
+    project.reverse_repayment(commitment_id=loan, number=1, reason="erreur")
+    project.reverse_disbursement(commitment_id=loan, number=1, reason="erreur")
+
+    commitment = project.commitments[loan]
+    assert (commitment.disbursed, commitment.repaid) == (Decimal("300.00"), Decimal("0.00"))
+
+
+def test_a_reversal_names_an_existing_movement_and_gives_a_reason() -> None:
+    project = identified_project()
+    loan = disbursed_and_repaid_loan(project)
+    for number, error in ((0, InvalidValueError), (3, NotFoundError)):
+        with pytest.raises(error):
+            project.reverse_disbursement(commitment_id=loan, number=number, reason="erreur")
+    with pytest.raises(NotFoundError):
+        project.reverse_repayment(commitment_id=loan, number=2, reason="erreur")
+    with pytest.raises(InvalidValueError):
+        project.reverse_repayment(commitment_id=loan, number=1, reason="")
+    assert project.collect_events() == []
