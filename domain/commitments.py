@@ -71,7 +71,13 @@ class Commitment:
 
     @property
     def outstanding(self) -> Decimal:
-        """What was disbursed and not yet repaid."""
+        """What the borrower owes: a loan's principal disbursed and not yet repaid.
+
+        An equity stake is held, not owed, and a study is spent: neither is outstanding
+        (see docs/reporting.md, "What each figure means").
+        """
+        if self.instrument is not Instrument.LOAN:
+            return ZERO
         return self.disbursed - self.repaid
 
 

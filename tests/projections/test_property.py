@@ -50,6 +50,7 @@ from projections.rebuild import rebuild
 from projections.registry import READ_MODELS
 from projections.totals.queries import totals
 from projections.totals.tables import CUBES
+from tests.projections.figures_agree import assert_projects_sum_their_commitments
 from tests.projections.test_catch_up import table_rows
 
 ACTOR = Actor(name="property")
@@ -586,6 +587,10 @@ def check_against_recomputation(
         position = catch_up(ledger, db, page_size=page_size)
 
         assert position == ledger.head_position()
+        # One meaning per figure: each project's figures are the sums of its commitments'.
+        assert assert_projects_sum_their_commitments(ledger, db, books.projects) == len(
+            books.projects
+        )
         expected = expected_groupings(ledger, books.projects)
         sums_by_year = expected[("year",)].values()
         grand = figures([sum(column) for column in zip(*sums_by_year, strict=True)])
