@@ -146,6 +146,7 @@ if TYPE_CHECKING:
     AmountCorrectionIn = Body
     VoidingIn = Body
     ReversalIn = Body
+    ProjectVoidingIn = Body
     IndicatorIn = Body
     MeasurementIn = Body
     ClosureIn = Body
@@ -165,6 +166,7 @@ else:
         commands.CorrectCommitmentAmount, "AmountCorrectionIn", path=COMMITMENT
     )
     VoidingIn = body_of(commands.VoidCommitment, "VoidingIn", path=COMMITMENT)
+    ProjectVoidingIn = body_of(commands.VoidProject, "ProjectVoidingIn", path=PROJECT)
     ReversalIn = body_of(commands.ReverseDisbursement, "ReversalIn", path=(*COMMITMENT, "number"))
     IndicatorIn = body_of(commands.SetIndicator, "IndicatorIn", path=PROJECT)
     MeasurementIn = body_of(commands.Measure, "MeasurementIn", path=(*PROJECT, "indicator"))
@@ -205,6 +207,7 @@ BODIES: dict[type[Command], type[Body]] = {
     commands.VoidCommitment: VoidingIn,
     commands.ReverseDisbursement: ReversalIn,
     commands.ReverseRepayment: ReversalIn,
+    commands.VoidProject: ProjectVoidingIn,
     commands.SetIndicator: IndicatorIn,
     commands.Measure: MeasurementIn,
     commands.CompleteProject: ClosureIn,

@@ -115,6 +115,7 @@ class ProjectCommand(Command):
 
     def apply(self, project: Project, reads: Reads) -> None:  # noqa: ARG002
         """Change the project, or raise a DomainError to refuse."""
+        project.require_not_voided()
         getattr(project, self.method)(**self.arguments("project_id"))
 
     def recorded_in(self, project: Project) -> bool:  # noqa: ARG002
@@ -294,6 +295,14 @@ class ReverseRepayment(ProjectCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VoidProject(ProjectCommand):
+    """Void a project recorded in error, once no money remains committed (ProjectVoided)."""
+
+    method = "void"
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SetIndicator(ProjectCommand):
     """Set (or reset) an impact indicator with its target (ImpactIndicatorSet)."""
 
@@ -398,6 +407,7 @@ WRITES: tuple[type[Command], ...] = (
     VoidCommitment,
     ReverseDisbursement,
     ReverseRepayment,
+    VoidProject,
     SetIndicator,
     Measure,
     CompleteProject,

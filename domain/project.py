@@ -142,6 +142,11 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         repaid_on: date
         reason: str
 
+    class ProjectVoided(Event):
+        """A project recorded in error: counted nowhere, kept in history."""
+
+        reason: str
+
     class ProjectLinkedToConvention(Event):
         convention_id: UUID
 
@@ -476,6 +481,10 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         self._change_commitment(
             commitment_id, repaid=commitment.repaid - principal, repayments=tuple(moves)
         )
+
+    @event(ProjectVoided)
+    def _void(self, reason: str) -> None:  # noqa: ARG002
+        self.status = ProjectStatus.VOIDED
 
     @event(ProjectLinkedToConvention)
     def _link_to_convention(self, convention_id: UUID) -> None:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from domain.commitments import Commitment, Movement
 from domain.errors import AmountExceedsError, BusinessRuleError, InvalidValueError, NotFoundError
-from domain.values import text
+from domain.values import ProjectStatus, text
 
 
 class _Project(Protocol):
@@ -25,6 +25,9 @@ class _Project(Protocol):
 
     commitments: dict[UUID, Commitment]
     voided: dict[UUID, Commitment]
+    status: ProjectStatus
+
+    def _void(self, *, reason: str) -> None: ...
 
     def commitment(self, commitment_id: UUID) -> Commitment: ...
     def _void_commitment(
@@ -59,6 +62,23 @@ class _Project(Protocol):
 
 class UndoRules:
     """The undo commands of `Project`: each checks its rules, then records its event."""
+
+    def void(self: _Project, *, reason: str) -> None:
+        """Void a project recorded in error; refused while money remains committed to it."""
+        if self.status is ProjectStatus.VOIDED:
+            raise BusinessRuleError("project was already voided")
+        live = sorted(str(cid) for cid, c in self.commitments.items() if c.net_committed > 0)
+        if live:
+            raise BusinessRuleError(
+                f"project still has money committed under {', '.join(live)}: void or cancel "
+                "the commitments first"
+            )
+        self._void(reason=text(reason, "reason"))
+
+    def require_not_voided(self: _Project) -> None:
+        """Refuse any change to a project voided (recorded in error)."""
+        if self.status is ProjectStatus.VOIDED:
+            raise BusinessRuleError("project was voided (recorded in error): it takes no change")
 
     def void_commitment(self: _Project, *, commitment_id: UUID, reason: str) -> None:
         """Void a commitment recorded in error: it and its movements leave every figure."""

@@ -131,6 +131,7 @@ ROUTE_NAMES: dict[type[Command], str] = {
     commands.VoidCommitment: "void_commitment",
     commands.ReverseDisbursement: "reverse_disbursement",
     commands.ReverseRepayment: "reverse_repayment",
+    commands.VoidProject: "void_project",
     commands.SetIndicator: "set_indicator",
     commands.Measure: "measure",
     commands.CompleteProject: "complete_project",
@@ -219,6 +220,7 @@ ROUTES: list[tuple[str, type[Command], Answer, Mapping[str, type], str]] = [
         MOVEMENT,
         "commitments",
     ),
+    ("/projects/{project_id}/voiding", commands.VoidProject, ProjectWritten, PROJECT, "projects"),
     (
         "/projects/{project_id}/indicators",
         commands.SetIndicator,

@@ -45,7 +45,9 @@ Moved = tuple[str | None, int, int, int]
 NOTHING_MOVED: Moved = (None, 0, 0, 0)
 SIGNED = "ConventionSigned"
 # The events that change a project's row but its figures.
-DETAILS_CHANGED = frozenset({"ProjectDetailsCorrected", "ProjectCompleted", "ProjectAbandoned"})
+DETAILS_CHANGED = frozenset(
+    {"ProjectDetailsCorrected", "ProjectCompleted", "ProjectAbandoned", "ProjectVoided"}
+)
 
 
 class ProjectsPage:
@@ -269,6 +271,9 @@ class ProjectsPage:
         row["status"] = "abandoned"
         row["closed_on"] = day(change.data["on"])
 
+    def _project_voided(self, row: Row, _: Change) -> None:
+        row["status"] = "voided"
+
     def _versioned(self, row: Row, change: Change) -> None:
         """An event that changes no column but the project's version and position."""
 
@@ -435,6 +440,7 @@ ON_PROJECT_EVENT: dict[str, Callable[[ProjectsPage, Row, Change], None]] = {
     "ProjectLinkedToConvention": ProjectsPage._linked,
     "ProjectCompleted": ProjectsPage._completed,
     "ProjectAbandoned": ProjectsPage._abandoned,
+    "ProjectVoided": ProjectsPage._project_voided,
     "StudyDelivered": ProjectsPage._versioned,
     "ImpactIndicatorSet": ProjectsPage._versioned,
     "ImpactMeasured": ProjectsPage._versioned,

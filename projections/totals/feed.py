@@ -43,7 +43,11 @@ from projections.totals.dimensions import (
 )
 from projections.totals.moves import move_facts
 from projections.totals.tables import FACT_COLUMNS, FACT_TYPES, MEASURES, PROJECT_DIMENSIONS
-from projections.totals.voids import remove_commitment_facts, remove_movement_fact
+from projections.totals.voids import (
+    remove_commitment_facts,
+    remove_movement_fact,
+    remove_project_facts,
+)
 
 # Positions of the measures in a measures tuple (the order of MEASURES).
 COMMITTED, CANCELLED, DISBURSED, REPAID, OUTSTANDING, ESTIMATED_COST, PROJECTS, COMMITMENTS = range(
@@ -227,6 +231,12 @@ class TotalsPage:
         self.flush()
         remove_commitment_facts(self, change.commitment)
 
+    def _project_voided(self, change: Change) -> None:
+        # Recorded in error: the project counts nowhere, nor anything recorded under it.
+        self._project(change.aggregate_id)
+        self.flush()
+        remove_project_facts(self, change.aggregate_id)
+
     def _disbursement_reversed(self, change: Change) -> None:
         # Recorded in error: the disbursement's own fact goes, from its own period.
         self.commitments.get(change.commitment, change.aggregate_id)
@@ -403,6 +413,7 @@ ON_PROJECT_EVENT: dict[str, Callable[[TotalsPage, Change], None]] = {
     "CommitmentAmountCorrected": TotalsPage._amount_corrected,
     "StudyDelivered": TotalsPage._delivered,
     "CommitmentVoided": TotalsPage._voided,
+    "ProjectVoided": TotalsPage._project_voided,
     "DisbursementReversed": TotalsPage._disbursement_reversed,
     "RepaymentReversed": TotalsPage._repayment_reversed,
 }

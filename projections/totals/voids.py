@@ -36,6 +36,11 @@ def remove_commitment_facts(page: VoidingPage, commitment_id: str) -> None:
     _remove(page, "commitment_id = ?", (commitment_id,))
 
 
+def remove_project_facts(page: VoidingPage, project_id: str) -> None:
+    """Delete every fact of a project voided, and (outside bulk) their sums from every cube."""
+    _remove(page, "project_id = ?", (project_id,))
+
+
 def remove_movement_fact(
     page: VoidingPage, commitment_id: str, kind: str, measure: str, amount: int, on: str
 ) -> None:

@@ -87,3 +87,27 @@ def test_reversing_a_disbursement_by_its_number_takes_it_out_of_the_commitment(
     assert loan["disbursed"] == "0.00"
     again = client.post(world.path(reversal), json={"reason": "encore"}, headers=auth)
     assert again.status_code == 409
+
+
+def test_a_project_with_money_committed_is_not_voided_until_its_commitments_are(
+    client: TestClient, tokens: dict[str, str], world: World, api_ledger: Ledger
+) -> None:
+    auth = {"Authorization": tokens["hdf"]}
+    voiding = f"/v1/projects/{world.project}/voiding"
+    head = api_ledger.head_position()
+
+    refused = client.post(voiding, json={"reason": "Saisi deux fois"}, headers=auth)
+
+    assert refused.status_code == 409
+    assert api_ledger.head_position() == head
+    for commitment in (world.loan, world.study):
+        path = f"/v1/projects/{world.project}/commitments/{commitment}/voiding"
+        assert client.post(path, json={"reason": "r"}, headers=auth).status_code == 201
+    voided = client.post(voiding, json={"reason": "Saisi deux fois"}, headers=auth)
+    assert voided.status_code == 201, voided.text
+    read = client.get(f"/v1/projects/{world.project}", headers={"Authorization": tokens["viewer"]})
+    assert read.json()["status"] == "voided"
+    after = client.post(
+        f"/v1/projects/{world.project}/completion", json={"on": "2025-01-01"}, headers=auth
+    )
+    assert after.status_code == 409

@@ -43,6 +43,7 @@ from domain.commands import (
     ReverseDisbursement,
     ReverseRepayment,
     VoidCommitment,
+    VoidProject,
 )
 from domain.errors import DomainError
 from domain.indexes import CommitmentClaim
@@ -125,6 +126,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.project_ids: list[UUID] = []
         # The commitments each closed project had when it closed.
         self.closed: dict[UUID, set[UUID]] = {}
+        # The version of each project voided, when it was voided.
+        self.voided_projects: dict[UUID, int] = {}
 
     def attempt(self, command: Callable[[], Written], *, at_head: bool = True) -> Written | None:
         """Run a command; a refusal stores nothing, an acceptance stores up to its position."""
@@ -406,6 +409,19 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(project_id=projects, reason=mostly(st.just("saisi deux fois"), st.just("")))
+    def void_project(self, project_id: UUID, reason: str) -> None:
+        live = any(
+            c.net_committed > 0 for c in self.ledger.project(project_id).commitments.values()
+        )
+        written = self.attempt(
+            lambda: self.ledger.execute(ACTOR, VoidProject(project_id=project_id, reason=reason))
+        )
+        # Refused while money remains committed to it; afterwards it takes no change.
+        assert written is None or not live
+        if written is not None:
+            self.voided_projects[project_id] = self.ledger.project(project_id).version
+
     @rule(project_id=projects, on=CLOSED_ON, abandon=st.booleans())
     def close(self, project_id: UUID, on: date, abandon: bool) -> None:
         close = AbandonProject if abandon else CompleteProject
@@ -454,6 +470,11 @@ class LedgerMachine(RuleBasedStateMachine):
             project = self.ledger.project(project_id)
             assert not project.is_open
             assert recorded_commitments(project) == commitments
+
+    @invariant()
+    def a_voided_project_takes_no_change(self) -> None:
+        for project_id, version in self.voided_projects.items():
+            assert self.ledger.project(project_id).version == version
 
     @invariant()
     def the_stored_events_rebuild_the_live_state(self) -> None:

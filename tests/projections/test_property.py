@@ -36,11 +36,12 @@ from domain.commands import (
     ReverseRepayment,
     SignConvention,
     VoidCommitment,
+    VoidProject,
 )
 from domain.project import Project
 from domain.reference import PROGRAMMES, Instrument
 from domain.reference.territories import TerritoryLevel, load_territories
-from domain.values import Actor
+from domain.values import Actor, ProjectStatus
 from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 from projections.feed import catch_up
@@ -87,8 +88,9 @@ ADDITIVE = (
 # given the ledger's state at that moment, so that every generated sequence is valid.
 # Operations: 0 identify, 1 commit, 2 disburse, 3 repay, 4 cancel, 5 correct an amount,
 # 6 correct a project, 7 link to a convention, 8 close; undoing what was recorded in error:
-# 9 void a commitment, 10 reverse a disbursement, 11 reverse a repayment. Money moves most often.
-OPERATION_TABLE = (0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 6, 7, 7, 8, 9, 10, 10, 11, 11)
+# 9 void a commitment, 10 reverse a disbursement, 11 reverse a repayment, 12 void a project
+# (its live commitments first). Money moves most often.
+OPERATION_TABLE = (0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 6, 7, 7, 8, 9, 10, 10, 11, 11, 12)
 OPERATIONS = st.integers(0, len(OPERATION_TABLE) - 1).map(OPERATION_TABLE.__getitem__)
 STEPS = st.lists(
     st.tuples(
@@ -118,6 +120,8 @@ class Books:
             return
         project_id = self.projects[a % len(self.projects)]
         project = self.ledger.project(project_id)
+        if project.status is ProjectStatus.VOIDED:
+            return  # it takes no change
         actions: dict[int, Callable[[Project, int, int], None]] = {
             1: self.commit,
             2: self.disburse,
@@ -130,6 +134,7 @@ class Books:
             9: self.void,
             10: self.reverse_disbursement,
             11: self.reverse_repayment,
+            12: self.void_project,
         }
         actions[operation](project, b, c)
 
@@ -316,6 +321,16 @@ class Books:
                 ),
             )
 
+    def void_project(self, project: Project, b: int, c: int) -> None:  # noqa: ARG002
+        live = [cid for cid, k in sorted(project.commitments.items()) if k.net_committed > 0]
+        if live:
+            command: VoidCommitment | VoidProject = VoidCommitment(
+                project_id=project.id, commitment_id=live[c % len(live)], reason="en double"
+            )
+        else:
+            command = VoidProject(project_id=project.id, reason="saisi deux fois")
+        self.ledger.execute(ACTOR, command)
+
     def reverse_disbursement(self, project: Project, b: int, c: int) -> None:
         # A disbursement whose reversal leaves the loan's repayments covered.
         candidates = [
@@ -397,6 +412,8 @@ def expected_groupings(
     territories = load_territories()
     for project_id in project_ids:
         project = ledger.project(project_id)
+        if project.status is ProjectStatus.VOIDED:
+            continue  # recorded in error: counted nowhere
         territory = territories.get(project.territory)
         costed = project.estimated_cost is not None
         common = {level.value: territory.at_level(level) for level in TerritoryLevel} | {

@@ -11,15 +11,18 @@ from domain.commands import (
     CancelCommitment,
     Disburse,
     InvestEquity,
+    LinkToConvention,
     RecordRepayment,
     ReverseDisbursement,
     ReverseRepayment,
+    SignConvention,
     VoidCommitment,
+    VoidProject,
 )
 from projections.db import ReadModelDatabase
 from projections.feed import catch_up
 from projections.generations import live_generation
-from projections.projects.queries import project_row
+from projections.projects.queries import convention_row, list_projects, project_row
 from projections.rebuild import rebuild
 from projections.registry import READ_MODELS
 from tests.projections.test_catch_up import table_rows
@@ -155,6 +158,52 @@ def test_a_reversed_disbursement_or_repayment_leaves_its_own_period(
     row = project_row(read_db, project)
     for field in ("disbursed", "repaid", "outstanding"):
         assert row[field] == row_before[field], field
+    page_by_page = {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    }
+    rebuild(ledger, read_db)
+    assert {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    } == page_by_page
+
+
+def test_a_voided_project_counts_nowhere_and_is_listed_only_when_asked_for(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    kept = identify(ledger, on=date(2023, 11, 6))
+    loan(ledger, kept, "700.00", date(2024, 2, 10))
+    convention = ledger.execute(
+        ACTOR,
+        SignConvention(
+            title="Convention",
+            directorate="hauts_de_france",
+            signatories=["region:32"],
+            themes=["mobility"],
+            signed_on=date(2023, 1, 1),
+        ),
+    ).id
+    ledger.execute(ACTOR, LinkToConvention(convention_id=convention, project_id=kept))
+    catch_up(ledger, read_db)
+    before = figures(read_db)
+    convention_before = convention_row(read_db, convention)
+
+    twice = identify(ledger, on=date(2023, 11, 6), cost="5000.00")
+    ledger.execute(ACTOR, LinkToConvention(convention_id=convention, project_id=twice))
+    commitment = moved_loan(ledger, twice, "1000.00", date(2024, 2, 10))
+    catch_up(ledger, read_db)
+    ledger.execute(
+        ACTOR, VoidCommitment(project_id=twice, commitment_id=commitment, reason="en double")
+    )
+    ledger.execute(ACTOR, VoidProject(project_id=twice, reason="saisi deux fois"))
+    catch_up(ledger, read_db)
+
+    assert figures(read_db) == before
+    assert convention_row(read_db, convention) == convention_before
+    listed = [p["project_id"] for p in list_projects(read_db).items]
+    assert listed == [str(kept)]
+    voided = list_projects(read_db, {"status": "voided"}).items
+    assert [p["project_id"] for p in voided] == [str(twice)]
+    assert project_row(read_db, twice)["status"] == "voided"
     page_by_page = {
         rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
     }

@@ -17,6 +17,7 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.project import Project
+from domain.values import ProjectStatus
 from tests.unit.test_project import GRANTED_ON, LATER, identified_project, with_loan
 
 
@@ -133,3 +134,29 @@ def test_a_reversal_names_an_existing_movement_and_gives_a_reason() -> None:
     with pytest.raises(InvalidValueError):
         project.reverse_repayment(commitment_id=loan, number=1, reason="")
     assert project.collect_events() == []
+
+
+def test_a_project_is_voided_only_once_no_money_remains_committed_to_it() -> None:
+    project = identified_project()
+    loan = with_loan(project, "1000.00")
+    study = uuid4()
+    project.launch_study(
+        commitment_id=study, amount="200.00", launched_on=GRANTED_ON, subject="Étude"
+    )
+    project.cancel_commitment(
+        commitment_id=study, amount="200.00", cancelled_on=LATER, reason="abandonnée"
+    )
+    project.collect_events()
+
+    with pytest.raises(BusinessRuleError, match=str(loan)):
+        project.void(reason="saisi deux fois")
+    project.void_commitment(commitment_id=loan, reason="saisi deux fois")
+    project.void(reason="saisi deux fois")
+
+    assert isinstance(project.collect_events()[-1], Project.ProjectVoided)
+    assert project.status is ProjectStatus.VOIDED
+    assert not project.is_open
+    with pytest.raises(BusinessRuleError, match="already voided"):
+        project.void(reason="encore")
+    with pytest.raises(InvalidValueError):
+        identified_project().void(reason="")
