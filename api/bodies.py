@@ -147,6 +147,7 @@ if TYPE_CHECKING:
     VoidingIn = Body
     ReversalIn = Body
     ProjectVoidingIn = Body
+    DateCorrectionIn = Body
     IndicatorIn = Body
     MeasurementIn = Body
     ClosureIn = Body
@@ -166,6 +167,7 @@ else:
         commands.CorrectCommitmentAmount, "AmountCorrectionIn", path=COMMITMENT
     )
     VoidingIn = body_of(commands.VoidCommitment, "VoidingIn", path=COMMITMENT)
+    DateCorrectionIn = body_of(commands.CorrectCommitmentDate, "DateCorrectionIn", path=COMMITMENT)
     ProjectVoidingIn = body_of(commands.VoidProject, "ProjectVoidingIn", path=PROJECT)
     ReversalIn = body_of(commands.ReverseDisbursement, "ReversalIn", path=(*COMMITMENT, "number"))
     IndicatorIn = body_of(commands.SetIndicator, "IndicatorIn", path=PROJECT)
@@ -208,6 +210,7 @@ BODIES: dict[type[Command], type[Body]] = {
     commands.ReverseDisbursement: ReversalIn,
     commands.ReverseRepayment: ReversalIn,
     commands.VoidProject: ProjectVoidingIn,
+    commands.CorrectCommitmentDate: DateCorrectionIn,
     commands.SetIndicator: IndicatorIn,
     commands.Measure: MeasurementIn,
     commands.CompleteProject: ClosureIn,

@@ -295,6 +295,16 @@ class ReverseRepayment(ProjectCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CorrectCommitmentDate(ProjectCommand):
+    """Correct a commitment's effective date; its money moves to the new period."""
+
+    method = "correct_commitment_date"
+    commitment_id: UUID
+    on: date
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class VoidProject(ProjectCommand):
     """Void a project recorded in error, once no money remains committed (ProjectVoided)."""
 
@@ -408,6 +418,7 @@ WRITES: tuple[type[Command], ...] = (
     ReverseDisbursement,
     ReverseRepayment,
     VoidProject,
+    CorrectCommitmentDate,
     SetIndicator,
     Measure,
     CompleteProject,

@@ -55,6 +55,18 @@ class Commitment:
     # Every disbursement and repayment in the order recorded: a reversal names one by number.
     disbursements: tuple[Movement, ...] = ()
     repayments: tuple[Movement, ...] = ()
+    # The dates of its cancellations: a corrected commitment date may not follow them.
+    cancelled_on: tuple[date, ...] = ()
+
+    @property
+    def first_movement_on(self) -> date | None:
+        """The earliest date of what was recorded under it (movements, delivery), if any."""
+        dates = [
+            *(m.on for m in (*self.disbursements, *self.repayments) if not m.reversed),
+            *self.cancelled_on,
+            *([self.delivered_on] if self.delivered_on is not None else []),
+        ]
+        return min(dates, default=None)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
         return self  # immutable

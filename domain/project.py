@@ -147,6 +147,14 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
 
         reason: str
 
+    class CommitmentDateCorrected(Event):
+        """A commitment's effective date recorded in error: its money moves to the new one."""
+
+        commitment_id: UUID
+        committed_on: date
+        was: date
+        reason: str
+
     class ProjectLinkedToConvention(Event):
         convention_id: UUID
 
@@ -428,11 +436,15 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         self,
         commitment_id: UUID,
         amount: Decimal,
-        cancelled_on: date,  # noqa: ARG002
+        cancelled_on: date,
         reason: str,  # noqa: ARG002
     ) -> None:
-        cancelled = self.commitments[commitment_id].cancelled + amount
-        self._change_commitment(commitment_id, cancelled=cancelled)
+        commitment = self.commitments[commitment_id]
+        self._change_commitment(
+            commitment_id,
+            cancelled=commitment.cancelled + amount,
+            cancelled_on=(*commitment.cancelled_on, cancelled_on),
+        )
 
     @event(CommitmentAmountCorrected)
     def _correct_commitment_amount(self, commitment_id: UUID, amount: Decimal, reason: str) -> None:  # noqa: ARG002
@@ -485,6 +497,16 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
     @event(ProjectVoided)
     def _void(self, reason: str) -> None:  # noqa: ARG002
         self.status = ProjectStatus.VOIDED
+
+    @event(CommitmentDateCorrected)
+    def _correct_commitment_date(
+        self,
+        commitment_id: UUID,
+        committed_on: date,
+        was: date,  # noqa: ARG002
+        reason: str,  # noqa: ARG002
+    ) -> None:
+        self._change_commitment(commitment_id, committed_on=committed_on)
 
     @event(ProjectLinkedToConvention)
     def _link_to_convention(self, convention_id: UUID) -> None:

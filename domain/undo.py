@@ -17,7 +17,7 @@ from uuid import UUID
 
 from domain.commitments import Commitment, Movement
 from domain.errors import AmountExceedsError, BusinessRuleError, InvalidValueError, NotFoundError
-from domain.values import ProjectStatus, text
+from domain.values import ProjectStatus, effective_date, text
 
 
 class _Project(Protocol):
@@ -27,7 +27,12 @@ class _Project(Protocol):
     voided: dict[UUID, Commitment]
     status: ProjectStatus
 
+    identified_on: date
+
     def _void(self, *, reason: str) -> None: ...
+    def _correct_commitment_date(
+        self, *, commitment_id: UUID, committed_on: date, was: date, reason: str
+    ) -> None: ...
 
     def commitment(self, commitment_id: UUID) -> Commitment: ...
     def _void_commitment(
@@ -90,6 +95,31 @@ class UndoRules:
             cancelled=commitment.cancelled,
             disbursed=commitment.disbursed,
             repaid=commitment.repaid,
+        )
+
+    def correct_commitment_date(
+        self: _Project, *, commitment_id: UUID, on: date, reason: str
+    ) -> None:
+        """Correct a commitment's effective date recorded in error; its money moves with it."""
+        commitment = self.commitment(commitment_id)
+        effective_date(on, "on")
+        if on == commitment.committed_on:
+            raise BusinessRuleError(f"commitment {commitment_id} is already dated {on}")
+        if on < self.identified_on:
+            raise BusinessRuleError(
+                f"on {on} precedes the project's identification on {self.identified_on}"
+            )
+        first = commitment.first_movement_on
+        if first is not None and on > first:
+            raise BusinessRuleError(
+                f"on {on} follows what was recorded under commitment {commitment_id} "
+                f"on {first}: a commitment precedes its movements"
+            )
+        self._correct_commitment_date(
+            commitment_id=commitment_id,
+            committed_on=on,
+            was=commitment.committed_on,
+            reason=text(reason, "reason"),
         )
 
     def reverse_disbursement(

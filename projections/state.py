@@ -178,6 +178,12 @@ class CommitmentBook:
         if commitment_id not in self._new:
             self._changed.add(commitment_id)
 
+    def set_committed_on(self, commitment_id: str, project_id: str, on: str) -> None:
+        """Change a project's commitment's effective date (a correction)."""
+        self.get(commitment_id, project_id).committed_on = on
+        if commitment_id not in self._new:
+            self._changed.add(commitment_id)
+
     def remove(self, commitment_id: str, project_id: str) -> CommitmentState:
         """Forget a project's commitment (voided: recorded in error); return what it was."""
         state = self.get(commitment_id, project_id)
@@ -210,8 +216,12 @@ class CommitmentBook:
             )
         if self._changed:
             cur.executemany(
-                f"UPDATE {self._db.table(self._table)} SET amount = ? WHERE commitment_id = ?",  # noqa: S608
-                [(self._known[cid].amount, cid) for cid in self._changed],
+                f"UPDATE {self._db.table(self._table)} "  # noqa: S608
+                "SET amount = ?, committed_on = ? WHERE commitment_id = ?",
+                [
+                    (self._known[cid].amount, self._known[cid].committed_on, cid)
+                    for cid in sorted(self._changed)
+                ],
             )
         self._new.clear()
         self._changed.clear()

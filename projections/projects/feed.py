@@ -271,6 +271,15 @@ class ProjectsPage:
         row["status"] = "abandoned"
         row["closed_on"] = day(change.data["on"])
 
+    def _date_corrected(self, _: Row | None, change: Change) -> None:
+        # Moves no figure of the project's; the commitment keeps its corrected date.
+        on = day(change.data["committed_on"])
+        self.commitments.set_committed_on(change.commitment, change.aggregate_id, on)
+
+    def _date_corrected_in_bulk(self, change: Change) -> Moved | None:
+        self._date_corrected(None, change)
+        return None
+
     def _project_voided(self, row: Row, _: Change) -> None:
         row["status"] = "voided"
 
@@ -441,6 +450,7 @@ ON_PROJECT_EVENT: dict[str, Callable[[ProjectsPage, Row, Change], None]] = {
     "ProjectCompleted": ProjectsPage._completed,
     "ProjectAbandoned": ProjectsPage._abandoned,
     "ProjectVoided": ProjectsPage._project_voided,
+    "CommitmentDateCorrected": ProjectsPage._date_corrected,
     "StudyDelivered": ProjectsPage._versioned,
     "ImpactIndicatorSet": ProjectsPage._versioned,
     "ImpactMeasured": ProjectsPage._versioned,
@@ -455,6 +465,7 @@ ON_PROJECT_EVENT_IN_BULK: dict[str, Callable[[ProjectsPage, Change], Moved | Non
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected_in_bulk,
     "CommitmentVoided": ProjectsPage._voided_in_bulk,
     "DisbursementReversed": ProjectsPage._disbursement_reversed_in_bulk,
+    "CommitmentDateCorrected": ProjectsPage._date_corrected_in_bulk,
     "RepaymentReversed": ProjectsPage._repayment_reversed_in_bulk,
     **dict.fromkeys(DETAILS_CHANGED, ProjectsPage._details_in_bulk),
     "ProjectLinkedToConvention": ProjectsPage._linked_in_bulk,

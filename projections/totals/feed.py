@@ -44,6 +44,7 @@ from projections.totals.dimensions import (
 from projections.totals.moves import move_facts
 from projections.totals.tables import FACT_COLUMNS, FACT_TYPES, MEASURES, PROJECT_DIMENSIONS
 from projections.totals.voids import (
+    redate_commitment_facts,
     remove_commitment_facts,
     remove_movement_fact,
     remove_project_facts,
@@ -231,6 +232,14 @@ class TotalsPage:
         self.flush()
         remove_commitment_facts(self, change.commitment)
 
+    def _date_corrected(self, change: Change) -> None:
+        # Recorded in error: what the commitment committed moves to its corrected date.
+        cid = change.commitment
+        on = day(change.data["committed_on"])
+        self.commitments.set_committed_on(cid, change.aggregate_id, on)
+        self.flush()
+        redate_commitment_facts(self, cid, dated(on) if self.binary else on)
+
     def _project_voided(self, change: Change) -> None:
         # Recorded in error: the project counts nowhere, nor anything recorded under it.
         self._project(change.aggregate_id)
@@ -414,6 +423,7 @@ ON_PROJECT_EVENT: dict[str, Callable[[TotalsPage, Change], None]] = {
     "StudyDelivered": TotalsPage._delivered,
     "CommitmentVoided": TotalsPage._voided,
     "ProjectVoided": TotalsPage._project_voided,
+    "CommitmentDateCorrected": TotalsPage._date_corrected,
     "DisbursementReversed": TotalsPage._disbursement_reversed,
     "RepaymentReversed": TotalsPage._repayment_reversed,
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from projections.sql import Cursor, Tables
+from projections.state import periods
 from projections.totals.dimensions import CUBE_SPECS
 from projections.totals.tables import MEASURES
 
@@ -60,22 +61,53 @@ def remove_movement_fact(
     raise LookupError(f"no {kind} fact of {amount} cents on {on} under commitment {commitment_id}")
 
 
+def redate_commitment_facts(page: VoidingPage, commitment_id: str, on: object) -> None:
+    """Move a commitment's committed (and corrected) facts to its corrected date.
+
+    Outside bulk, every cube loses their sums under their old period and gains them under
+    the new one; a cube row left with only zero measures goes.
+    """
+    where = "commitment_id = ? AND kind IN ('committed', 'corrected')"
+    day = str(on)[:10]
+    year, quarter, month = periods(day)
+    if not page.bulk:
+        _shift(page, where, (commitment_id,), -1)
+    page.cur.execute(
+        f"UPDATE {page.db.table(page.facts)} "  # noqa: S608
+        f"SET day = ?, year = ?, quarter = ?, month = ? WHERE {where}",
+        (on, year, quarter, month, commitment_id),
+    )
+    if not page.bulk:
+        _shift(page, where, (commitment_id,), 1)
+        _drop_zero_rows(page)
+
+
+def _shift(page: VoidingPage, where: str, params: tuple[object, ...], sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) the sums of the facts `where` selects, per cube."""
+    facts = page.db.table(page.facts)
+    sums = ", ".join(f"{'-' if sign < 0 else ''}SUM({m})" for m in MEASURES)
+    measures = ", ".join(MEASURES)
+    updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in MEASURES)
+    for cube, spec in zip(page.cubes, CUBE_SPECS, strict=True):
+        keys = ", ".join(spec.key)
+        page.cur.execute(
+            f"INSERT INTO {page.db.table(cube)} AS t ({keys}, {measures}) "  # noqa: S608
+            f"SELECT {keys}, {sums} FROM {facts} WHERE {where} GROUP BY {keys} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+            params,
+        )
+
+
+def _drop_zero_rows(page: VoidingPage) -> None:
+    """Delete the cube rows whose measures are all zero: groups left without facts."""
+    zero = " AND ".join(f"{m} = 0" for m in MEASURES)
+    for cube in page.cubes:
+        page.cur.execute(f"DELETE FROM {page.db.table(cube)} WHERE {zero}")  # noqa: S608
+
+
 def _remove(page: VoidingPage, where: str, params: tuple[object, ...]) -> None:
     """Delete the facts `where` selects, and (outside bulk) their sums from every cube."""
-    facts = page.db.table(page.facts)
     if not page.bulk:
-        sums = ", ".join(f"-SUM({m})" for m in MEASURES)
-        measures = ", ".join(MEASURES)
-        updates = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in MEASURES)
-        zero = " AND ".join(f"{m} = 0" for m in MEASURES)
-        for cube, spec in zip(page.cubes, CUBE_SPECS, strict=True):
-            keys = ", ".join(spec.key)
-            table = page.db.table(cube)
-            page.cur.execute(
-                f"INSERT INTO {table} AS t ({keys}, {measures}) "  # noqa: S608
-                f"SELECT {keys}, {sums} FROM {facts} WHERE {where} GROUP BY {keys} "
-                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-                params,
-            )
-            page.cur.execute(f"DELETE FROM {table} WHERE {zero}")  # noqa: S608
-    page.cur.execute(f"DELETE FROM {facts} WHERE {where}", params)  # noqa: S608
+        _shift(page, where, params, -1)
+        _drop_zero_rows(page)
+    page.cur.execute(f"DELETE FROM {page.db.table(page.facts)} WHERE {where}", params)  # noqa: S608

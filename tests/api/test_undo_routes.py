@@ -111,3 +111,24 @@ def test_a_project_with_money_committed_is_not_voided_until_its_commitments_are(
         f"/v1/projects/{world.project}/completion", json={"on": "2025-01-01"}, headers=auth
     )
     assert after.status_code == 409
+
+
+def test_a_commitment_date_correction_is_seen_on_the_commitment(
+    client: TestClient, tokens: dict[str, str], world: World, api_ledger: Ledger
+) -> None:
+    auth = {"Authorization": tokens["hdf"]}
+    path = world.path("/v1/projects/{p}/commitments/{study}/date-corrections")
+    head = api_ledger.head_position()
+
+    late = client.post(path, json={"on": "2030-01-01"}, headers=auth)
+    assert late.status_code == 422  # no reason
+    assert api_ledger.head_position() == head
+
+    response = client.post(
+        path, json={"on": "2019-08-01", "reason": "Date du bon de commande"}, headers=auth
+    )
+
+    assert response.status_code == 201, response.text
+    read = client.get(f"/v1/projects/{world.project}", headers={"Authorization": tokens["viewer"]})
+    study = next(c for c in read.json()["commitments"] if c["commitment_id"] == str(world.study))
+    assert study["committed_on"] == "2019-08-01"

@@ -32,6 +32,7 @@ from domain.commands import (
     CancelCommitment,
     CompleteProject,
     CorrectCommitmentAmount,
+    CorrectCommitmentDate,
     CorrectProject,
     DeliverStudy,
     Disburse,
@@ -408,6 +409,26 @@ class LedgerMachine(RuleBasedStateMachine):
                 ),
             )
         )
+
+    @rule(
+        commitment=commitments,
+        on=st.sampled_from([EARLY, IDENTIFIED_ON, date(2024, 3, 1), date(2024, 6, 1), LAST_DAY]),
+    )
+    def correct_date(self, commitment: tuple[UUID, UUID], on: date) -> None:
+        project_id, commitment_id = commitment
+        written = self.attempt(
+            lambda: self.ledger.execute(
+                ACTOR,
+                CorrectCommitmentDate(
+                    project_id=project_id, commitment_id=commitment_id, on=on, reason="r"
+                ),
+            )
+        )
+        if written is not None:
+            corrected = self.ledger.project(project_id).commitments[commitment_id]
+            assert corrected.committed_on == on
+            first = corrected.first_movement_on
+            assert first is None or on <= first
 
     @rule(project_id=projects, reason=mostly(st.just("saisi deux fois"), st.just("")))
     def void_project(self, project_id: UUID, reason: str) -> None:

@@ -9,6 +9,8 @@ from uuid import UUID
 from domain.application import Ledger
 from domain.commands import (
     CancelCommitment,
+    CorrectCommitmentAmount,
+    CorrectCommitmentDate,
     Disburse,
     InvestEquity,
     LinkToConvention,
@@ -25,6 +27,7 @@ from projections.generations import live_generation
 from projections.projects.queries import convention_row, list_projects, project_row
 from projections.rebuild import rebuild
 from projections.registry import READ_MODELS
+from projections.totals.queries import totals
 from tests.projections.test_catch_up import table_rows
 from tests.projections.test_totals import ACTOR, by, identify, loan
 
@@ -204,6 +207,55 @@ def test_a_voided_project_counts_nowhere_and_is_listed_only_when_asked_for(
     voided = list_projects(read_db, {"status": "voided"}).items
     assert [p["project_id"] for p in voided] == [str(twice)]
     assert project_row(read_db, twice)["status"] == "voided"
+    page_by_page = {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    }
+    rebuild(ledger, read_db)
+    assert {
+        rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
+    } == page_by_page
+
+
+def test_a_corrected_commitment_date_moves_its_money_to_the_new_period(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    project = identify(ledger, on=date(2023, 11, 6))
+    typo = loan(ledger, project, "1000.00", date(2099, 2, 10))
+    ledger.execute(
+        ACTOR,
+        CorrectCommitmentAmount(
+            project_id=project, commitment_id=typo, amount="1200.00", reason="montant"
+        ),
+    )
+    catch_up(ledger, read_db)
+    assert by(read_db, "year")[2099]["committed"] == Decimal("1200.00")
+
+    ledger.execute(
+        ACTOR,
+        CorrectCommitmentDate(
+            project_id=project, commitment_id=typo, on=date(2024, 2, 10), reason="année"
+        ),
+    )
+    ledger.execute(
+        ACTOR,
+        CorrectCommitmentAmount(
+            project_id=project, commitment_id=typo, amount="1100.00", reason="montant"
+        ),
+    )
+    catch_up(ledger, read_db)
+
+    years = by(read_db, "year")
+    assert 2099 not in years
+    assert years[2024]["committed"] == Decimal("1100.00")
+    assert years[2024]["commitments"] == 1
+    # A from/to filter within the day (facts) and over whole months (cubes) finds it there.
+    for start, end in (
+        (date(2024, 2, 10), date(2024, 2, 10)),
+        (date(2024, 1, 1), date(2024, 3, 31)),
+    ):
+        answer = totals(read_db, (), None, start, end)
+        assert answer.total["committed"] == Decimal("1100.00")
+    assert totals(read_db, (), None, date(2099, 1, 1), date(2099, 12, 31)).total["committed"] == 0
     page_by_page = {
         rm: table_rows(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS
     }

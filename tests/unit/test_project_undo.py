@@ -160,3 +160,24 @@ def test_a_project_is_voided_only_once_no_money_remains_committed_to_it() -> Non
         project.void(reason="encore")
     with pytest.raises(InvalidValueError):
         identified_project().void(reason="")
+
+
+def test_a_commitment_date_is_corrected_up_to_its_first_movement() -> None:
+    project = identified_project()
+    loan = with_loan(project, "1000.00", on=date(2099, 3, 1))
+    project.correct_commitment_date(commitment_id=loan, on=GRANTED_ON, reason="année 2099")
+    project.disburse(commitment_id=loan, amount="100.00", disbursed_on=LATER)
+
+    (corrected, _) = project.collect_events()
+    assert isinstance(corrected, Project.CommitmentDateCorrected)
+    assert (corrected.committed_on, corrected.was) == (GRANTED_ON, date(2099, 3, 1))
+    assert project.commitments[loan].committed_on == GRANTED_ON
+    for on, match in (
+        (date(2024, 7, 1), "precedes its movements"),
+        (date(2023, 1, 1), "identification"),
+        (GRANTED_ON, "already dated"),
+    ):
+        with pytest.raises(BusinessRuleError, match=match):
+            project.correct_commitment_date(commitment_id=loan, on=on, reason="r")
+    project.correct_commitment_date(commitment_id=loan, on=LATER, reason="le jour même")
+    assert project.commitments[loan].committed_on == LATER
