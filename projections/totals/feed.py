@@ -34,6 +34,7 @@ from projections.state import (
     periods,
     unappliable,
 )
+from projections.totals import undo
 from projections.totals.dimensions import (
     CUBE_SPECS,
     FINE_BASE_OF,
@@ -43,12 +44,6 @@ from projections.totals.dimensions import (
 )
 from projections.totals.moves import move_facts
 from projections.totals.tables import FACT_COLUMNS, FACT_TYPES, MEASURES, PROJECT_DIMENSIONS
-from projections.totals.voids import (
-    redate_commitment_facts,
-    remove_commitment_facts,
-    remove_movement_fact,
-    remove_project_facts,
-)
 
 # Positions of the measures in a measures tuple (the order of MEASURES).
 COMMITTED, CANCELLED, DISBURSED, REPAID, OUTSTANDING, ESTIMATED_COST, PROJECTS, COMMITMENTS = range(
@@ -226,41 +221,6 @@ class TotalsPage:
             delta,
         )
 
-    def _voided(self, change: Change) -> None:
-        # Recorded in error: the commitment and its movements leave every figure, at every date.
-        self.commitments.remove(change.commitment, change.aggregate_id)
-        self.flush()
-        remove_commitment_facts(self, change.commitment)
-
-    def _date_corrected(self, change: Change) -> None:
-        # Recorded in error: what the commitment committed moves to its corrected date.
-        cid = change.commitment
-        on = day(change.data["committed_on"])
-        self.commitments.set_committed_on(cid, change.aggregate_id, on)
-        self.flush()
-        redate_commitment_facts(self, cid, dated(on) if self.binary else on)
-
-    def _project_voided(self, change: Change) -> None:
-        # Recorded in error: the project counts nowhere, nor anything recorded under it.
-        self._project(change.aggregate_id)
-        self.flush()
-        remove_project_facts(self, change.aggregate_id)
-
-    def _disbursement_reversed(self, change: Change) -> None:
-        # Recorded in error: the disbursement's own fact goes, from its own period.
-        self.commitments.get(change.commitment, change.aggregate_id)
-        self.flush()
-        data = change.data
-        on, amount = day(data["disbursed_on"]), cents(data["amount"])
-        remove_movement_fact(self, change.commitment, "disbursed", "disbursed", amount, on)
-
-    def _repayment_reversed(self, change: Change) -> None:
-        self.commitments.get(change.commitment, change.aggregate_id)
-        self.flush()
-        data = change.data
-        on, amount = day(data["repaid_on"]), cents(data["principal"])
-        remove_movement_fact(self, change.commitment, "repaid", "repaid", amount, on)
-
     def _delivered(self, change: Change) -> None:
         # Moves no money, but only under a commitment of the project's own.
         self.commitments.get(change.commitment, change.aggregate_id)
@@ -421,10 +381,10 @@ ON_PROJECT_EVENT: dict[str, Callable[[TotalsPage, Change], None]] = {
     "CommitmentCancelled": TotalsPage._cancelled,
     "CommitmentAmountCorrected": TotalsPage._amount_corrected,
     "StudyDelivered": TotalsPage._delivered,
-    "CommitmentVoided": TotalsPage._voided,
-    "ProjectVoided": TotalsPage._project_voided,
-    "CommitmentDateCorrected": TotalsPage._date_corrected,
-    "DisbursementReversed": TotalsPage._disbursement_reversed,
-    "RepaymentReversed": TotalsPage._repayment_reversed,
+    "CommitmentVoided": undo.commitment_voided,
+    "ProjectVoided": undo.project_voided,
+    "CommitmentDateCorrected": undo.date_corrected,
+    "DisbursementReversed": undo.disbursement_reversed,
+    "RepaymentReversed": undo.repayment_reversed,
 }
 TOPICS = frozenset(PROJECT_TOPIC + name for name in ON_PROJECT_EVENT)

@@ -10,16 +10,19 @@ cubes from what remains, so both ways give the same tables.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from typing import Protocol
 
+from projections.events import Change, cents, day
 from projections.sql import Cursor, Tables
-from projections.state import periods
+from projections.state import CommitmentBook, UnknownAggregateError, periods
 from projections.totals.dimensions import CUBE_SPECS
 from projections.totals.tables import MEASURES
 
 
 class VoidingPage(Protocol):
-    """What voiding needs of the page being applied (feed.TotalsPage), its rows written."""
+    """What undoing needs of the page being applied (feed.TotalsPage)."""
 
     @property
     def db(self) -> Tables:
@@ -28,8 +31,67 @@ class VoidingPage(Protocol):
 
     cur: Cursor
     bulk: bool
+    binary: bool
     facts: str
     cubes: list[str]
+    commitments: CommitmentBook
+
+    @property
+    def projects(self) -> Mapping[str, object]:
+        """The dimensions of the projects the page knows, by id."""
+        ...
+
+    def flush(self) -> None:
+        """Write the page's pending rows (the facts to undo may be among them)."""
+        ...
+
+
+# What each event undoing an entry does to a page of `totals` (feed.ON_PROJECT_EVENT).
+
+
+def commitment_voided(page: VoidingPage, change: Change) -> None:
+    """The commitment and its movements leave every figure, at every date."""
+    page.commitments.remove(change.commitment, change.aggregate_id)
+    page.flush()
+    remove_commitment_facts(page, change.commitment)
+
+
+def date_corrected(page: VoidingPage, change: Change) -> None:
+    """What the commitment committed moves to its corrected date."""
+    cid = change.commitment
+    on = day(change.data["committed_on"])
+    page.commitments.set_committed_on(cid, change.aggregate_id, on)
+    page.flush()
+    redate_commitment_facts(page, cid, date.fromisoformat(on) if page.binary else on)
+
+
+def project_voided(page: VoidingPage, change: Change) -> None:
+    """The project counts nowhere, nor anything recorded under it."""
+    if change.aggregate_id not in page.projects:
+        raise UnknownAggregateError(
+            f"project {change.aggregate_id} was never identified in this read model"
+        )
+    page.flush()
+    remove_project_facts(page, change.aggregate_id)
+
+
+def disbursement_reversed(page: VoidingPage, change: Change) -> None:
+    """The disbursement's own fact goes, from its own period."""
+    page.commitments.get(change.commitment, change.aggregate_id)
+    page.flush()
+    on, amount = day(change.data["disbursed_on"]), cents(change.data["amount"])
+    remove_movement_fact(page, change.commitment, "disbursed", "disbursed", amount, on)
+
+
+def repayment_reversed(page: VoidingPage, change: Change) -> None:
+    """The repayment's own fact goes, from its own period."""
+    page.commitments.get(change.commitment, change.aggregate_id)
+    page.flush()
+    on, amount = day(change.data["repaid_on"]), cents(change.data["principal"])
+    remove_movement_fact(page, change.commitment, "repaid", "repaid", amount, on)
+
+
+# The facts and the cubes --------------------------------------------------------------------
 
 
 def remove_commitment_facts(page: VoidingPage, commitment_id: str) -> None:
@@ -54,8 +116,8 @@ def remove_movement_fact(
         "WHERE commitment_id = ? AND kind = ? ORDER BY position",
         (commitment_id, kind),
     )
-    for position, day, moved in page.cur.fetchall():
-        if str(day)[:10] == on and int(moved) == amount:
+    for position, fact_day, moved in page.cur.fetchall():
+        if str(fact_day)[:10] == on and int(moved) == amount:
             _remove(page, "position = ?", (position,))
             return
     raise LookupError(f"no {kind} fact of {amount} cents on {on} under commitment {commitment_id}")
@@ -68,8 +130,8 @@ def redate_commitment_facts(page: VoidingPage, commitment_id: str, on: object) -
     the new one; a cube row left with only zero measures goes.
     """
     where = "commitment_id = ? AND kind IN ('committed', 'corrected')"
-    day = str(on)[:10]
-    year, quarter, month = periods(day)
+    iso = str(on)[:10]
+    year, quarter, month = periods(iso)
     if not page.bulk:
         _shift(page, where, (commitment_id,), -1)
     page.cur.execute(
