@@ -22,6 +22,7 @@ from projections.events import (
     uuid_text,
 )
 from projections.layout import generation_table
+from projections.projects import undo
 from projections.projects.tables import (
     CONVENTION_COLUMNS,
     MOVE_COLUMNS,
@@ -218,30 +219,6 @@ class ProjectsPage:
         row["committed"] += amount - self.commitments.get(cid, pid).amount
         self.commitments.set_amount(cid, pid, amount)
 
-    def _voided(self, row: Row, change: Change) -> None:
-        # Recorded in error: the commitment and what moved under it leave the figures.
-        commitment = self.commitments.remove(change.commitment, change.aggregate_id)
-        data = change.data
-        disbursed, repaid = cents(data["disbursed"]), cents(data["repaid"])
-        row["committed"] -= commitment.amount
-        row["commitments"] -= 1
-        row["cancelled"] -= cents(data["cancelled"])
-        row["disbursed"] -= disbursed
-        row["repaid"] -= repaid
-        row["outstanding"] -= (disbursed if commitment.instrument == "loan" else 0) - repaid
-
-    def _disbursement_reversed(self, row: Row, change: Change) -> None:
-        commitment = self.commitments.get(change.commitment, change.aggregate_id)
-        amount = cents(change.data["amount"])
-        row["disbursed"] -= amount
-        if commitment.instrument == "loan":
-            row["outstanding"] -= amount
-
-    def _repayment_reversed(self, row: Row, change: Change) -> None:
-        amount = cents(change.data["principal"])
-        row["repaid"] -= amount
-        row["outstanding"] += amount
-
     def _details_corrected(self, row: Row, change: Change) -> None:
         data = change.data
         cleared = data.get("cleared") or ()
@@ -270,18 +247,6 @@ class ProjectsPage:
     def _abandoned(self, row: Row, change: Change) -> None:
         row["status"] = "abandoned"
         row["closed_on"] = day(change.data["on"])
-
-    def _date_corrected(self, _: Row | None, change: Change) -> None:
-        # Moves no figure of the project's; the commitment keeps its corrected date.
-        on = day(change.data["committed_on"])
-        self.commitments.set_committed_on(change.commitment, change.aggregate_id, on)
-
-    def _date_corrected_in_bulk(self, change: Change) -> Moved | None:
-        self._date_corrected(None, change)
-        return None
-
-    def _project_voided(self, row: Row, _: Change) -> None:
-        row["status"] = "voided"
 
     def _versioned(self, row: Row, change: Change) -> None:
         """An event that changes no column but the project's version and position."""
@@ -325,19 +290,6 @@ class ProjectsPage:
         cid = change.commitment
         self.commitments.set_amount(cid, change.aggregate_id, cents(change.data["amount"]))
         return None
-
-    def _voided_in_bulk(self, change: Change) -> Moved | None:
-        # The commitment no longer counts; the moves under it, joined to no commitment, count
-        # as disbursed but not outstanding: this move takes back what they moved.
-        self.commitments.remove(change.commitment, change.aggregate_id)
-        data = change.data
-        return None, -cents(data["cancelled"]), -cents(data["disbursed"]), -cents(data["repaid"])
-
-    def _disbursement_reversed_in_bulk(self, change: Change) -> Moved | None:
-        return change.commitment, 0, -cents(change.data["amount"]), 0
-
-    def _repayment_reversed_in_bulk(self, change: Change) -> Moved | None:
-        return None, 0, 0, -cents(change.data["principal"])
 
     def _details_in_bulk(self, change: Change) -> Moved | None:
         self._apply_project(change)
@@ -442,15 +394,15 @@ ON_PROJECT_EVENT: dict[str, Callable[[ProjectsPage, Row, Change], None]] = {
     "LoanRepaid": ProjectsPage._repaid,
     "CommitmentCancelled": ProjectsPage._cancelled,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected,
-    "CommitmentVoided": ProjectsPage._voided,
-    "DisbursementReversed": ProjectsPage._disbursement_reversed,
-    "RepaymentReversed": ProjectsPage._repayment_reversed,
+    "CommitmentVoided": undo.commitment_voided,
+    "DisbursementReversed": undo.disbursement_reversed,
+    "RepaymentReversed": undo.repayment_reversed,
     "ProjectDetailsCorrected": ProjectsPage._details_corrected,
     "ProjectLinkedToConvention": ProjectsPage._linked,
     "ProjectCompleted": ProjectsPage._completed,
     "ProjectAbandoned": ProjectsPage._abandoned,
-    "ProjectVoided": ProjectsPage._project_voided,
-    "CommitmentDateCorrected": ProjectsPage._date_corrected,
+    "ProjectVoided": undo.project_voided,
+    "CommitmentDateCorrected": undo.date_corrected,
     "StudyDelivered": ProjectsPage._versioned,
     "ImpactIndicatorSet": ProjectsPage._versioned,
     "ImpactMeasured": ProjectsPage._versioned,
@@ -463,10 +415,10 @@ ON_PROJECT_EVENT_IN_BULK: dict[str, Callable[[ProjectsPage, Change], Moved | Non
     "LoanRepaid": ProjectsPage._repaid_in_bulk,
     "CommitmentCancelled": ProjectsPage._cancelled_in_bulk,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected_in_bulk,
-    "CommitmentVoided": ProjectsPage._voided_in_bulk,
-    "DisbursementReversed": ProjectsPage._disbursement_reversed_in_bulk,
-    "CommitmentDateCorrected": ProjectsPage._date_corrected_in_bulk,
-    "RepaymentReversed": ProjectsPage._repayment_reversed_in_bulk,
+    "CommitmentVoided": undo.commitment_voided_in_bulk,
+    "DisbursementReversed": undo.disbursement_reversed_in_bulk,
+    "CommitmentDateCorrected": undo.date_corrected_in_bulk,
+    "RepaymentReversed": undo.repayment_reversed_in_bulk,
     **dict.fromkeys(DETAILS_CHANGED, ProjectsPage._details_in_bulk),
     "ProjectLinkedToConvention": ProjectsPage._linked_in_bulk,
 }
