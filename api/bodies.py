@@ -144,6 +144,10 @@ if TYPE_CHECKING:
     RepaymentIn = Body
     CancellationIn = Body
     AmountCorrectionIn = Body
+    VoidingIn = Body
+    ReversalIn = Body
+    ProjectVoidingIn = Body
+    DateCorrectionIn = Body
     IndicatorIn = Body
     MeasurementIn = Body
     ClosureIn = Body
@@ -162,6 +166,10 @@ else:
     AmountCorrectionIn = body_of(
         commands.CorrectCommitmentAmount, "AmountCorrectionIn", path=COMMITMENT
     )
+    VoidingIn = body_of(commands.VoidCommitment, "VoidingIn", path=COMMITMENT)
+    DateCorrectionIn = body_of(commands.CorrectCommitmentDate, "DateCorrectionIn", path=COMMITMENT)
+    ProjectVoidingIn = body_of(commands.VoidProject, "ProjectVoidingIn", path=PROJECT)
+    ReversalIn = body_of(commands.ReverseDisbursement, "ReversalIn", path=(*COMMITMENT, "number"))
     IndicatorIn = body_of(commands.SetIndicator, "IndicatorIn", path=PROJECT)
     MeasurementIn = body_of(commands.Measure, "MeasurementIn", path=(*PROJECT, "indicator"))
     ClosureIn = body_of(commands.CloseProject, "ClosureIn", path=PROJECT)
@@ -198,6 +206,11 @@ BODIES: dict[type[Command], type[Body]] = {
     commands.RecordRepayment: RepaymentIn,
     commands.CancelCommitment: CancellationIn,
     commands.CorrectCommitmentAmount: AmountCorrectionIn,
+    commands.VoidCommitment: VoidingIn,
+    commands.ReverseDisbursement: ReversalIn,
+    commands.ReverseRepayment: ReversalIn,
+    commands.VoidProject: ProjectVoidingIn,
+    commands.CorrectCommitmentDate: DateCorrectionIn,
     commands.SetIndicator: IndicatorIn,
     commands.Measure: MeasurementIn,
     commands.CompleteProject: ClosureIn,

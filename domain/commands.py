@@ -115,6 +115,7 @@ class ProjectCommand(Command):
 
     def apply(self, project: Project, reads: Reads) -> None:  # noqa: ARG002
         """Change the project, or raise a DomainError to refuse."""
+        project.require_not_voided()
         getattr(project, self.method)(**self.arguments("project_id"))
 
     def recorded_in(self, project: Project) -> bool:  # noqa: ARG002
@@ -265,6 +266,53 @@ class CorrectCommitmentAmount(ProjectCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VoidCommitment(ProjectCommand):
+    """Void a commitment recorded in error, with its movements (CommitmentVoided)."""
+
+    method = "void_commitment"
+    commitment_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReverseDisbursement(ProjectCommand):
+    """Reverse a disbursement recorded in error, named by its number (DisbursementReversed)."""
+
+    method = "reverse_disbursement"
+    commitment_id: UUID
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReverseRepayment(ProjectCommand):
+    """Reverse a repayment recorded in error, named by its number (RepaymentReversed)."""
+
+    method = "reverse_repayment"
+    commitment_id: UUID
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectCommitmentDate(ProjectCommand):
+    """Correct a commitment's effective date; its money moves to the new period."""
+
+    method = "correct_commitment_date"
+    commitment_id: UUID
+    on: date
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidProject(ProjectCommand):
+    """Void a project recorded in error, once no money remains committed (ProjectVoided)."""
+
+    method = "void"
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SetIndicator(ProjectCommand):
     """Set (or reset) an impact indicator with its target (ImpactIndicatorSet)."""
 
@@ -366,6 +414,11 @@ WRITES: tuple[type[Command], ...] = (
     RecordRepayment,
     CancelCommitment,
     CorrectCommitmentAmount,
+    VoidCommitment,
+    ReverseDisbursement,
+    ReverseRepayment,
+    VoidProject,
+    CorrectCommitmentDate,
     SetIndicator,
     Measure,
     CompleteProject,

@@ -27,6 +27,15 @@ from domain.values import effective_date, money, quantity, text
 ZERO = Decimal("0.00")
 
 
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One disbursement or repayment under a commitment, by its number (from 1)."""
+
+    amount: Decimal
+    on: date
+    reversed: bool = False
+
+
 @dataclass(frozen=True)
 class Commitment:
     """One loan, equity investment or study on a project, and the money moved under it.
@@ -43,6 +52,21 @@ class Commitment:
     disbursed: Decimal = ZERO
     repaid: Decimal = ZERO
     delivered_on: date | None = None
+    # Every disbursement and repayment in the order recorded: a reversal names one by number.
+    disbursements: tuple[Movement, ...] = ()
+    repayments: tuple[Movement, ...] = ()
+    # The dates of its cancellations: a corrected commitment date may not follow them.
+    cancelled_on: tuple[date, ...] = ()
+
+    @property
+    def first_movement_on(self) -> date | None:
+        """The earliest date of what was recorded under it (movements, delivery), if any."""
+        dates = [
+            *(m.on for m in (*self.disbursements, *self.repayments) if not m.reversed),
+            *self.cancelled_on,
+            *([self.delivered_on] if self.delivered_on is not None else []),
+        ]
+        return min(dates, default=None)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
         return self  # immutable
@@ -59,7 +83,13 @@ class Commitment:
 
     @property
     def outstanding(self) -> Decimal:
-        """What was disbursed and not yet repaid."""
+        """What the borrower owes: a loan's principal disbursed and not yet repaid.
+
+        An equity stake is held, not owed, and a study is spent: neither is outstanding
+        (see docs/reporting.md, "What each figure means").
+        """
+        if self.instrument is not Instrument.LOAN:
+            return ZERO
         return self.disbursed - self.repaid
 
 
@@ -67,6 +97,7 @@ class _Project(Protocol):
     """What the rules use of the `Project` they are mixed into: its state and event methods."""
 
     commitments: dict[UUID, Commitment]
+    voided: dict[UUID, Commitment]
     identified_on: date
 
     def _require_open(self) -> None: ...
@@ -128,7 +159,7 @@ class CommitmentRules:
     ) -> None:
         """Grant a loan: commits its amount at the grant date."""
         self._require_open()
-        _require_new(self.commitments, commitment_id)
+        _require_new(self, commitment_id)
         if (
             isinstance(duration_months, bool)
             or not isinstance(duration_months, int)
@@ -158,7 +189,7 @@ class CommitmentRules:
     ) -> None:
         """Take an equity stake: commits its amount at the investment date."""
         self._require_open()
-        _require_new(self.commitments, commitment_id)
+        _require_new(self, commitment_id)
         stake = None if stake_percent is None else quantity(stake_percent, "stake_percent")
         if stake is not None and not 0 < stake <= 100:
             raise InvalidValueError("stake_percent", "must be above 0 and at most 100")
@@ -181,7 +212,7 @@ class CommitmentRules:
     ) -> None:
         """Launch an engineering study: commits its budget at the launch date."""
         self._require_open()
-        _require_new(self.commitments, commitment_id)
+        _require_new(self, commitment_id)
         self._launch_study(
             commitment_id=commitment_id,
             amount=money(amount),
@@ -288,7 +319,9 @@ class CommitmentRules:
         )
 
     def commitment(self: _Project, commitment_id: UUID) -> Commitment:
-        """Return a commitment, or raise NotFoundError."""
+        """Return a commitment, or raise NotFoundError (BusinessRuleError once voided)."""
+        if commitment_id in self.voided:
+            raise BusinessRuleError(f"commitment {commitment_id} was voided (recorded in error)")
         try:
             return self.commitments[commitment_id]
         except KeyError:
@@ -302,8 +335,8 @@ class CommitmentRules:
 # Checks shared by the commands ------------------------------------------------------------
 
 
-def _require_new(commitments: Mapping[UUID, Commitment], commitment_id: UUID) -> None:
-    if commitment_id in commitments:
+def _require_new(project: _Project, commitment_id: UUID) -> None:
+    if commitment_id in project.commitments or commitment_id in project.voided:
         raise DuplicateCommitmentError(f"commitment {commitment_id} already exists")
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.commitments import Commitment, CommitmentRules
+from domain.commitments import Commitment, CommitmentRules, Movement
 from domain.errors import BusinessRuleError, InvalidValueError, OutOfScopeError, ProjectClosedError
 from domain.indicators import Indicator, IndicatorRules
 from domain.reference import Instrument
@@ -19,6 +19,7 @@ from domain.reference import directorate as find_directorate
 from domain.reference import programme as check_programme
 from domain.reference import theme as check_theme
 from domain.reference.territories import TerritoryLevel, load_territories
+from domain.undo import UndoRules
 from domain.values import ProjectStatus, effective_date, money, text
 
 
@@ -34,7 +35,7 @@ def check_territory_in_directorate(territory: str, directorate_code: str) -> Non
         )
 
 
-class Project(CommitmentRules, IndicatorRules, Aggregate):
+class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
     """A territorial project: identified by a directorate, funded by commitments.
 
     The commitment and indicator commands come from the mixins; every event class and
@@ -112,6 +113,48 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
         amount: Decimal
         reason: str
 
+    class CommitmentVoided(Event):
+        """A commitment recorded in error: it and its movements leave every figure."""
+
+        commitment_id: UUID
+        reason: str
+        # What it left, for the read models: its amount and the money moved under it.
+        amount: Decimal
+        cancelled: Decimal
+        disbursed: Decimal
+        repaid: Decimal
+
+    class DisbursementReversed(Event):
+        """A disbursement recorded in error (its number under the commitment) leaves the figures."""
+
+        commitment_id: UUID
+        number: int
+        amount: Decimal
+        disbursed_on: date
+        reason: str
+
+    class RepaymentReversed(Event):
+        """A repayment recorded in error (its number under the loan) leaves the figures."""
+
+        commitment_id: UUID
+        number: int
+        principal: Decimal
+        repaid_on: date
+        reason: str
+
+    class ProjectVoided(Event):
+        """A project recorded in error: counted nowhere, kept in history."""
+
+        reason: str
+
+    class CommitmentDateCorrected(Event):
+        """A commitment's effective date recorded in error: its money moves to the new one."""
+
+        commitment_id: UUID
+        committed_on: date
+        was: date
+        reason: str
+
     class ProjectLinkedToConvention(Event):
         convention_id: UUID
 
@@ -157,6 +200,7 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
         self.status = ProjectStatus.ACTIVE
         self.closed_on: date | None = None
         self.commitments: dict[UUID, Commitment] = {}
+        self.voided: dict[UUID, Commitment] = {}
         self.indicators: dict[str, Indicator] = {}
         self.conventions: list[UUID] = []
 
@@ -171,6 +215,7 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
         state = dict(self.__dict__)
         state["_pending_events"] = list(self._pending_events)
         state["commitments"] = dict(self.commitments)
+        state["voided"] = dict(self.voided)
         state["indicators"] = {
             key: replace(indicator, measurements=list(indicator.measurements))
             for key, indicator in self.indicators.items()
@@ -369,29 +414,99 @@ class Project(CommitmentRules, IndicatorRules, Aggregate):
         self._change_commitment(commitment_id, delivered_on=delivered_on)
 
     @event(FundsDisbursed)
-    def _disburse(self, commitment_id: UUID, amount: Decimal, disbursed_on: date) -> None:  # noqa: ARG002
-        disbursed = self.commitments[commitment_id].disbursed + amount
-        self._change_commitment(commitment_id, disbursed=disbursed)
+    def _disburse(self, commitment_id: UUID, amount: Decimal, disbursed_on: date) -> None:
+        commitment = self.commitments[commitment_id]
+        self._change_commitment(
+            commitment_id,
+            disbursed=commitment.disbursed + amount,
+            disbursements=(*commitment.disbursements, Movement(amount, disbursed_on)),
+        )
 
     @event(LoanRepaid)
-    def _record_repayment(self, commitment_id: UUID, principal: Decimal, repaid_on: date) -> None:  # noqa: ARG002
-        repaid = self.commitments[commitment_id].repaid + principal
-        self._change_commitment(commitment_id, repaid=repaid)
+    def _record_repayment(self, commitment_id: UUID, principal: Decimal, repaid_on: date) -> None:
+        commitment = self.commitments[commitment_id]
+        self._change_commitment(
+            commitment_id,
+            repaid=commitment.repaid + principal,
+            repayments=(*commitment.repayments, Movement(principal, repaid_on)),
+        )
 
     @event(CommitmentCancelled)
     def _cancel_commitment(
         self,
         commitment_id: UUID,
         amount: Decimal,
-        cancelled_on: date,  # noqa: ARG002
+        cancelled_on: date,
         reason: str,  # noqa: ARG002
     ) -> None:
-        cancelled = self.commitments[commitment_id].cancelled + amount
-        self._change_commitment(commitment_id, cancelled=cancelled)
+        commitment = self.commitments[commitment_id]
+        self._change_commitment(
+            commitment_id,
+            cancelled=commitment.cancelled + amount,
+            cancelled_on=(*commitment.cancelled_on, cancelled_on),
+        )
 
     @event(CommitmentAmountCorrected)
     def _correct_commitment_amount(self, commitment_id: UUID, amount: Decimal, reason: str) -> None:  # noqa: ARG002
         self._change_commitment(commitment_id, amount=amount)
+
+    @event(CommitmentVoided)
+    def _void_commitment(
+        self,
+        commitment_id: UUID,
+        reason: str,  # noqa: ARG002
+        amount: Decimal,  # noqa: ARG002
+        cancelled: Decimal,  # noqa: ARG002
+        disbursed: Decimal,  # noqa: ARG002
+        repaid: Decimal,  # noqa: ARG002
+    ) -> None:
+        self.voided[commitment_id] = self.commitments.pop(commitment_id)
+
+    @event(DisbursementReversed)
+    def _reverse_disbursement(
+        self,
+        commitment_id: UUID,
+        number: int,
+        amount: Decimal,
+        disbursed_on: date,  # noqa: ARG002
+        reason: str,  # noqa: ARG002
+    ) -> None:
+        commitment = self.commitments[commitment_id]
+        moves = list(commitment.disbursements)
+        moves[number - 1] = replace(moves[number - 1], reversed=True)
+        self._change_commitment(
+            commitment_id, disbursed=commitment.disbursed - amount, disbursements=tuple(moves)
+        )
+
+    @event(RepaymentReversed)
+    def _reverse_repayment(
+        self,
+        commitment_id: UUID,
+        number: int,
+        principal: Decimal,
+        repaid_on: date,  # noqa: ARG002
+        reason: str,  # noqa: ARG002
+    ) -> None:
+        commitment = self.commitments[commitment_id]
+        moves = list(commitment.repayments)
+        moves[number - 1] = replace(moves[number - 1], reversed=True)
+        self._change_commitment(
+            commitment_id, repaid=commitment.repaid - principal, repayments=tuple(moves)
+        )
+
+    @event(ProjectVoided)
+    def _void(self, reason: str) -> None:  # noqa: ARG002
+        self.status = ProjectStatus.VOIDED
+
+    @event(CommitmentDateCorrected)
+    def _correct_commitment_date(
+        self,
+        commitment_id: UUID,
+        committed_on: date,
+        was: date,  # noqa: ARG002
+        reason: str,  # noqa: ARG002
+    ) -> None:
+        self._change_commitment(commitment_id, committed_on=committed_on)
 
     @event(ProjectLinkedToConvention)
     def _link_to_convention(self, convention_id: UUID) -> None:

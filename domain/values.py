@@ -147,6 +147,7 @@ class ProjectStatus(StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
     ABANDONED = "abandoned"
+    VOIDED = "voided"  # recorded in error: counted nowhere
 
 
 @dataclass(frozen=True, slots=True)

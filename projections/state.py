@@ -129,6 +129,7 @@ class CommitmentBook:
         self._known: dict[str, CommitmentState] = {}
         self._new: set[str] = set()
         self._changed: set[str] = set()
+        self._removed: set[str] = set()
 
     def load(self, cur: Cursor, commitment_ids: Iterable[str]) -> None:
         """Read the commitments not yet in memory (those created by the page too)."""
@@ -177,8 +178,31 @@ class CommitmentBook:
         if commitment_id not in self._new:
             self._changed.add(commitment_id)
 
+    def set_committed_on(self, commitment_id: str, project_id: str, on: str) -> None:
+        """Change a project's commitment's effective date (a correction)."""
+        self.get(commitment_id, project_id).committed_on = on
+        if commitment_id not in self._new:
+            self._changed.add(commitment_id)
+
+    def remove(self, commitment_id: str, project_id: str) -> CommitmentState:
+        """Forget a project's commitment (voided: recorded in error); return what it was."""
+        state = self.get(commitment_id, project_id)
+        del self._known[commitment_id]
+        self._changed.discard(commitment_id)
+        if commitment_id in self._new:
+            self._new.discard(commitment_id)
+        else:
+            self._removed.add(commitment_id)
+        return state
+
     def flush(self, cur: Cursor) -> None:
-        """Write new and changed commitments."""
+        """Write new and changed commitments, delete removed ones."""
+        if self._removed:
+            cur.executemany(
+                f"DELETE FROM {self._db.table(self._table)} WHERE commitment_id = ?",  # noqa: S608
+                [(cid,) for cid in sorted(self._removed)],
+            )
+            self._removed.clear()
         if self._new:
             cur.copy_rows(
                 self._table,
@@ -192,8 +216,12 @@ class CommitmentBook:
             )
         if self._changed:
             cur.executemany(
-                f"UPDATE {self._db.table(self._table)} SET amount = ? WHERE commitment_id = ?",  # noqa: S608
-                [(self._known[cid].amount, cid) for cid in self._changed],
+                f"UPDATE {self._db.table(self._table)} "  # noqa: S608
+                "SET amount = ?, committed_on = ? WHERE commitment_id = ?",
+                [
+                    (self._known[cid].amount, self._known[cid].committed_on, cid)
+                    for cid in sorted(self._changed)
+                ],
             )
         self._new.clear()
         self._changed.clear()

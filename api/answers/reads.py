@@ -109,7 +109,7 @@ class ProjectOut(BaseModel):
             disbursed=sum((c.disbursed for c in commitments), zero),
             to_disburse=sum((c.to_disburse for c in commitments), zero),
             repaid=sum((c.repaid for c in commitments), zero),
-            outstanding=sum((c.outstanding for c in commitments if c.instrument == "loan"), zero),
+            outstanding=sum((c.outstanding for c in commitments), zero),
             commitments=len(commitments),
         )
         return cls(

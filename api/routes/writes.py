@@ -70,6 +70,7 @@ def execute(ledger: Ledger, write: WriteContext, command: Command) -> Written:
 # The routes: path, command, answer, the path's parameters, and what a new aggregate adds.
 PROJECT = {"project_id": UUID}
 COMMITMENT = {"project_id": UUID, "commitment_id": UUID}
+MOVEMENT = {**COMMITMENT, "number": int}
 
 
 def _route(
@@ -127,6 +128,11 @@ ROUTE_NAMES: dict[type[Command], str] = {
     commands.RecordRepayment: "record_repayment",
     commands.CancelCommitment: "cancel_commitment",
     commands.CorrectCommitmentAmount: "correct_commitment_amount",
+    commands.VoidCommitment: "void_commitment",
+    commands.ReverseDisbursement: "reverse_disbursement",
+    commands.ReverseRepayment: "reverse_repayment",
+    commands.VoidProject: "void_project",
+    commands.CorrectCommitmentDate: "correct_commitment_date",
     commands.SetIndicator: "set_indicator",
     commands.Measure: "measure",
     commands.CompleteProject: "complete_project",
@@ -194,6 +200,35 @@ ROUTES: list[tuple[str, type[Command], Answer, Mapping[str, type], str]] = [
         COMMITMENT,
         "commitments",
     ),
+    (
+        "/projects/{project_id}/commitments/{commitment_id}/voiding",
+        commands.VoidCommitment,
+        CommitmentWritten,
+        COMMITMENT,
+        "commitments",
+    ),
+    (
+        "/projects/{project_id}/commitments/{commitment_id}/disbursements/{number}/reversal",
+        commands.ReverseDisbursement,
+        CommitmentWritten,
+        MOVEMENT,
+        "commitments",
+    ),
+    (
+        "/projects/{project_id}/commitments/{commitment_id}/repayments/{number}/reversal",
+        commands.ReverseRepayment,
+        CommitmentWritten,
+        MOVEMENT,
+        "commitments",
+    ),
+    (
+        "/projects/{project_id}/commitments/{commitment_id}/date-corrections",
+        commands.CorrectCommitmentDate,
+        CommitmentWritten,
+        COMMITMENT,
+        "commitments",
+    ),
+    ("/projects/{project_id}/voiding", commands.VoidProject, ProjectWritten, PROJECT, "projects"),
     (
         "/projects/{project_id}/indicators",
         commands.SetIndicator,

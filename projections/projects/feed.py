@@ -22,6 +22,7 @@ from projections.events import (
     uuid_text,
 )
 from projections.layout import generation_table
+from projections.projects import undo
 from projections.projects.tables import (
     CONVENTION_COLUMNS,
     MOVE_COLUMNS,
@@ -45,7 +46,9 @@ Moved = tuple[str | None, int, int, int]
 NOTHING_MOVED: Moved = (None, 0, 0, 0)
 SIGNED = "ConventionSigned"
 # The events that change a project's row but its figures.
-DETAILS_CHANGED = frozenset({"ProjectDetailsCorrected", "ProjectCompleted", "ProjectAbandoned"})
+DETAILS_CHANGED = frozenset(
+    {"ProjectDetailsCorrected", "ProjectCompleted", "ProjectAbandoned", "ProjectVoided"}
+)
 
 
 class ProjectsPage:
@@ -391,10 +394,15 @@ ON_PROJECT_EVENT: dict[str, Callable[[ProjectsPage, Row, Change], None]] = {
     "LoanRepaid": ProjectsPage._repaid,
     "CommitmentCancelled": ProjectsPage._cancelled,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected,
+    "CommitmentVoided": undo.commitment_voided,
+    "DisbursementReversed": undo.disbursement_reversed,
+    "RepaymentReversed": undo.repayment_reversed,
     "ProjectDetailsCorrected": ProjectsPage._details_corrected,
     "ProjectLinkedToConvention": ProjectsPage._linked,
     "ProjectCompleted": ProjectsPage._completed,
     "ProjectAbandoned": ProjectsPage._abandoned,
+    "ProjectVoided": undo.project_voided,
+    "CommitmentDateCorrected": undo.date_corrected,
     "StudyDelivered": ProjectsPage._versioned,
     "ImpactIndicatorSet": ProjectsPage._versioned,
     "ImpactMeasured": ProjectsPage._versioned,
@@ -407,6 +415,10 @@ ON_PROJECT_EVENT_IN_BULK: dict[str, Callable[[ProjectsPage, Change], Moved | Non
     "LoanRepaid": ProjectsPage._repaid_in_bulk,
     "CommitmentCancelled": ProjectsPage._cancelled_in_bulk,
     "CommitmentAmountCorrected": ProjectsPage._amount_corrected_in_bulk,
+    "CommitmentVoided": undo.commitment_voided_in_bulk,
+    "DisbursementReversed": undo.disbursement_reversed_in_bulk,
+    "CommitmentDateCorrected": undo.date_corrected_in_bulk,
+    "RepaymentReversed": undo.repayment_reversed_in_bulk,
     **dict.fromkeys(DETAILS_CHANGED, ProjectsPage._details_in_bulk),
     "ProjectLinkedToConvention": ProjectsPage._linked_in_bulk,
 }

@@ -70,6 +70,9 @@ def list_projects(
             column, code = condition(name, value)
             where.append(f"{column} = ?")
             params.append(code)
+    if "status" not in (filters or {}):
+        # A project voided (recorded in error) is listed only when asked for by its status.
+        where.append("status <> 'voided'")
     if cursor is not None:
         after_name, after_id = _decode_cursor(cursor)
         where.append("(name > ? OR (name = ? AND project_id > ?))")
@@ -213,7 +216,7 @@ def _conventions_sql(db: ReadModelDatabase, generation: int, where: str) -> str:
         "SUM(CASE WHEN p.estimated_cost IS NULL THEN 0 "
         "ELSE p.committed - p.cancelled END) AS net_costed "
         f"FROM {t('project_conventions')} l JOIN {t('projects')} p "
-        "ON p.project_id = l.project_id GROUP BY l.convention_id"
+        "ON p.project_id = l.project_id AND p.status <> 'voided' GROUP BY l.convention_id"
         f") f ON f.convention_id = c.convention_id {where} ORDER BY c.title, c.convention_id"
     )
 
@@ -273,10 +276,13 @@ def convention_row(db: ReadModelDatabase, convention_id: UUID | str) -> dict[str
         if record is None:
             return None
         found = _convention(record)
-        table = db.table(generation_table("project_conventions", generation))
+        links = db.table(generation_table("project_conventions", generation))
+        projects = db.table(generation_table("projects", generation))
+        # A project voided (recorded in error) is under no convention.
         cur.execute(
-            f"SELECT project_id FROM {table} "  # noqa: S608
-            "WHERE convention_id = ? ORDER BY position",
+            f"SELECT l.project_id FROM {links} l JOIN {projects} p "  # noqa: S608
+            "ON p.project_id = l.project_id AND p.status <> 'voided' "
+            "WHERE l.convention_id = ? ORDER BY l.position",
             (key,),
         )
         found["project_ids"] = [r[0] for r in cur.fetchall()]

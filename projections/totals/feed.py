@@ -34,6 +34,7 @@ from projections.state import (
     periods,
     unappliable,
 )
+from projections.totals import undo
 from projections.totals.dimensions import (
     CUBE_SPECS,
     FINE_BASE_OF,
@@ -380,5 +381,10 @@ ON_PROJECT_EVENT: dict[str, Callable[[TotalsPage, Change], None]] = {
     "CommitmentCancelled": TotalsPage._cancelled,
     "CommitmentAmountCorrected": TotalsPage._amount_corrected,
     "StudyDelivered": TotalsPage._delivered,
+    "CommitmentVoided": undo.commitment_voided,
+    "ProjectVoided": undo.project_voided,
+    "CommitmentDateCorrected": undo.date_corrected,
+    "DisbursementReversed": undo.disbursement_reversed,
+    "RepaymentReversed": undo.repayment_reversed,
 }
 TOPICS = frozenset(PROJECT_TOPIC + name for name in ON_PROJECT_EVENT)

@@ -171,6 +171,11 @@ CASES = [
         {"amount": "900000.00", "reason": "Erreur de saisie"},
     ),
     Case(
+        "commitment voiding",
+        "/v1/projects/{p}/commitments/{loan}/voiding",
+        {"reason": "Saisi deux fois"},
+    ),
+    Case(
         "indicator",
         "/v1/projects/{p}/indicators",
         {"indicator": "homes", "unit": "logements", "target": 10, "due_on": "2027-01-01"},

@@ -223,6 +223,15 @@ PROJECT_CASES = [
         lambda read, out: commitment(read, out["commitment_id"])["amount"] == "36000000.00",
     ),
     Case(
+        "void a commitment",
+        "/v1/projects/{p}/commitments/{loan}/voiding",
+        {"reason": "Saisi deux fois"},
+        COMMITMENT_KEYS,
+        lambda read, out: all(
+            c["commitment_id"] != out["commitment_id"] for c in read["commitments"]
+        ),
+    ),
+    Case(
         "set an indicator",
         "/v1/projects/{p}/indicators",
         {"indicator": "co2_avoided", "unit": "tCO2e/an", "target": "1200", "due_on": "2027-12-31"},

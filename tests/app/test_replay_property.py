@@ -32,6 +32,7 @@ from domain.commands import (
     CancelCommitment,
     CompleteProject,
     CorrectCommitmentAmount,
+    CorrectCommitmentDate,
     CorrectProject,
     DeliverStudy,
     Disburse,
@@ -40,6 +41,10 @@ from domain.commands import (
     InvestEquity,
     LaunchStudy,
     RecordRepayment,
+    ReverseDisbursement,
+    ReverseRepayment,
+    VoidCommitment,
+    VoidProject,
 )
 from domain.errors import DomainError
 from domain.indexes import CommitmentClaim
@@ -122,6 +127,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.project_ids: list[UUID] = []
         # The commitments each closed project had when it closed.
         self.closed: dict[UUID, set[UUID]] = {}
+        # The version of each project voided, when it was voided.
+        self.voided_projects: dict[UUID, int] = {}
 
     def attempt(self, command: Callable[[], Written], *, at_head: bool = True) -> Written | None:
         """Run a command; a refusal stores nothing, an acceptance stores up to its position."""
@@ -380,6 +387,62 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(
+        commitment=commitments,
+        number=st.integers(0, 4),
+        repayment=st.booleans(),
+        reason=mostly(st.just("saisi deux fois"), st.just("")),
+    )
+    def reverse(
+        self, commitment: tuple[UUID, UUID], number: int, repayment: bool, reason: str
+    ) -> None:
+        project_id, commitment_id = commitment
+        reverse = ReverseRepayment if repayment else ReverseDisbursement
+        self.attempt(
+            lambda: self.ledger.execute(
+                ACTOR,
+                reverse(
+                    project_id=project_id,
+                    commitment_id=commitment_id,
+                    number=number,
+                    reason=reason,
+                ),
+            )
+        )
+
+    @rule(
+        commitment=commitments,
+        on=st.sampled_from([EARLY, IDENTIFIED_ON, date(2024, 3, 1), date(2024, 6, 1), LAST_DAY]),
+    )
+    def correct_date(self, commitment: tuple[UUID, UUID], on: date) -> None:
+        project_id, commitment_id = commitment
+        written = self.attempt(
+            lambda: self.ledger.execute(
+                ACTOR,
+                CorrectCommitmentDate(
+                    project_id=project_id, commitment_id=commitment_id, on=on, reason="r"
+                ),
+            )
+        )
+        if written is not None:
+            corrected = self.ledger.project(project_id).commitments[commitment_id]
+            assert corrected.committed_on == on
+            first = corrected.first_movement_on
+            assert first is None or on <= first
+
+    @rule(project_id=projects, reason=mostly(st.just("saisi deux fois"), st.just("")))
+    def void_project(self, project_id: UUID, reason: str) -> None:
+        live = any(
+            c.net_committed > 0 for c in self.ledger.project(project_id).commitments.values()
+        )
+        written = self.attempt(
+            lambda: self.ledger.execute(ACTOR, VoidProject(project_id=project_id, reason=reason))
+        )
+        # Refused while money remains committed to it; afterwards it takes no change.
+        assert written is None or not live
+        if written is not None:
+            self.voided_projects[project_id] = self.ledger.project(project_id).version
+
     @rule(project_id=projects, on=CLOSED_ON, abandon=st.booleans())
     def close(self, project_id: UUID, on: date, abandon: bool) -> None:
         close = AbandonProject if abandon else CompleteProject
@@ -387,7 +450,21 @@ class LedgerMachine(RuleBasedStateMachine):
             lambda: self.ledger.execute(ACTOR, close(project_id=project_id, on=on))
         )
         if written is not None:
-            self.closed[project_id] = set(self.ledger.project(project_id).commitments)
+            self.closed[project_id] = recorded_commitments(self.ledger.project(project_id))
+
+    @rule(commitment=commitments, reason=mostly(st.just("saisie en double"), st.just("  ")))
+    def void(self, commitment: tuple[UUID, UUID], reason: str) -> None:
+        project_id, commitment_id = commitment
+        written = self.attempt(
+            lambda: self.ledger.execute(
+                ACTOR,
+                VoidCommitment(project_id=project_id, commitment_id=commitment_id, reason=reason),
+            )
+        )
+        if written is not None:
+            project = self.ledger.project(project_id)
+            assert commitment_id in project.voided
+            assert commitment_id not in project.commitments
 
     # Invariants ----------------------------------------------------------------------------
 
@@ -401,13 +478,24 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert Decimal(0) <= commitment.repaid <= commitment.disbursed
                 if commitment.instrument is not Instrument.LOAN:
                     assert commitment.repaid == 0
+                # The figures are the sums of the movements not reversed.
+                for moves, total in (
+                    (commitment.disbursements, commitment.disbursed),
+                    (commitment.repayments, commitment.repaid),
+                ):
+                    assert sum((m.amount for m in moves if not m.reversed), Decimal(0)) == total
 
     @invariant()
     def a_closed_project_takes_no_new_commitment(self) -> None:
         for project_id, commitments in self.closed.items():
             project = self.ledger.project(project_id)
             assert not project.is_open
-            assert set(project.commitments) == commitments
+            assert recorded_commitments(project) == commitments
+
+    @invariant()
+    def a_voided_project_takes_no_change(self) -> None:
+        for project_id, version in self.voided_projects.items():
+            assert self.ledger.project(project_id).version == version
 
     @invariant()
     def the_stored_events_rebuild_the_live_state(self) -> None:
@@ -436,6 +524,12 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ledger.close()
             if self.directory is not None:
                 shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def recorded_commitments(project: Project) -> set[UUID]:
+    """Every commitment ever recorded on a project, voided or not."""
+    assert not set(project.commitments) & set(project.voided)
+    return set(project.commitments) | set(project.voided)
 
 
 class SQLiteLedgerMachine(LedgerMachine):
