@@ -199,7 +199,10 @@ class FiguresMixin(BaseModel):
 
 
 class TotalsRow(FiguresMixin):
-    """One group of the totals: its dimension values (null: not applicable) and figures."""
+    """One group of the totals: its dimension values (null: not applicable), beside each
+    territory, band, theme, instrument, programme, directorate or convention its label as
+    `<dimension>_label` (`region_label`: "Hauts-de-France"; null for a null value), and its
+    figures."""
 
     model_config = ConfigDict(extra="allow")
 

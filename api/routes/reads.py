@@ -36,6 +36,7 @@ from domain.reference.territories import TerritoryLevel, load_territories
 from projections import reading
 from projections.projector import status
 from projections.projects import queries as project_queries
+from projections.totals import labels as totals_labels
 from projections.totals import queries as totals_queries
 
 # Every role may read these: no 403.
@@ -87,6 +88,7 @@ async def get_totals(
         answer = await run_in_threadpool(
             totals_queries.totals, read_models, dims, filters, date_from, date_to, max_rows
         )
+        await run_in_threadpool(totals_labels.labelled, read_models, answer.rows, dims)
         return _csv(dims, answer, sep)
 
     # A repeated question is answered from memory while the read model has not moved: its
@@ -104,6 +106,7 @@ async def get_totals(
         if cached is not None:
             return cached
         answer = totals_queries.totals(read_models, dims, filters, date_from, date_to, max_rows)
+        totals_labels.labelled(read_models, answer.rows, dims)
         body = (
             TotalsOut.model_validate(
                 {"rows": answer.rows, "total": answer.total, "position": answer.position}
@@ -134,13 +137,14 @@ def _csv(dims: list[str], answer: totals_queries.Totals, sep: str) -> Response:
         # A text recorded before imports refused formulas must not run as one in a spreadsheet.
         return f"'{text}" if isinstance(value, str) and looks_like_formula(text) else text
 
-    columns = [*dims, *reading.FIGURES]
+    keys = totals_labels.label_columns(dims)
+    columns = [*keys, *reading.FIGURES]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=sep, lineterminator="\r\n")
     writer.writerow(columns)
     for row in answer.rows:
         writer.writerow([cell(row.get(c)) for c in columns])
-    label = ["total", *[""] * (len(dims) - 1)] if dims else []
+    label = ["total", *[""] * (len(keys) - 1)] if keys else []
     writer.writerow([*label, *[cell(answer.total[f]) for f in reading.FIGURES]])
     return Response(
         content="\ufeff" + buffer.getvalue(),
