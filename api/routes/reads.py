@@ -38,6 +38,7 @@ from projections.projector import status
 from projections.projects import queries as project_queries
 from projections.totals import labels as totals_labels
 from projections.totals import queries as totals_queries
+from projections.totals.territories import territories_totals
 
 # Every role may read these: no 403.
 router = APIRouter(prefix="/v1", tags=["reads"], responses=problem_responses(401, 503))
@@ -212,14 +213,18 @@ def get_convention(
 
 @router.get("/territories", response_model=TerritoriesOut)
 def list_territories(
+    read_models: ReadModelsDep,
     _: Reader,
+    __: Fresh,
     level: TerritoryLevel | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TerritoriesOut:
-    """Territories of the Code Officiel Géographique 2026, by level and name or code."""
+    """Territories of the Code Officiel Géographique 2026, by level and name or code, each
+    with the totals of the projects in it and below it."""
     found = load_territories().search(q, level, limit)
-    return TerritoriesOut(items=[TerritoryOut.of(t) for t in found])
+    figures, position = territories_totals(read_models, found)
+    return TerritoriesOut(items=[TerritoryOut.of(t, figures[t.code], position) for t in found])
 
 
 @router.get("/territories/{code}", response_model=TerritoryOut)

@@ -105,3 +105,35 @@ def test_a_totals_csv_has_a_label_column_beside_each_code_column(
     assert lines[0].startswith("region;region_label;theme;theme_label;year;committed;")
     assert lines[1].startswith("region:32;Hauts-de-France;mobility;Mobilité;2023;0,00;")
     assert lines[-1].startswith("total;;;;;500000,00;")
+
+
+def test_listed_territories_carry_their_totals_and_those_below_them(
+    client: TestClient, tokens: dict[str, str], labelled: str
+) -> None:
+    lens, hdf = (
+        client.get(
+            "/v1/territories",
+            params={"q": q, "level": level},
+            headers={"Authorization": tokens["viewer"]},
+        ).json()["items"][0]
+        for level, q in (("commune", "62498"), ("region", "Hauts-de-France"))
+    )
+
+    assert (lens["code"], lens["totals"]["committed"]) == ("commune:62498", "500000.00")
+    assert (hdf["code"], hdf["totals"]["committed"]) == ("region:32", "500000.00")
+    assert hdf["totals"]["projects"] == 1
+    assert hdf["position"] == lens["position"] > 0
+
+
+def test_a_territory_without_projects_has_zero_totals(
+    client: TestClient, tokens: dict[str, str], labelled: str
+) -> None:
+    items = client.get(
+        "/v1/territories",
+        params={"q": "Corse", "level": "region"},
+        headers={"Authorization": tokens["viewer"]},
+    ).json()["items"]
+
+    assert items[0]["code"] == "region:94"
+    assert items[0]["totals"]["committed"] == "0.00"
+    assert items[0]["totals"]["projects"] == 0
