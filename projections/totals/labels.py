@@ -11,18 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
-from domain.reference.territories import Band, TerritoryLevel, load_territories
+from domain.reference.territories import TerritoryLevel, load_territories
 from projections.db import ReadModelDatabase
 from projections.layout import generation_table
 from projections.reading import read_snapshot
+from projections.reference_tables import BAND_LABELS
 from projections.registry import PROJECTS
 from projections.sql import Cursor
 
-BAND_LABELS: dict[str, str] = {
-    Band.RURAL_SMALL.value: "Moins de 20 000 habitants",
-    Band.MEDIUM.value: "De 20 000 à 100 000 habitants",
-    Band.LARGE.value: "Plus de 100 000 habitants",
-}
 # The dimensions whose rows carry a label (periods are their own label).
 LABELLED = (
     *(level.value for level in TerritoryLevel),
