@@ -96,14 +96,17 @@ async def get_totals(
     # state is followed in memory (PostgreSQL), else read in one statement.
     cache: AnswerCache = request.app.state.totals_cache
     key = (tuple(dims), tuple(sorted(filters.items())), date_from, date_to)
-    state = None if min_position else request.app.state.live_states.current("totals")
+    # Convention titles may change while the totals do not move: such answers are not kept.
+    cacheable = "convention" not in dims
+    live = request.app.state.live_states
+    state = None if min_position or not cacheable else live.current("totals")
     if state is not None and (body := cache.get(key, state)) is not None:
         remember_raw(cache, request.scope, state, body)
         return Response(body, media_type="application/json")
 
     def compute() -> bytes:
         seen = state or live_state(read_models, "totals")
-        cached = cache.get(key, seen)
+        cached = cache.get(key, seen) if cacheable else None
         if cached is not None:
             return cached
         answer = totals_queries.totals(read_models, dims, filters, date_from, date_to, max_rows)
@@ -115,7 +118,8 @@ async def get_totals(
             .model_dump_json()
             .encode()
         )
-        cache.put(key, seen, body)
+        if cacheable:
+            cache.put(key, seen, body)
         return body
 
     body = await run_in_threadpool(compute)
