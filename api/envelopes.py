@@ -2,7 +2,9 @@
 more than its envelope is recorded, and its answer says so with an `over-envelope` warning.
 
 What a convention's projects committed is summed as the read model holds the other projects
-(they may trail the log by the projection lag) plus the written project as just recorded.
+(they may trail the log by the projection lag) plus the written project as just recorded; a
+project is looked at only once the read model holds it under a convention (or as it is
+linked to one).
 """
 
 from __future__ import annotations
@@ -53,11 +55,27 @@ def _others_committed(
     return read_snapshot(db, PROJECTS, query)[0] or {}
 
 
+def _linked(db: ReadModelDatabase, project_id: str) -> bool:
+    """Whether the read model holds the project under some convention."""
+
+    def query(cur: Cursor, generation: int) -> bool:
+        links = db.table(generation_table("project_conventions", generation))
+        cur.execute(f"SELECT 1 FROM {links} WHERE project_id = ? LIMIT 1", [project_id])  # noqa: S608
+        return cur.fetchone() is not None
+
+    return bool(read_snapshot(db, PROJECTS, query)[0])
+
+
 def envelope_warnings(
     ledger: Ledger, read_models: ReadModelDatabase, command: Command, project_id: UUID
 ) -> list[dict[str, Any]]:
     """Return the `over-envelope` warnings of a write just recorded on a project."""
     if not isinstance(command, COMMITTING):
+        return []
+    # Most projects are under no convention: the read model says so without loading one.
+    if not isinstance(command, commands.LinkToConvention) and not _linked(
+        read_models, str(project_id)
+    ):
         return []
     project = ledger.project(project_id)
     envelopes: dict[str, Decimal] = {}

@@ -25,7 +25,7 @@ class WriteWarning(BaseModel):
     detail: str
 
 
-WARNINGS_DESCRIPTION = "Warnings about the recorded write (over-envelope)."
+WARNINGS_DESCRIPTION = "Warnings about the recorded write (over-envelope); absent if none."
 
 
 class ProjectWritten(BaseModel):
@@ -51,7 +51,7 @@ class CommitmentWritten(BaseModel):
     project_id: UUID
     version: int = VERSION
     position: int = POSITION
-    warnings: list[WriteWarning] = Field(default_factory=list, description=WARNINGS_DESCRIPTION)
+    warnings: list[WriteWarning] | None = Field(default=None, description=WARNINGS_DESCRIPTION)
 
     @classmethod
     def of(cls, written: Written, path: dict[str, Any]) -> CommitmentWritten:  # noqa: ARG003
@@ -86,7 +86,7 @@ class LinkWritten(BaseModel):
     convention_id: UUID
     version: int = VERSION
     position: int = POSITION
-    warnings: list[WriteWarning] = Field(default_factory=list, description=WARNINGS_DESCRIPTION)
+    warnings: list[WriteWarning] | None = Field(default=None, description=WARNINGS_DESCRIPTION)
 
     @classmethod
     def of(cls, written: Written, path: dict[str, Any]) -> LinkWritten:

@@ -52,7 +52,7 @@ def created(
     if etag:
         headers["ETag"] = f'"{written.version}"'
     return Response(
-        answer.model_dump_json().encode(),
+        answer.model_dump_json(exclude_none=True).encode(),
         status_code=201,
         headers=headers,
         media_type="application/json",
@@ -99,7 +99,7 @@ def _route(
             made.warnings = [
                 WriteWarning.model_validate(w)
                 for w in envelope_warnings(ledger, read_models, run, written.id)
-            ]
+            ] or None
         return created(made, written, location, etag=etag)
 
     parameters = [

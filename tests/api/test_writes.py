@@ -25,7 +25,7 @@ from domain.values import Actor
 
 SEED = Actor(name="seed", directorate="hauts_de_france", correlation_id="seed")
 PROJECT_KEYS = {"id", "project_id", "version", "position"}
-COMMITMENT_KEYS = {"commitment_id", "project_id", "version", "position", "warnings"}
+COMMITMENT_KEYS = {"commitment_id", "project_id", "version", "position"}
 NEW_COMMITMENT = "3f1c9a52-7d1e-4b8a-9f0e-2c6d5b4a3e21"
 
 
@@ -254,7 +254,7 @@ PROJECT_CASES = [
         "link a project to a convention",
         "/v1/conventions/{c}/projects",
         {"project_id": "{p}"},
-        {"project_id", "convention_id", "version", "position", "warnings"},
+        {"project_id", "convention_id", "version", "position"},
         lambda read, out: read["conventions"] == [out["convention_id"]],
     ),
 ]
