@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from api.suggestions import explained
 from domain.errors import (
     BusinessRuleError,
     CorruptEventError,
@@ -34,6 +35,7 @@ from domain.errors import (
     InvalidValueError,
     NotFoundError,
     OutOfScopeError,
+    UnknownCodeError,
     VersionMismatchError,
 )
 from domain.positions import require_positions
@@ -290,9 +292,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         errors = None
+        detail, extra = exc.detail, None
+        if isinstance(exc, UnknownCodeError):
+            # What the user most likely meant, and the valid codes where they are few.
+            detail, extra = explained(exc)
         if isinstance(exc, InvalidValueError):
-            errors = [{"loc": ["body", exc.field], "msg": exc.detail}]
-        return problem(domain_status(exc), exc.detail, errors=errors)
+            errors = [{"loc": ["body", exc.field], "msg": detail}]
+        return problem(domain_status(exc), detail, errors=errors, extra=extra)
 
     @app.exception_handler(CorruptEventError)
     async def _corrupt(_: Request, exc: CorruptEventError) -> JSONResponse:

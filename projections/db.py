@@ -21,6 +21,7 @@ from eventstore.settings import (
     sqlite_path,
 )
 from eventstore.watchdog import WATCHDOG
+from projections.reference_tables import fill_reference_tables
 from projections.sql import Cursor, Dialect
 
 if TYPE_CHECKING:
@@ -325,6 +326,8 @@ class ReadModelDatabase:
                     f"ALTER TABLE {self.table('tracking')} "
                     "ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0"
                 )
+            # Territories and labels for BI tools, from the packaged reference data.
+            fill_reference_tables(cur, self.table, territories=self._memory_connection is None)
 
     def _has_column(self, cur: Cursor, table: str, column: str) -> bool:
         if self.dialect is Dialect.SQLITE:

@@ -14,7 +14,8 @@ from typing import Any
 
 from projections.db import ReadModelDatabase
 from projections.layout import generation_table
-from projections.registry import ReadModel, registered
+from projections.reference_tables import ENVELOPES_VIEW, envelope_view
+from projections.registry import PROJECTS, ReadModel, registered
 from projections.sql import Cursor, Dialect
 
 # Tasks of a settle run at once on PostgreSQL (connections of the read models' pool).
@@ -253,6 +254,10 @@ def _swap(db: ReadModelDatabase, cur: Cursor, model: ReadModel, generation: int)
             f"CREATE VIEW {db.table(view)} AS "  # noqa: S608
             f"SELECT * FROM {db.table(generation_table(view, generation))}"
         )
+    if model.name == PROJECTS:
+        view = db.table(ENVELOPES_VIEW)
+        for statement in envelope_view(view, lambda t: db.table(generation_table(t, generation))):
+            cur.execute(statement)
     if previous is not None and previous != generation:
         _drop_tables(db, cur, model, previous)
 

@@ -14,7 +14,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from domain.errors import InvalidValueError, UnknownCodeError
+from domain.errors import (
+    InvalidValueError,
+    UnknownCodeError,
+    UnknownDirectorateError,
+    UnknownInstrumentError,
+    UnknownProgrammeError,
+    UnknownTerritoryError,
+    UnknownThemeError,
+)
 from domain.reference import DIRECTORATES, PROGRAMMES, THEMES, Instrument
 from domain.reference.territories import Band, TerritoryLevel, load_territories
 from domain.values import EARLIEST_DATE, LATEST_DATE
@@ -65,6 +73,13 @@ QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 LEVERAGE_PLACES = Decimal("0.01")
 READ_ATTEMPTS = 3
+# The error of an unknown code of each vocabulary (a band is a plain unknown code).
+UNKNOWN: dict[str, type[UnknownCodeError]] = {
+    "theme": UnknownThemeError,
+    "programme": UnknownProgrammeError,
+    "directorate": UnknownDirectorateError,
+    "instrument": UnknownInstrumentError,
+}
 
 
 def read_snapshot(
@@ -103,9 +118,7 @@ def condition(name: str, raw: object) -> tuple[str, object]:
         try:
             territory = load_territories().get(value)
         except UnknownCodeError:
-            raise InvalidValueError(
-                name, f"unknown territory {value!r}: expected a prefixed code like region:32"
-            ) from None
+            raise UnknownTerritoryError(value, field=name) from None
         return territory.level.value, territory.code
     if name not in DIMENSIONS:
         raise InvalidValueError(
@@ -119,7 +132,7 @@ def condition(name: str, raw: object) -> tuple[str, object]:
     if name in TERRITORY_LEVELS:
         code = value if ":" in value else f"{name}:{value}"
         if code.partition(":")[0] != name or code not in load_territories():
-            raise InvalidValueError(name, f"unknown {name} {value!r}")
+            raise UnknownTerritoryError(value, field=name)
         return name, code
     if name in ("year", "quarter", "month"):
         return name, _period(name, value)
@@ -136,7 +149,7 @@ def condition(name: str, raw: object) -> tuple[str, object]:
         except ValueError:
             raise InvalidValueError(name, f"{value!r} is not a convention id") from None
     if value not in vocabularies[name]:
-        raise InvalidValueError(name, f"unknown {name} {value!r}")
+        raise UNKNOWN.get(name, UnknownCodeError)(value, field=name)
     return name, value
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from api.answers.replica import ReplicaOut
 from domain.outcomes import RecordedEvent
@@ -201,7 +201,10 @@ class FiguresMixin(BaseModel):
 
 
 class TotalsRow(FiguresMixin):
-    """One group of the totals: its dimension values (null: not applicable) and figures."""
+    """One group of the totals: its dimension values (null: not applicable), beside each
+    territory, band, theme, instrument, programme, directorate or convention its label as
+    `<dimension>_label` (`region_label`: "Hauts-de-France"; null for a null value), and its
+    figures."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -248,7 +251,7 @@ class ProjectsPage(BaseModel):
 
 
 class ConventionOut(FiguresMixin):
-    """A convention and the summed figures of its projects."""
+    """A convention, the summed figures of its projects, and what remains of its envelope."""
 
     convention_id: UUID
     title: str
@@ -262,6 +265,21 @@ class ConventionOut(FiguresMixin):
     version: int
     position: int
     project_ids: list[UUID] | None = None
+    remaining: Money | None = Field(
+        default=None,
+        description="The envelope less what its projects committed (net): negative past it; "
+        "null without an envelope.",
+    )
+    over_envelope: bool = Field(
+        default=False, description="Its projects committed (net) more than its envelope."
+    )
+
+    @model_validator(mode="after")
+    def _envelope_used(self) -> ConventionOut:
+        if self.envelope is not None:
+            self.remaining = self.envelope - self.net_committed
+            self.over_envelope = self.net_committed > self.envelope
+        return self
 
 
 class ConventionsOut(BaseModel):

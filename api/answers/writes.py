@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 from domain.outcomes import Written
 
 POSITION = Field(description="The write's place in the global log: read with min_position=it.")
 VERSION = Field(description="The aggregate's version after the write.")
+Money = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
+
+
+class WriteWarning(BaseModel):
+    """Something true of a recorded write the writer should know (it was recorded)."""
+
+    code: str = Field(description="over-envelope: the convention's projects now commit more")
+    convention: UUID
+    envelope: Money
+    committed: Money = Field(description="What the convention's projects commit, net.")
+    detail: str
+
+
+WARNINGS_DESCRIPTION = "Warnings about the recorded write (over-envelope); absent if none."
 
 
 class ProjectWritten(BaseModel):
@@ -36,6 +51,7 @@ class CommitmentWritten(BaseModel):
     project_id: UUID
     version: int = VERSION
     position: int = POSITION
+    warnings: list[WriteWarning] | None = Field(default=None, description=WARNINGS_DESCRIPTION)
 
     @classmethod
     def of(cls, written: Written, path: dict[str, Any]) -> CommitmentWritten:  # noqa: ARG003
@@ -70,6 +86,7 @@ class LinkWritten(BaseModel):
     convention_id: UUID
     version: int = VERSION
     position: int = POSITION
+    warnings: list[WriteWarning] | None = Field(default=None, description=WARNINGS_DESCRIPTION)
 
     @classmethod
     def of(cls, written: Written, path: dict[str, Any]) -> LinkWritten:

@@ -15,6 +15,7 @@ from api.routes.reads import TOTALS_PARAMS, totals_csv
 from domain.errors import InvalidValueError
 from projections import reading
 from projections.asat import AsAtBusyError, AsAtReports, Question, parse_as_at
+from projections.totals import labels as totals_labels
 
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 500, 503)
@@ -87,6 +88,8 @@ def get_totals_as_at(
         raise ProblemError(
             503, f"{error}; try again shortly", headers={"Retry-After": "5"}
         ) from None
+    # The labels of today's reference (a convention's title as it reads now).
+    totals_labels.labelled(services.read_models, report.totals.rows, dims)
     cut = report.cut
     if output == "csv":
         return Response(

@@ -43,7 +43,9 @@ from projections.leaders import leaders
 from projections.live import State
 from projections.projector import status
 from projections.projects import queries as project_queries
+from projections.totals import labels as totals_labels
 from projections.totals import queries as totals_queries
+from projections.totals.territories import territories_totals
 
 # Every role may read these: no 403.
 router = APIRouter(prefix="/v1", tags=["reads"], responses=problem_responses(401, 503))
@@ -91,17 +93,23 @@ async def get_totals(
     filters = {k: v for k, v in request.query_params.items() if k not in TOTALS_PARAMS}
     dims = [d.strip() for d in group_by.split(",") if d.strip()]
     if output == "csv":
-        answer = await run_in_threadpool(
-            read.run,
-            lambda db: totals_queries.totals(db, dims, filters, date_from, date_to, max_rows),
-        )
+
+        def labelled_answer(db: ReadModelDatabase) -> totals_queries.Totals:
+            answer = totals_queries.totals(db, dims, filters, date_from, date_to, max_rows)
+            totals_labels.labelled(db, answer.rows, dims)
+            return answer
+
+        answer = await run_in_threadpool(read.run, labelled_answer)
         return _csv(dims, answer, sep, read.headers)
 
     # A repeated question is answered from memory while the read model has not moved: its
     # state is followed in memory (PostgreSQL), else read in one statement.
     cache: AnswerCache = request.app.state.totals_cache
     key = (tuple(dims), tuple(sorted(filters.items())), date_from, date_to)
-    state = None if read.min_position else request.app.state.live_states.current("totals")
+    # Convention titles may change while the totals do not move: such answers are not kept.
+    cacheable = "convention" not in dims
+    live = request.app.state.live_states
+    state = None if read.min_position or not cacheable else live.current("totals")
     if state is not None and (body := cache.get(key, state)) is not None:
         remember_raw(cache, request.scope, state, body)
         return Response(body, media_type="application/json")
@@ -109,10 +117,11 @@ async def get_totals(
     def compute(db: ReadModelDatabase) -> tuple[State, bytes]:
         # The state known in memory is the primary's: a replica's is read from it.
         seen = state if state is not None and db is read.primary else live_state(db, "totals")
-        cached = cache.get(key, seen)
+        cached = cache.get(key, seen) if cacheable else None
         if cached is not None:
             return seen, cached
         answer = totals_queries.totals(db, dims, filters, date_from, date_to, max_rows)
+        totals_labels.labelled(db, answer.rows, dims)
         body = (
             TotalsOut.model_validate(
                 {"rows": answer.rows, "total": answer.total, "position": answer.position}
@@ -120,7 +129,8 @@ async def get_totals(
             .model_dump_json()
             .encode()
         )
-        cache.put(key, seen, body)
+        if cacheable:
+            cache.put(key, seen, body)
         return seen, body
 
     seen, computed = await run_in_threadpool(read.run, compute)
@@ -158,13 +168,14 @@ def totals_csv(dims: list[str], answer: totals_queries.Totals, sep: str) -> str:
         # A text recorded before imports refused formulas must not run as one in a spreadsheet.
         return f"'{text}" if isinstance(value, str) and looks_like_formula(text) else text
 
-    columns = [*dims, *reading.FIGURES]
+    keys = totals_labels.label_columns(dims)
+    columns = [*keys, *reading.FIGURES]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=sep, lineterminator="\r\n")
     writer.writerow(columns)
     for row in answer.rows:
         writer.writerow([cell(row.get(c)) for c in columns])
-    label = ["total", *[""] * (len(dims) - 1)] if dims else []
+    label = ["total", *[""] * (len(keys) - 1)] if keys else []
     writer.writerow([*label, *[cell(answer.total[f]) for f in reading.FIGURES]])
     return "\ufeff" + buffer.getvalue()
 
@@ -225,13 +236,16 @@ def get_convention(convention_id: UUID, _: Reader, read: ReadingDep) -> Conventi
 @router.get("/territories", response_model=TerritoriesOut)
 def list_territories(
     _: Reader,
+    read: ReadingDep,
     level: TerritoryLevel | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TerritoriesOut:
-    """Territories of the Code Officiel Géographique 2026, by level and name or code."""
+    """Territories of the Code Officiel Géographique 2026, by level and name or code, each
+    with the totals of the projects in it and below it."""
     found = load_territories().search(q, level, limit)
-    return TerritoriesOut(items=[TerritoryOut.of(t) for t in found])
+    figures, position = read.run(lambda db: territories_totals(db, found))
+    return TerritoriesOut(items=[TerritoryOut.of(t, figures[t.code], position) for t in found])
 
 
 @router.get("/territories/{code}", response_model=TerritoryOut)

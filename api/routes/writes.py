@@ -16,9 +16,11 @@ from api.answers.writes import (
     ConventionWritten,
     LinkWritten,
     ProjectWritten,
+    WriteWarning,
 )
 from api.bodies import BODIES, command_of
-from api.deps import LedgerDep
+from api.deps import LedgerDep, ReadModelsDep
+from api.envelopes import envelope_warnings
 from api.exact_json import ExactJSONRoute
 from api.idempotency import REPLAYED_HEADER
 from api.problems import problem_responses
@@ -50,7 +52,7 @@ def created(
     if etag:
         headers["ETag"] = f'"{written.version}"'
     return Response(
-        answer.model_dump_json().encode(),
+        answer.model_dump_json(exclude_none=True).encode(),
         status_code=201,
         headers=headers,
         media_type="application/json",
@@ -87,10 +89,19 @@ def _route(
 
     def endpoint(**arguments: Any) -> Response:
         body, ledger, write = arguments.pop("body"), arguments.pop("ledger"), arguments.pop("write")
-        written = execute(ledger, write, command_of(body, command, **arguments))
+        read_models = arguments.pop("read_models")
+        run = command_of(body, command, **arguments)
+        written = execute(ledger, write, run)
         location = None if creates is None else f"/v1/{creates}/{written.id}"
         etag = command is not commands.SignConvention
-        return created(answer.of(written, arguments), written, location, etag=etag)
+        made = answer.of(written, arguments)
+        if isinstance(made, CommitmentWritten | LinkWritten):
+            # Recorded, and said: the write leaves a convention over its envelope.
+            made.warnings = [
+                WriteWarning.model_validate(w)
+                for w in envelope_warnings(ledger, read_models, run, written.id)
+            ] or None
+        return created(made, written, location, etag=etag)
 
     parameters = [
         Parameter(name, Parameter.KEYWORD_ONLY, annotation=kind)
@@ -99,6 +110,7 @@ def _route(
     parameters += [
         Parameter("body", Parameter.KEYWORD_ONLY, annotation=BODIES[command]),
         Parameter("ledger", Parameter.KEYWORD_ONLY, annotation=LedgerDep),
+        Parameter("read_models", Parameter.KEYWORD_ONLY, annotation=ReadModelsDep),
         Parameter("write", Parameter.KEYWORD_ONLY, annotation=NewWrite if new else Write),
     ]
     setattr(endpoint, "__signature__", Signature(parameters, return_annotation=Response))  # noqa: B010

@@ -70,4 +70,5 @@ def test_a_negative_figure_is_exported_as_a_number(
 ) -> None:
     rows = exported(client, tokens["viewer"], monkeypatch, ["mobility"], ";")
 
-    assert rows[1][1] == "-5,00"
+    # theme, theme_label, committed
+    assert rows[1][2] == "-5,00"

@@ -314,20 +314,22 @@ def send_together(
     lock = threading.Lock()
 
     def send() -> None:
-        with TestClient(app) as client:
-            barrier.wait()
-            if isinstance(body, str):
-                response = client.post(path, content=body.encode(), headers=headers)
-            else:
-                response = client.post(path, json=body, headers=headers)
+        # The app's lifespan runs once, around all of them: each thread's client only sends.
+        client = TestClient(app)
+        barrier.wait()
+        if isinstance(body, str):
+            response = client.post(path, content=body.encode(), headers=headers)
+        else:
+            response = client.post(path, json=body, headers=headers)
         with lock:
             responses.append(response)
 
     threads = [threading.Thread(target=send) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with TestClient(app):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return responses
 
 

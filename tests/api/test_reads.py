@@ -123,8 +123,8 @@ def test_totals_as_csv_start_with_a_bom(
     lines = response.content.decode("utf-8").splitlines()
     assert response.content.startswith("\ufeff".encode())
     assert response.headers["content-type"].startswith("text/csv")
-    assert lines[0].lstrip("\ufeff").startswith("instrument,committed,cancelled")
-    assert "loan,3000001.50," in lines[1] + lines[2]
+    assert lines[0].lstrip("\ufeff").startswith("instrument,instrument_label,committed,cancelled")
+    assert "loan,Prêt,3000001.50," in lines[1] + lines[2]
 
 
 def test_totals_as_csv_for_french_spreadsheets_use_semicolons_and_decimal_commas(

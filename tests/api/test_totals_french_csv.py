@@ -80,9 +80,9 @@ def test_totals_csv_without_sep_stays_comma_separated_with_decimal_points(
     response = totals(client, tokens["viewer"], format="csv")
 
     lines = response.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("instrument,committed,cancelled,")
-    assert any(line.startswith("loan,1234567.89,0.00,1234567.89,") for line in lines)
-    assert lines[-1].startswith("total,1279568.39,")
+    assert lines[0].startswith("instrument,instrument_label,committed,cancelled,")
+    assert any(line.startswith("loan,Prêt,1234567.89,0.00,1234567.89,") for line in lines)
+    assert lines[-1].startswith("total,,1279568.39,")
 
 
 def test_a_separator_other_than_comma_or_semicolon_is_refused(
