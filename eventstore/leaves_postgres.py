@@ -33,6 +33,7 @@ from eventstore.leaves import (
     leaves_of,
 )
 from eventstore.leaves_postgres_scan import PostgresScan
+from eventstore.leaves_postgres_tip import TipWriter
 from eventstore.merkle import Subtree
 from eventstore.settings import leaves_table, nodes_table
 
@@ -54,6 +55,7 @@ class PostgresTree:
         self.events = self._table(events_table)
         self.leaves = self._table(self.leaves_name)
         self.nodes = self._table(nodes_table(events_table))
+        self.tip = TipWriter(self)
         fmt = {"leaves": self.leaves, "nodes": self.nodes, "events": self.events}
         # Rows (kind, a, b, hash): the tree's size (-1, n), the leaves after the last stored
         # subtree and the last leaf (-2, leaf_index), the stored subtrees of n's binary
