@@ -83,6 +83,19 @@ class Growth:
         for h in tail:
             self._push(h, record=False)
 
+    @classmethod
+    def resume(cls, size: int, stack: Sequence[tuple[int, int, bytes]]) -> Growth:
+        """Continue from a frontier kept by `stack` (from an earlier growth's `stack`)."""
+        growth = cls(0, {}, [])
+        growth.size = size
+        growth._stack = list(stack)
+        return growth
+
+    @property
+    def stack(self) -> tuple[tuple[int, int, bytes], ...]:
+        """The frontier as grown so far: (level, index, hash) of size's binary decomposition."""
+        return tuple(self._stack)
+
     def append(self, leaf_hash: bytes) -> None:
         """Add the next leaf."""
         self._push(leaf_hash, record=True)

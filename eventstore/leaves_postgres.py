@@ -2,15 +2,14 @@
 
 `LedgerPostgresRecorder` adds a write's leaves inside its transaction, before the COMMIT,
 under the events table's lock: the leaves commit or vanish with their events, and writers
-take turns, so leaf indices stay dense. A write of up to 2,000 events inserts them and their
-leaves in one statement (`insert_events`: the server hashes them) which also returns the
-tree's frontier (its size, the stored subtrees of its binary decomposition, the leaves
-after them); a larger one (COPY) reads the frontier with the log's head, hashes its leaves
-here and sends them by COPY (`add_leaves`). Either then writes the subtrees its leaves
-complete. A store that had events before the tree existed gets its tables, and every event
-hashed, once, under the same lock (`create`). `scan` (eventstore.leaves_postgres_scan)
-streams a snapshot for `verify_log`.
-"""
+take turns, so leaf indices stay dense. A write of up to 2,000 events sends its events,
+their leaves and the subtrees they complete in one statement, hashed from the tip the
+writing process keeps (`eventstore.leaves_postgres_tip`). A larger one (COPY) reads the
+frontier (the tree's size, the stored subtrees of its binary decomposition, the leaves after
+them) with the log's head, hashes its leaves here and sends them, then its subtrees, by COPY
+(`add_leaves`). A store that had events before the tree existed gets its tables, and every
+event hashed, once, under the same lock (`create`). `scan` (eventstore.leaves_postgres_scan)
+streams a snapshot for `verify_log`."""
 
 from __future__ import annotations
 
@@ -33,6 +32,7 @@ from eventstore.leaves import (
     leaves_of,
 )
 from eventstore.leaves_postgres_scan import PostgresScan
+from eventstore.leaves_postgres_tip import TipWriter
 from eventstore.merkle import Subtree
 from eventstore.settings import leaves_table, nodes_table
 
@@ -54,6 +54,7 @@ class PostgresTree:
         self.events = self._table(events_table)
         self.leaves = self._table(self.leaves_name)
         self.nodes = self._table(nodes_table(events_table))
+        self.tip = TipWriter(self)
         fmt = {"leaves": self.leaves, "nodes": self.nodes, "events": self.events}
         # Rows (kind, a, b, hash): the tree's size (-1, n), the leaves after the last stored
         # subtree and the last leaf (-2, leaf_index), the stored subtrees of n's binary
@@ -75,9 +76,9 @@ class PostgresTree:
         self._frontier = SQL(
             "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}) {0}"
         ).format(frontier, **fmt)
-        # The new events' leaves, hashed by the server (the leaf input of eventstore.merkle),
-        # inserted, and returned (0, leaf_index, position, hash) with the frontier: one round
-        # trip. `{source}` yields the new events.
+        # The leaves of events a COPY restored (eventstore.restore), hashed by the server (the
+        # leaf input of eventstore.merkle), inserted, and returned (0, leaf_index, position,
+        # hash) with the frontier: one round trip. `{source}` yields the new events.
         hashing = (
             "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}), "
             "e AS ({source}), "
@@ -93,16 +94,6 @@ class PostgresTree:
             " FROM h CROSS JOIN s WINDOW w AS (ORDER BY h.position) "
             " RETURNING leaf_index, position, hash) "
             "SELECT 0 AS kind, leaf_index AS a, position AS b, hash FROM l UNION ALL {frontier}"
-        )
-        self._insert_hashed = SQL(hashing).format(
-            source=SQL(
-                "INSERT INTO {events} (originator_id, originator_version, topic, state) "
-                "SELECT i, v, t, s FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
-                " WITH ORDINALITY AS x(i, v, t, s, n) ORDER BY n "
-                "RETURNING notification_id, originator_id, originator_version, topic, state"
-            ).format(**fmt),
-            frontier=frontier,
-            **fmt,
         )
         self._hash_copied = SQL(hashing).format(
             source=SQL(
@@ -121,17 +112,6 @@ class PostgresTree:
             "UNION ALL SELECT -2, leaf_index, 0, hash FROM {leaves} "
             "WHERE leaf_index = ANY(%s::bigint[])"
         ).format(**fmt)
-        # Leaves hashed by the client (a large write: cheaper than the server's concatenations),
-        # numbered and chained by the server, returned with the frontier before them.
-        self._insert_leaves = SQL(
-            "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}), "
-            "l AS (INSERT INTO {leaves} (leaf_index, position, hash, previous) "
-            " SELECT s.n + x.o - 1, x.p, x.h, CASE WHEN x.o = 1 THEN (SELECT q.hash FROM "
-            " {leaves} AS q WHERE q.leaf_index = s.n - 1) ELSE x.q END "
-            " FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[]) WITH ORDINALITY AS x(p, h, q, o)"
-            " CROSS JOIN s) "
-            "{frontier}"
-        ).format(frontier=frontier, **fmt)
         self._head_and_frontier = SQL(
             "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {leaves}) "
             "SELECT -3, COALESCE(MAX(notification_id), 0), 0::bigint, NULL::bytea "
@@ -219,12 +199,6 @@ class PostgresTree:
                 )
 
     # Writes (inside the recorder's transaction, under its lock) ------------------------------
-
-    def insert_events(self, curs: Any, columns: Sequence[list[Any]]) -> list[int]:
-        """Insert events (four columns) and their leaves in one statement; their positions."""
-        with curs.connection.cursor(row_factory=tuple_row) as rows:
-            rows.execute(self._insert_hashed, columns, binary=True, prepare=True)
-            return self.add_nodes(curs, rows.fetchall())
 
     def head_and_frontier(self, curs: Any) -> tuple[int, Frontier]:
         """The events' head position and the tree's frontier (see `_parse`), in one read."""

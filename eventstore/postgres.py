@@ -51,6 +51,7 @@ from psycopg.sql import SQL, Identifier
 
 from eventstore.group_commit import grouped
 from eventstore.leaves_postgres import PostgresTree
+from eventstore.leaves_postgres_tip import Tip
 from eventstore.limits import CONNECT_SECONDS, KEEPALIVES, STATEMENT_SECONDS
 from eventstore.subscription import LedgerPostgresSubscription
 from eventstore.watchdog import WATCHDOG
@@ -261,6 +262,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             )
         )
         ids: list[int] = []
+        tip: Tip | None = None
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             attempt.backend_pid = conn.info.backend_pid
             # Transaction control and NOTIFY are sent as text, never as prepared statements.
@@ -271,8 +273,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 curs.execute(self._notify_statement, prepare=False)
                 if copying:
                     ids = self._copy(curs, stored_events)
-                elif self.merkle_leaves:  # the events and their leaves in one statement
-                    ids = self.tree.insert_events(curs, columns)
+                elif self.merkle_leaves:  # events, leaves and subtrees in one statement
+                    ids, tip = self.tree.tip.insert(curs, columns)
                 else:
                     curs.execute(self._insert_statement, columns, binary=True)
                     ids = [row["notification_id"] for row in curs.fetchall()]
@@ -289,6 +291,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             except BaseException:
                 conn.close()  # never back to the pool: its session is to be ended
                 raise
+        if tip is not None:
+            self.tree.tip.keep(tip)
         return ids
 
     def _copy(self, curs: Any, stored_events: Sequence[StoredEvent]) -> list[int]:

@@ -1,7 +1,7 @@
 """The verifiable log on PostgreSQL: writes with leaf hashing, `verify_log`, tree heads and proofs.
 
 Usage: .venv/bin/python scripts/bench/audit.py [--events 1000000] [--url postgresql://…]
-       [--part all|bulk|api|verify|proofs]
+       [--part all|bulk|api|series|verify|proofs]
 
 Two schemas hold the same log: `bench_audit_N` written by the ledger's recorder (each write
 adds its Merkle leaves and subtrees before its COMMIT) and `bench_audit_plain_N`, the
@@ -12,6 +12,8 @@ figures beside its same-run reference; `bulk` loads both schemas, the others reu
           transaction's events are written to both schemas, in alternating order, timed.
 - api:    API-style small writes (one command each, 16 threads, group commit), hashed and
           reference schemas in alternating 5-second rounds.
+- series: one thread, 4-event writes (no group commit), to the two schemas in turn; the
+          median time of each.
 - verify: `verify_log` over the whole log beside the raw read-and-decode rate of the same
           events (server-side cursor, the application's mapper), each in a child process
           whose peak RSS is printed.
@@ -37,7 +39,7 @@ import threading
 import time
 from datetime import date
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
@@ -59,6 +61,8 @@ API_PROJECTS = 200
 API_THREADS = 16
 API_ROUND_SECONDS = 5.0
 API_ROUNDS = 6
+SERIES_WRITES = 300
+SERIES_EVENTS = 4
 SAMPLES = 1000
 PAGE = 5000
 
@@ -212,6 +216,34 @@ def _api_round(ledger: Ledger, projects: list[UUID]) -> tuple[int, float]:
     return sum(counts), time.perf_counter() - started
 
 
+# series ---------------------------------------------------------------------------------------
+
+
+def part_series(base: str, events: int) -> None:
+    hashed_schema, plain_schema = schemas(events)
+    ledgers = {
+        "hashed": ledger_of(base, hashed_schema, hashed=True),
+        "plain": ledger_of(base, plain_schema, hashed=False),
+    }
+    state = b'{"amount": "1234.00", "subject": "bench", "launched_on": "2025-03-01"}' * 4
+    seconds: dict[str, list[float]] = {"hashed": [], "plain": []}
+    for k in range(SERIES_WRITES):
+        for name in ("hashed", "plain") if k % 2 else ("plain", "hashed"):
+            stored = [StoredEvent(uuid4(), 1, "bench.topic", state) for _ in range(SERIES_EVENTS)]
+            started = time.perf_counter()
+            ledgers[name].recorder.insert_events(stored)
+            seconds[name].append(time.perf_counter() - started)
+    for ledger in ledgers.values():
+        ledger.close()
+    with_ms = percentile(seconds["hashed"], 0.5) * 1000
+    without_ms = percentile(seconds["plain"], 0.5) * 1000
+    print(
+        f"(a) one thread, {SERIES_WRITES} writes of {SERIES_EVENTS} events each, alternating: "
+        f"median {with_ms:.2f} ms with leaves, {without_ms:.2f} ms without: "
+        f"{without_ms / with_ms:.2f}x the rate"
+    )
+
+
 # verify ---------------------------------------------------------------------------------------
 
 
@@ -340,7 +372,9 @@ def part_proofs(base: str, events: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--part", choices=["all", "bulk", "api", "verify", "proofs"], default="all")
+    parser.add_argument(
+        "--part", choices=["all", "bulk", "api", "series", "verify", "proofs"], default="all"
+    )
     parser.add_argument(
         "--url",
         default=os.environ.get(
@@ -360,7 +394,9 @@ def main() -> None:
         part_verify(base, args.events)
     if args.part in ("all", "proofs"):
         part_proofs(base, args.events)
-    if args.part in ("all", "api"):  # last: it adds events to both schemas
+    if args.part in ("all", "series"):  # these two add events to both schemas
+        part_series(base, args.events)
+    if args.part in ("all", "api"):
         part_api(base, args.events)
 
 

@@ -20,6 +20,7 @@ from domain.application import Ledger
 from domain.commands import IdentifyProject, LaunchStudy
 from domain.values import Actor
 from eventstore import merkle
+from eventstore.postgres import COPY_ABOVE_EVENTS
 from eventstore.settings import SQLITE_PERSISTENCE, library_env
 from eventstore.tree import log_tree
 from eventstore.verify import verify_log
@@ -129,16 +130,23 @@ def test_a_write_that_fails_while_adding_leaves_records_nothing(
         pytest.skip("the in-memory store computes leaves before it changes anything")
     project = identify(ledger)
     tree = ledger.recorder.tree  # type: ignore[attr-defined]
-    # The step after the leaves are written, before the COMMIT.
-    last_step = "append" if "sqlite" in store_url else "write_nodes"
-    original = getattr(type(tree), last_step)
+    # The step after the leaves are written, before the COMMIT: on PostgreSQL, the one
+    # statement of a small write (events, leaves, subtrees) or a COPY's subtrees.
+    target, last_step = (
+        (tree, "append")
+        if "sqlite" in store_url
+        else (tree.tip, "send")
+        if size <= COPY_ABOVE_EVENTS
+        else (tree, "write_nodes")
+    )
+    original = getattr(type(target), last_step)
 
     def write_then_fail(self: Any, *args: Any) -> None:
         original(self, *args)  # the leaves are written in the transaction …
         raise RuntimeError("disk full")  # … which then fails before its COMMIT
 
     head = ledger.head_position()
-    monkeypatch.setattr(type(tree), last_step, write_then_fail)
+    monkeypatch.setattr(type(target), last_step, write_then_fail)
     events = [StoredEvent(uuid4(), 1, "test.topic", b"{}") for _ in range(size)]
     with pytest.raises(RuntimeError, match="disk full"):
         ledger.recorder.insert_events(events)
