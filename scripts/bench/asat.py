@@ -156,7 +156,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {platform.platform()}")
-    f = run(args.events, args.url)
+    print_figures(run(args.events, args.url))
+
+
+def print_figures(f: dict[str, Any]) -> None:
+    """Print the figures `run` measured beside their same-run references."""
     print(f"\nevents in the log:                  {f['events']:,}")
     print(
         f"(a) full rebuild (both models):      {f['rebuild_events_per_s']:,.0f} events/s "

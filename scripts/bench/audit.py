@@ -1,7 +1,7 @@
 """The verifiable log on PostgreSQL: writes with leaf hashing, `verify_log`, tree heads and proofs.
 
 Usage: .venv/bin/python scripts/bench/audit.py [--events 1000000] [--url postgresql://…]
-       [--part all|bulk|api|series|verify|proofs]
+       [--part all|bulk|api|series|verify|proofs|asat]
 
 Two schemas hold the same log: `bench_audit_N` written by the ledger's recorder (each write
 adds its Merkle leaves and subtrees before its COMMIT) and `bench_audit_plain_N`, the
@@ -19,6 +19,8 @@ figures beside its same-run reference; `bulk` loads both schemas, the others reu
           whose peak RSS is printed.
 - proofs: tree head, inclusion proof (by position) and consistency proof latencies, p50/p95
           over 1,000 random requests each, at the full size; proof sizes against 2·log2 n.
+- asat:   an as-at report over the whole log beside the full rebuild of the same log, and
+          its peak RSS at two sizes (`scripts/bench/asat.py`, which also runs on its own).
 """
 
 from __future__ import annotations
@@ -373,7 +375,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument(
-        "--part", choices=["all", "bulk", "api", "series", "verify", "proofs"], default="all"
+        "--part",
+        choices=["all", "bulk", "api", "series", "verify", "proofs", "asat"],
+        default="all",
     )
     parser.add_argument(
         "--url",
@@ -398,6 +402,10 @@ def main() -> None:
         part_series(base, args.events)
     if args.part in ("all", "api"):
         part_api(base, args.events)
+    if args.part in ("all", "asat"):
+        from scripts.bench import asat
+
+        asat.print_figures(asat.run(args.events, args.url))
 
 
 if __name__ == "__main__":
