@@ -158,37 +158,54 @@ def _recorded_prefix(ledger: Ledger, at: datetime) -> list[Any]:
 
 def _recomputed(events: list[Any]) -> dict[tuple[str | None, str, int], list[Decimal]]:
     """Sums by (instrument, theme, year) computed directly from the events, in euros:
-    committed, cancelled, disbursed, repaid, projects."""
+    committed, cancelled, disbursed, repaid, projects. An entry voided leaves every sum; a
+    movement reversed is taken back at its own date; a corrected date moves the commitment."""
     themes: dict[Any, str] = {}
     commitments: dict[Any, tuple[str, date, Decimal, Any]] = {}
-    rows: list[tuple[str | None, Any, int, int, Decimal]] = []  # (instrument, project, year, i, v)
+    # [instrument, project, year, measure, value, commitment]
+    rows: list[list[Any]] = []
     created = {"LoanGranted": "loan", "EquityInvested": "equity", "StudyLaunched": "study"}
     for e in events:
         kind = type(e).__name__
         pid = e.originator_id
+        cid = getattr(e, "commitment_id", None)
         if kind == "ProjectIdentified":
             themes[pid] = e.theme
-            rows.append((None, pid, e.identified_on.year, 4, Decimal(1)))
+            rows.append([None, pid, e.identified_on.year, 4, Decimal(1), None])
         elif kind == "ProjectDetailsCorrected" and e.theme:
             themes[pid] = e.theme
         elif kind in created:
             on = getattr(
                 e, {"loan": "granted_on", "equity": "invested_on"}.get(created[kind], "launched_on")
             )
-            commitments[e.commitment_id] = (created[kind], on, e.amount, pid)
-            rows.append((created[kind], pid, on.year, 0, e.amount))
+            commitments[cid] = (created[kind], on, e.amount, pid)
+            rows.append([created[kind], pid, on.year, 0, e.amount, cid])
         elif kind == "CommitmentAmountCorrected":
-            instrument, on, amount, _ = commitments[e.commitment_id]
-            commitments[e.commitment_id] = (instrument, on, e.amount, pid)
-            rows.append((instrument, pid, on.year, 0, e.amount - amount))
+            instrument, on, amount, _ = commitments[cid]
+            commitments[cid] = (instrument, on, e.amount, pid)
+            rows.append([instrument, pid, on.year, 0, e.amount - amount, cid])
         elif kind == "CommitmentCancelled":
-            rows.append((commitments[e.commitment_id][0], pid, e.cancelled_on.year, 1, e.amount))
+            rows.append([commitments[cid][0], pid, e.cancelled_on.year, 1, e.amount, cid])
         elif kind == "FundsDisbursed":
-            rows.append((commitments[e.commitment_id][0], pid, e.disbursed_on.year, 2, e.amount))
+            rows.append([commitments[cid][0], pid, e.disbursed_on.year, 2, e.amount, cid])
         elif kind == "LoanRepaid":
-            rows.append(("loan", pid, e.repaid_on.year, 3, e.principal))
+            rows.append(["loan", pid, e.repaid_on.year, 3, e.principal, cid])
+        elif kind == "DisbursementReversed":
+            rows.append([commitments[cid][0], pid, e.disbursed_on.year, 2, -e.amount, cid])
+        elif kind == "RepaymentReversed":
+            rows.append(["loan", pid, e.repaid_on.year, 3, -e.principal, cid])
+        elif kind == "CommitmentVoided":
+            rows = [row for row in rows if row[5] != cid]
+        elif kind == "ProjectVoided":
+            rows = [row for row in rows if row[1] != pid]
+        elif kind == "CommitmentDateCorrected":
+            instrument, _, amount, _ = commitments[cid]
+            commitments[cid] = (instrument, e.committed_on, amount, pid)
+            for row in rows:
+                if row[5] == cid and row[3] == 0:
+                    row[2] = e.committed_on.year
     sums: dict[tuple[str | None, str, int], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 5)
-    for instrument_of_row, pid, year, i, value in rows:
+    for instrument_of_row, pid, year, i, value, _ in rows:
         sums[(instrument_of_row, themes[pid], year)][i] += value
     return {key: values for key, values in sums.items() if any(values)}
 
