@@ -6,8 +6,6 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
@@ -27,9 +25,9 @@ from rich.table import Table
 
 from api import cli_replay, cli_report
 from api.cli_audit import audit_app, verify_command
+from api.cli_common import cli_settings, fail, open_ledger
 from api.cli_deploy import demo, migrate
 from api.cli_export import export_command, import_log_command
-from api.logging import configure_logging
 from api.settings import Settings
 from api.tokens import create_token, list_tokens, revoke_token
 from domain.application import Ledger
@@ -58,27 +56,6 @@ app.command("import-log")(import_log_command)
 
 err = Console(stderr=True)
 log = structlog.get_logger("cli")
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
-
-
-@contextmanager
-def _ledger(settings: Settings) -> Iterator[Ledger]:
-    settings.prepare_storage()
-    ledger = Ledger(env=settings.ledger_env())
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=2)
 
 
 def _projector(settings: Settings, ledger: Ledger, page_size: int = 2000) -> Projector:
@@ -121,7 +98,7 @@ def serve(
 
     from api.logging import uvicorn_log_config
 
-    settings = _settings()
+    settings = cli_settings()
     settings.prepare_storage()
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Each worker counts in files here; /metrics adds them up, whichever worker answers.
@@ -161,12 +138,12 @@ def projector(
 
     from projections.leaders import ProjectorAlreadyRunningError
 
-    settings = _settings()
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    with open_ledger(settings) as ledger:
         try:
             worker = _projector(settings, ledger, page_size)
         except ProjectorAlreadyRunningError as error:
-            raise _fail(escape(str(error))) from None
+            raise fail(escape(str(error))) from None
         signal.signal(signal.SIGTERM, lambda *_: worker.stop(timeout=0))
         try:
             worker.run()
@@ -193,11 +170,11 @@ def rebuild(
     from projections.registry import READ_MODELS
     from projections.state import UnappliableEventError
 
-    settings = _settings()
+    settings = cli_settings()
     if name is not None and name not in READ_MODELS:
-        raise _fail(f"unknown read model {name!r}: choose among {', '.join(READ_MODELS)}")
+        raise fail(f"unknown read model {name!r}: choose among {', '.join(READ_MODELS)}")
     label = name or ", ".join(READ_MODELS)
-    with _ledger(settings) as ledger:
+    with open_ledger(settings) as ledger:
         db = ReadModelDatabase.from_url(settings.database_url, settings.reporting_schema)
         leases = _rebuild_leases(db, (name,) if name else READ_MODELS)
         started = time.perf_counter()
@@ -234,12 +211,12 @@ def rebuild(
                 version=error.version,
                 reason=error.reason,
             )
-            raise _fail(
+            raise fail(
                 f"{escape(str(error))}. Rebuild stopped: the live read models are unchanged; "
                 "repair that event, then run `funding rebuild` again to resume."
             ) from None
         except NotLeaderError as error:
-            raise _fail(f"{escape(str(error))}. Run `funding rebuild` again to resume.") from None
+            raise fail(f"{escape(str(error))}. Run `funding rebuild` again to resume.") from None
         except UnappliableEventError as error:
             # Never swapped in: a read model that disagrees with the log is worse than none.
             log.error(
@@ -276,7 +253,7 @@ def _rebuild_leases(db: ReadModelDatabase, names: tuple[str, ...]) -> RebuildLea
     busy = leases.acquire()
     if busy:
         db.close()
-        raise _fail(
+        raise fail(
             f"another `funding rebuild` of {', '.join(busy)} is running against this database: "
             "wait for it to finish (one rebuild of a read model at a time)."
         )
@@ -295,10 +272,10 @@ def import_commitments(
     """Import commitments from a CSV file (docs/import.md): all rows or none; exit 1 if refused."""
     from api.csv_import import RowStatus, run_import
 
-    settings = _settings()
+    settings = cli_settings()
     data = file.read_bytes()
     with (
-        _ledger(settings) as ledger,
+        open_ledger(settings) as ledger,
         Progress(
             TextColumn("reading rows"),
             BarColumn(),
@@ -315,7 +292,7 @@ def import_commitments(
         try:
             report = run_import(ledger, Actor(name=actor), data, dry_run=dry_run, progress=advance)
         except DomainError as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
     typer.echo(report.model_dump_json(exclude_none=True, indent=2))
     refused = [row for row in report.rows if row.status is RowStatus.REFUSED]
     if refused:
@@ -336,12 +313,12 @@ def import_commitments(
 @app.command()
 def history(project_id: Annotated[UUID, typer.Argument(help="The project's id.")]) -> None:
     """Print a project's events in order, one JSON object per line."""
-    settings = _settings()
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    with open_ledger(settings) as ledger:
         try:
             events = ledger.project_events(project_id)
         except DomainError as error:
-            raise _fail(error.detail) from None
+            raise fail(error.detail) from None
         for e in events:
             typer.echo(
                 json.dumps(
@@ -368,12 +345,12 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Create a token; it is printed once, alone on the last line."""
-    settings = _settings()
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    with open_ledger(settings) as ledger:
         try:
             secret, info = create_token(ledger, name=name, role=role, directorate=directorate)
         except DomainError as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
     err.print(f"Token {info.id} for {info.name} ({info.role}). It is shown only once:")
     typer.echo(secret)
 
@@ -381,8 +358,8 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list() -> None:
     """List tokens (never the tokens themselves)."""
-    settings = _settings()
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    with open_ledger(settings) as ledger:
         table = Table("id", "name", "role", "directorate", "state")
         for t in list_tokens(ledger):
             table.add_row(
@@ -396,12 +373,12 @@ def tokens_revoke(
     name_or_id: Annotated[str, typer.Argument(help="The token's name or id.")],
 ) -> None:
     """Revoke a token: it stops working at once."""
-    settings = _settings()
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    with open_ledger(settings) as ledger:
         try:
             revoked = revoke_token(ledger, name_or_id)
         except DomainError as e:
-            raise _fail(e.detail) from None
+            raise fail(e.detail) from None
     for t in revoked:
         err.print(f"Revoked {t.id} ({t.name}).")
 
@@ -412,7 +389,7 @@ def territories_show(code: Annotated[str, typer.Argument(help="e.g. commune:5965
     try:
         territory = load_territories().get(code)
     except DomainError as e:
-        raise _fail(e.detail) from None
+        raise fail(e.detail) from None
     typer.echo(json.dumps(territory.as_dict(), ensure_ascii=False))
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,47 +21,16 @@ from api.audit_keys import (
     SignedTreeHead,
     generate_key,
     key_id,
-    load_keyring,
     public_pem,
     retire_key,
 )
-from api.logging import configure_logging
-from api.settings import Settings
-from domain.application import Ledger
+from api.cli_common import audit_keyring, cli_settings, fail, open_ledger
 
 audit_app = typer.Typer(
     help="The verifiable log: signing key, signed checkpoints, inclusion and consistency "
     "proofs; the read models replayed and compared with the live ones."
 )
 err = Console(stderr=True, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
-
-
-@contextmanager
-def _ledger(settings: Settings) -> Iterator[Ledger]:
-    settings.prepare_storage()
-    ledger = Ledger(env=settings.ledger_env())
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code=2)
-
-
-def _keyring(settings: Settings) -> KeyRing:
-    try:
-        return load_keyring(settings.audit_key_file, settings.audit_public_keys)
-    except AuditKeyError as error:
-        raise _fail(str(error)) from None
 
 
 def _echo_json(data: dict[str, Any]) -> None:
@@ -90,19 +57,19 @@ def keygen(
     Prints the public key (PEM) on stdout: publish it to auditors. The private key is never
     printed, logged or stored in the database.
     """
-    settings = _settings()
+    settings = cli_settings()
     path = settings.audit_key_file
     if path.exists() and not rotate:
         if if_missing:
-            ring = _keyring(settings)
+            ring = audit_keyring(settings)
             err.print(f"Signing key {path} kept (key id {ring.current_id}).")
             return
-        raise _fail(f"a signing key exists at {path}: use --rotate to replace it")
+        raise fail(f"a signing key exists at {path}: use --rotate to replace it")
     if rotate and path.exists():
         try:
             retired = retire_key(path)
         except AuditKeyError as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
         err.print(
             f"Retired the old key; its public key is in {retired}: add it to "
             "FUNDING_AUDIT_PUBLIC_KEYS so the heads it signed still verify."
@@ -119,9 +86,9 @@ def public_key(
     ] = False,
 ) -> None:
     """Print the public keys of tree heads (PEM; the signing key first, then retired ones)."""
-    ring = _keyring(_settings())
+    ring = audit_keyring(cli_settings())
     if not ring.public:
-        raise _fail(f"no signing key at {ring.key_file}: create one with `funding audit keygen`")
+        raise fail(f"no signing key at {ring.key_file}: create one with `funding audit keygen`")
     answer = proofs.public_keys(ring)
     if as_json:
         _echo_json(answer.model_dump())
@@ -139,13 +106,13 @@ def checkpoint(
 
     Keep the file: `funding verify --checkpoint FILE` later proves the log still extends it.
     """
-    settings = _settings()
-    ring = _keyring(settings)
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    ring = audit_keyring(settings)
+    with open_ledger(settings) as ledger:
         try:
             head = proofs.signed_head(ledger.recorder, ring)
         except AuditKeyError as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
     text = json.dumps(head.as_dict(), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
@@ -164,12 +131,12 @@ def inclusion(
     ] = None,
 ) -> None:
     """Print the inclusion proof of one event (as GET /v1/audit/proof/inclusion)."""
-    settings = _settings()
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    with open_ledger(settings) as ledger:
         try:
             proof = proofs.inclusion(ledger.recorder, position, tree_size)
         except proofs.ProofRequestError as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
     _echo_json(proof.model_dump())
 
 
@@ -181,12 +148,12 @@ def consistency(
     ] = None,
 ) -> None:
     """Print the consistency proof between two tree sizes (as GET /v1/audit/proof/consistency)."""
-    settings = _settings()
-    with _ledger(settings) as ledger:
+    settings = cli_settings()
+    with open_ledger(settings) as ledger:
         try:
             proof = proofs.consistency(ledger.recorder, from_size, to_size)
         except proofs.ProofRequestError as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
     _echo_json(proof.model_dump())
 
 
@@ -195,15 +162,15 @@ def read_checkpoint(path: Path, ring: KeyRing) -> SignedTreeHead:
     try:
         head = SignedTreeHead.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except OSError as error:
-        raise _fail(f"cannot read the checkpoint {path}: {error.strerror}") from None
+        raise fail(f"cannot read the checkpoint {path}: {error.strerror}") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _fail(f"the checkpoint {path} is not JSON") from None
+        raise fail(f"the checkpoint {path} is not JSON") from None
     except HeadRefusedError as error:
-        raise _fail(f"the checkpoint {path} is not a signed tree head: {error}") from None
+        raise fail(f"the checkpoint {path} is not a signed tree head: {error}") from None
     try:
         ring.verify(head)
     except HeadRefusedError as error:
-        raise _fail(f"the checkpoint {path} is refused, nothing checked: {error}") from None
+        raise fail(f"the checkpoint {path} is refused, nothing checked: {error}") from None
     return head
 
 
@@ -227,12 +194,12 @@ def verify_command(
     from eventstore.tree import log_tree
     from eventstore.verify import verify_log
 
-    settings = _settings()
+    settings = cli_settings()
     heads: list[SignedTreeHead] = []
     if checkpoints:
-        ring = _keyring(settings)
+        ring = audit_keyring(settings)
         heads = [read_checkpoint(path, ring) for path in checkpoints]
-    with _ledger(settings) as ledger:
+    with open_ledger(settings) as ledger:
         started = time.perf_counter()
         with Progress(
             TextColumn("verify"),

@@ -16,17 +16,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from api.logging import configure_logging
+from api.cli_common import cli_settings
 from api.settings import Settings
 from domain.application import Ledger
 
 err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
 
 
 def migrate() -> None:
@@ -39,7 +33,7 @@ def migrate() -> None:
     from projections.generations import ensure_live_generation
     from projections.registry import READ_MODELS
 
-    settings = _settings()
+    settings = cli_settings()
     settings.prepare_storage()
     ledger = Ledger(env=settings.ledger_env())  # creates the event table if missing
     try:
@@ -73,7 +67,7 @@ def demo(
     from demo import holds_projects, load_demo
 
     events = size_option(size)
-    settings = _settings()
+    settings = cli_settings()
     settings.prepare_storage()
     ledger = Ledger(env=settings.ledger_env())
     try:

@@ -25,10 +25,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from api.audit_keys import AuditKeyError, KeyRing, load_keyring
+from api.audit_keys import AuditKeyError
+from api.cli_common import audit_keyring, cli_settings, fail, open_ledger
 from api.exports.log import ExportError, Snapshot, csv_chunks, ndjson_chunks
 from api.exports.log_import import LogImportError, import_log
-from api.logging import configure_logging
 from api.settings import Settings
 from domain.application import Ledger
 from eventstore.restore import StoreNotEmptyError
@@ -43,34 +43,6 @@ class ExportFormat(StrEnum):
     CSV = "csv"
     IATI = "iati"
     SCDL = "scdl"
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
-
-
-@contextmanager
-def _ledger(settings: Settings) -> Iterator[Ledger]:
-    settings.prepare_storage()
-    ledger = Ledger(env=settings.ledger_env())
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code=2)
-
-
-def _keyring(settings: Settings) -> KeyRing:
-    try:
-        return load_keyring(settings.audit_key_file, settings.audit_public_keys)
-    except AuditKeyError as error:
-        raise _fail(str(error)) from None
 
 
 @contextmanager
@@ -118,11 +90,11 @@ def export_command(
 ) -> None:
     """Export the ledger, streamed: the log (ndjson, csv) or the projects (iati, scdl)."""
     if sep not in (",", ";"):
-        raise _fail(f"--sep must be ',' or ';', not {sep!r}")
-    settings = _settings()
+        raise fail(f"--sep must be ',' or ';', not {sep!r}")
+    settings = cli_settings()
     started = time.perf_counter()
     with (
-        _ledger(settings) as ledger,
+        open_ledger(settings) as ledger,
         _bar(f"export {output_format}", MofNCompleteColumn()) as advance,
     ):
         try:
@@ -131,7 +103,7 @@ def export_command(
                 for chunk in chunks:
                     file.write(chunk)
         except (ExportError, AuditKeyError) as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
     where = "standard output" if output is None else str(output)
     err.print(
         f"{output_format} export written to {where} in {time.perf_counter() - started:.1f} s."
@@ -148,7 +120,7 @@ def _chunks(
     if output_format in (ExportFormat.NDJSON, ExportFormat.CSV):
         snapshot = Snapshot.now(ledger)
         if output_format is ExportFormat.NDJSON:
-            return ndjson_chunks(ledger, snapshot, _keyring(settings), advance)
+            return ndjson_chunks(ledger, snapshot, audit_keyring(settings), advance)
         return csv_chunks(ledger, snapshot, sep, advance)
     from api.exports.iati import iati_chunks
     from api.exports.publisher import Publisher
@@ -177,9 +149,9 @@ def import_log_command(
     from projections.db import ReadModelDatabase
     from projections.rebuild import rebuild
 
-    settings = _settings()
+    settings = cli_settings()
     size = file.stat().st_size
-    with _ledger(settings) as ledger:
+    with open_ledger(settings) as ledger:
         try:
             with _bar("import-log", DownloadColumn()) as advance, file.open("rb") as lines:
 
@@ -190,12 +162,12 @@ def import_log_command(
                         yield line
                         advance(done, size)
 
-                imported = import_log(ledger, counted(), _keyring(settings))
+                imported = import_log(ledger, counted(), audit_keyring(settings))
         except LogImportError as error:
             err.print(f"[red]refused:[/red] {escape(str(error))}. Nothing was loaded.")
             raise typer.Exit(code=1) from None
         except (StoreNotEmptyError, TypeError) as error:  # TypeError: not SQLite/PostgreSQL
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
         checked = (
             "signature checked"
             if imported.signature_checked

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.answers.asat import AsAtTotalsOut
+from api.cli_common import fail
 from api.logging import configure_logging
 from api.routes.reads import totals_csv
 from api.settings import Settings
@@ -86,7 +87,7 @@ def report(
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     if sep not in (",", ";"):
-        raise _fail("--sep must be , or ;")
+        raise fail("--sep must be , or ;")
     dims = [d.strip() for d in group_by.split(",") if d.strip()]
     try:
         at = parse_as_at(as_at)
@@ -98,7 +99,7 @@ def report(
             settings.totals_max_rows,
         )
     except InvalidValueError as error:
-        raise _fail(error.detail) from None
+        raise fail(error.detail) from None
     settings.prepare_storage()
     ledger = Ledger(env=settings.ledger_env())
     started = time.perf_counter()
@@ -119,9 +120,9 @@ def report(
 
             answer = totals_as_at(ledger, settings.database_url, at, question, progress=advance)
     except InvalidValueError as error:
-        raise _fail(error.detail) from None
+        raise fail(error.detail) from None
     except CorruptEventError as error:
-        raise _fail(f"{escape(str(error))}: the log cannot be replayed past it") from None
+        raise fail(f"{escape(str(error))}: the log cannot be replayed past it") from None
     finally:
         ledger.close()
     cut = answer.cut
@@ -134,8 +135,3 @@ def report(
         f"events, to log position {cut.position}"
         + ("" if cut.final else "; later writes stamped before that instant may still arrive")
     )
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=2)
