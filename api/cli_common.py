@@ -14,7 +14,8 @@ from api.logging import configure_logging
 from api.settings import Settings
 from domain.application import Ledger
 
-err = Console(stderr=True)
+# Refusals are not wrapped at the terminal width: a script may look for their words.
+err = Console(stderr=True, soft_wrap=True)
 
 
 def cli_settings() -> Settings:
