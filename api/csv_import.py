@@ -21,6 +21,7 @@ from domain.commands import (
     InDirectorate,
     ProjectCommand,
 )
+from domain.errors import PossibleDuplicateError
 from domain.indexes import IdempotencyClaim
 from domain.values import Actor
 
@@ -31,6 +32,8 @@ class RowStatus(StrEnum):
     OK = "ok"
     RECORDED = "recorded"
     REFUSED = "refused"
+    # Repeats a recent write or an earlier row field for field: refused unless confirmed.
+    DUPLICATE = "duplicate"
 
 
 class RowReport(BaseModel):
@@ -51,6 +54,11 @@ class ImportReport(BaseModel):
     accepted: int
     already_recorded: int
     refused: int
+    duplicates: int = Field(
+        default=0,
+        description="Rows that repeat a recent write or an earlier row field for field: "
+        "refused with the file unless the import is sent with confirm_duplicate=true.",
+    )
     position: int | None = None
     # How the file was read (absent from a replay of an import recorded before they were said).
     encoding: Encoding | None = Field(default=None, description="How the file's bytes were read.")
@@ -70,7 +78,7 @@ class ImportReport(BaseModel):
         body["errors"] = [
             {"loc": ["line", row.line], "msg": row.reason}
             for row in self.rows
-            if row.status is RowStatus.REFUSED
+            if row.status in (RowStatus.REFUSED, RowStatus.DUPLICATE)
         ]
         return body
 
@@ -98,6 +106,7 @@ def run_import(
     dry_run: bool,
     idempotency: IdempotencyClaim | None = None,
     progress: Callable[[int, int], None] | None = None,
+    confirm_duplicate: bool = False,
 ) -> ImportReport:
     """Import a CSV file of commitments: every row recorded in one transaction, or none.
 
@@ -128,6 +137,7 @@ def run_import(
         dry_run=dry_run or unreadable,
         idempotency=None if dry_run else idempotency,
         notes=said,
+        confirm_duplicate=confirm_duplicate,
     )
     # A replay says again what the first answer said.
     said = (outcome.notes or {}) if outcome.replayed else said
@@ -140,19 +150,26 @@ def run_import(
         i = index[item.line]
         refusal = outcome.refused.get(i)
         status = (
-            RowStatus.REFUSED
+            RowStatus.DUPLICATE
+            if isinstance(refusal, PossibleDuplicateError)
+            else RowStatus.REFUSED
             if refusal is not None
             else RowStatus.RECORDED
             if i in outcome.unchanged
             else RowStatus.OK
         )
+        reason = None
+        if isinstance(refusal, PossibleDuplicateError):
+            reason = duplicate_reason(refusal, rows)
+        elif refusal is not None:
+            reason = reader.reason(item, refusal)
         reports.append(
             RowReport(
                 line=item.line,
                 status=status,
                 project_id=item.project_id,
                 commitment_id=item.commitment_id,
-                reason=None if refusal is None else reader.reason(item, refusal),
+                reason=reason,
             )
         )
     return ImportReport(
@@ -161,10 +178,23 @@ def run_import(
         accepted=sum(r.status is RowStatus.OK for r in reports),
         already_recorded=sum(r.status is RowStatus.RECORDED for r in reports),
         refused=sum(r.status is RowStatus.REFUSED for r in reports),
+        duplicates=sum(r.status is RowStatus.DUPLICATE for r in reports),
         position=outcome.position,
         replayed=outcome.replayed,
         encoding=Encoding(said["encoding"]) if "encoding" in said else None,
         separator=said.get("separator"),
         decimal_mark=said.get("decimal_mark"),
         date_format=said.get("date_format"),
+    )
+
+
+def duplicate_reason(refusal: PossibleDuplicateError, rows: list[Row]) -> str:
+    """Why a row is a possible duplicate, naming the earlier row by its line when in the file."""
+    if refusal.earlier.get("position") is not None:
+        return refusal.detail
+    commitment_id = str(refusal.earlier["commitment_id"])
+    line = next((r.line for r in rows if str(r.commitment_id) == commitment_id), None)
+    return (
+        f"repeats line {line} field for field (same project, instrument, amount, date and "
+        "details): if both are meant, import the file with confirm_duplicate=true"
     )

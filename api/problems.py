@@ -35,6 +35,7 @@ from domain.errors import (
     InvalidValueError,
     NotFoundError,
     OutOfScopeError,
+    PossibleDuplicateError,
     UnknownCodeError,
     VersionMismatchError,
 )
@@ -65,6 +66,7 @@ TITLES = {
 KINDS = {
     "corrupt-event": (500, "Stored event cannot be decoded"),
     "outcome-unknown": (503, "Write outcome unknown"),
+    "possible-duplicate": (409, "Possible duplicate"),
 }
 
 
@@ -173,12 +175,14 @@ class ProblemError(Exception):
         *,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
         self.extra = extra or {}
+        self.kind = kind
 
 
 def problem(
@@ -287,7 +291,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _api_problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem(exc.status, exc.detail, headers=exc.headers, extra=exc.extra)
+        return problem(exc.status, exc.detail, headers=exc.headers, extra=exc.extra, kind=exc.kind)
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -298,6 +302,9 @@ def install(app: FastAPI) -> None:
             detail, extra = explained(exc)
         if isinstance(exc, InvalidValueError):
             errors = [{"loc": ["body", exc.field], "msg": detail}]
+        if isinstance(exc, PossibleDuplicateError):
+            # The earlier write, named, so the caller can look before confirming.
+            return problem(409, detail, extra={"earlier": exc.earlier}, kind="possible-duplicate")
         return problem(domain_status(exc), detail, errors=errors, extra=extra)
 
     @app.exception_handler(CorruptEventError)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import WithJsonSchema
 
 from api.deps import Writer
@@ -30,6 +30,7 @@ class WriteContext:
     actor: Actor
     idempotency: IdempotencyClaim | None
     expected_version: int | None = None
+    confirm_duplicate: bool = False
 
 
 def require_media_type(request: Request, *accepted: str) -> None:
@@ -85,14 +86,28 @@ IfMatchHeader = Annotated[
 # in this order, after the token's and the role's.
 
 
+ConfirmDuplicate = Annotated[
+    bool,
+    Query(
+        description="Record the write even though it repeats, field for field, a write of "
+        "the last 24 hours to the same project, or an open project's name, territory and "
+        "directorate (otherwise 409 possible-duplicate naming the earlier one). Writes with "
+        "an Idempotency-Key are not checked.",
+    ),
+]
+
+
 async def json_write(
-    request: Request, principal: Writer, idempotency_key: IdempotencyKeyHeader = None
+    request: Request,
+    principal: Writer,
+    idempotency_key: IdempotencyKeyHeader = None,
+    confirm_duplicate: ConfirmDuplicate = False,
 ) -> WriteContext:
     """A write with a JSON body that creates an aggregate."""
     actor = actor_for(request, principal)
     claim = await claim_of(request, principal, idempotency_key, content=exact_content)
     require_media_type(request, "application/json")
-    return WriteContext(actor, claim)
+    return WriteContext(actor, claim, confirm_duplicate=confirm_duplicate)
 
 
 NewWrite = Annotated[WriteContext, Depends(json_write)]
@@ -103,10 +118,13 @@ async def versioned_write(
     principal: Writer,
     idempotency_key: IdempotencyKeyHeader = None,
     if_match: IfMatchHeader = None,
+    confirm_duplicate: ConfirmDuplicate = False,
 ) -> WriteContext:
     """A write with a JSON body on an existing project, optionally conditional on its version."""
-    context = await json_write(request, principal, idempotency_key)
-    return WriteContext(context.actor, context.idempotency, parse_if_match(if_match))
+    context = await json_write(request, principal, idempotency_key, confirm_duplicate)
+    return WriteContext(
+        context.actor, context.idempotency, parse_if_match(if_match), confirm_duplicate
+    )
 
 
 Write = Annotated[WriteContext, Depends(versioned_write)]

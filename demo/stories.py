@@ -63,9 +63,10 @@ def load_demo(ledger: Ledger, progress: Callable[[int, int], None] | None = None
     plan = plan_demo()
     steps = sorted(plan.steps, key=lambda step: (step.on, step.seq))
     total = len(steps)
-    # One command at a time, in date order: each is checked against the ledger as it stands.
+    # One command at a time, in date order: each is checked against the ledger as it stands,
+    # all within minutes (and the drawn names of some projects repeat): not duplicates.
     for done, step in enumerate(steps, start=1):
-        ledger.execute(step.actor, step.command)
+        ledger.execute(step.actor, step.command, confirm_duplicate=True)
         if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
             progress(done, total)
     return DemoSummary(

@@ -25,6 +25,7 @@ from domain.commands import (
     SignConvention,
 )
 from domain.convention import Convention
+from domain.duplicate_checks import DuplicateChecks
 from domain.errors import (
     DomainError,
     DuplicateCommitmentError,
@@ -63,7 +64,7 @@ NEW_COMMITMENTS = (Project.LoanGranted, Project.EquityInvested, Project.StudyLau
 MAX_ATTEMPTS = 20
 
 
-class Ledger(Application[UUID]):
+class Ledger(DuplicateChecks, Application[UUID]):
     """The funding ledger: every command on projects and conventions, and their history."""
 
     name = "Ledger"
@@ -90,14 +91,18 @@ class Ledger(Application[UUID]):
         *,
         expected_version: int | None = None,
         idempotency: IdempotencyClaim | None = None,
+        confirm_duplicate: bool = False,
     ) -> Written:
         """Run one command and save what it recorded; the one way a single write comes in.
 
         `expected_version` makes a change to a project conditional on its version;
-        `idempotency` answers a repeated request with the first write's outcome.
+        `idempotency` answers a repeated request with the first write's outcome. Without
+        it, a write that repeats a recent one is refused as a possible duplicate
+        (`domain.duplicates`) unless `confirm_duplicate`.
         """
+        check = idempotency is None and not confirm_duplicate
         if isinstance(command, ProjectCommand):
-            return self._change_project(actor, command, expected_version, idempotency)
+            return self._change_project(actor, command, expected_version, idempotency, check)
         if isinstance(command, IdentifyProject | SignConvention):
             return self._create(actor, command, idempotency)
         raise TypeError(f"{type(command).__name__} is not a command the ledger runs")
@@ -110,6 +115,7 @@ class Ledger(Application[UUID]):
         dry_run: bool = False,
         idempotency: IdempotencyClaim | None = None,
         notes: dict[str, str] | None = None,
+        confirm_duplicate: bool = False,
     ) -> BatchOutcome:
         """Run commands on projects, each project loaded once; save all in one transaction.
 
@@ -117,12 +123,14 @@ class Ledger(Application[UUID]):
         every refusal is reported; a command whose change is already recorded is `unchanged`.
         Nothing is saved if any command is refused, or on a dry run. `notes` (what the answer
         says beside the outcome) are kept with the idempotency record and given back on a
-        replay.
+        replay. Without `idempotency`, a command repeating a recent write or an earlier
+        command of the batch is refused as a possible duplicate unless `confirm_duplicate`.
         """
+        check = idempotency is None and not confirm_duplicate
         for _ in range(MAX_ATTEMPTS):
             if not dry_run and (replayed := self._replayed_batch(idempotency)) is not None:
                 return replayed
-            projects, refused, unchanged = self._run_batch(actor, commands)
+            projects, refused, unchanged = self._run_batch(actor, commands, check)
             if refused and not dry_run:
                 # A concurrent twin of a keyed batch may have been saved in the meantime.
                 replayed = self._replayed_batch(idempotency)
@@ -130,10 +138,19 @@ class Ledger(Application[UUID]):
                     return replayed
             if refused or dry_run:
                 return BatchOutcome(refused, frozenset(unchanged), None)
-            aggregates: list[Aggregate] = [p for p in projects if p.pending_events]
+            changed = [p for p in projects if p.pending_events]
+            aggregates: list[Aggregate] = list(changed)
             if idempotency is not None:
+                # It names the last project changed at its new version: the last fact recorded.
+                last = changed[-1] if changed else None
                 aggregates.append(
-                    IdempotencyRecord.record(idempotency, unchanged=sorted(unchanged), notes=notes)
+                    IdempotencyRecord.record(
+                        idempotency,
+                        aggregate_id=None if last is None else last.id,
+                        version=None if last is None else last.version,
+                        unchanged=sorted(unchanged),
+                        notes=notes,
+                    )
                 )
             if not aggregates:
                 return BatchOutcome({}, frozenset(unchanged), self.head_position())
@@ -141,7 +158,13 @@ class Ledger(Application[UUID]):
                 recordings = self._save(actor, *aggregates)
             except IntegrityError:
                 continue
-            return BatchOutcome({}, frozenset(unchanged), recordings[-1].notification.id)
+            # The position of the last fact recorded, not of the index records saved with it.
+            ids = {p.id for p in changed}
+            position = max(
+                (r.notification.id for r in recordings if r.domain_event.originator_id in ids),
+                default=recordings[-1].notification.id,
+            )
+            return BatchOutcome({}, frozenset(unchanged), position)
         raise ConcurrentWriteError("the projects are being changed by too many writers")
 
     # Reads -----------------------------------------------------------------------------------
@@ -254,6 +277,7 @@ class Ledger(Application[UUID]):
         command: ProjectCommand,
         expected_version: int | None,
         idempotency: IdempotencyClaim | None,
+        check: bool,
     ) -> Written:
         # A concurrent writer makes our save conflict: load again and re-check every rule.
         # A concurrent twin of a keyed request makes it conflict too: then answer as it did.
@@ -267,6 +291,8 @@ class Ledger(Application[UUID]):
                 if expected_version is not None and project.version != expected_version:
                     raise VersionMismatchError(expected_version, project.version)
                 command.apply(project, self)
+                if check:
+                    self._refuse_twin(project, project.pending_events)
             except DomainError:
                 # The twin may have changed the project just before we loaded it.
                 if (replayed := self._replayed(idempotency)) is not None:
@@ -287,7 +313,7 @@ class Ledger(Application[UUID]):
         )
 
     def _run_batch(
-        self, actor: Actor, commands: Sequence[ProjectCommand]
+        self, actor: Actor, commands: Sequence[ProjectCommand], check: bool
     ) -> tuple[list[Project], dict[int, DomainError], set[int]]:
         projects: dict[UUID, Project | DomainError] = {}
         refused: dict[int, DomainError] = {}
@@ -304,7 +330,13 @@ class Ledger(Application[UUID]):
                 if command.recorded_in(project):
                     unchanged.add(index)
                 else:
+                    before = len(project.pending_events)
                     command.apply(project, self)
+                    if check:
+                        earlier = project.pending_events[:before]
+                        self._refuse_twin(
+                            project, project.pending_events[before:], reversed(earlier)
+                        )
             except DomainError as error:
                 refused[index] = error
         return [p for p in projects.values() if isinstance(p, Project)], refused, unchanged
@@ -381,10 +413,13 @@ class Ledger(Application[UUID]):
         record = self._idempotency_record(claim)
         if record is None:
             return None
+        position = self._recorded_position(record)
+        if record.aggregate_id is not None and record.aggregate_version is not None:
+            position = self.positions.event_positions(record.aggregate_id)[record.aggregate_version]
         return BatchOutcome(
             {},
             frozenset(record.unchanged),
-            self._recorded_position(record),
+            position,
             replayed=True,
             notes=record.notes,
         )

@@ -115,3 +115,15 @@ class CorruptEventError(Exception):
         self.originator_id = str(originator_id)
         self.version = version
         self.reason = reason
+
+
+class PossibleDuplicateError(BusinessRuleError):
+    """The write repeats a recent one field for field: most likely the same fact typed twice.
+
+    `earlier` names the earlier write (its project, commitment, kind, log position and time);
+    the caller may confirm that both are meant.
+    """
+
+    def __init__(self, detail: str, earlier: dict[str, object]) -> None:
+        super().__init__(detail)
+        self.earlier = earlier

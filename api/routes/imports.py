@@ -10,7 +10,7 @@ from api.csv_import import ImportReport, run_import
 from api.deps import LedgerDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyDep
 from api.problems import ProblemError, problem_responses
-from api.requests import ActorDep, WriteContext, require_media_type
+from api.requests import ActorDep, ConfirmDuplicate, WriteContext, require_media_type
 
 router = APIRouter(prefix="/v1", tags=["imports"], responses=problem_responses(401, 403, 503))
 
@@ -58,14 +58,31 @@ def import_commitments(
     ledger: LedgerDep,
     response: Response,
     dry_run: Annotated[bool, Query(description="Check every row and store nothing.")] = False,
+    confirm_duplicate: ConfirmDuplicate = False,
 ) -> ImportReport:
     """Import commitments from CSV, one per row (see docs/import.md): all rows or none."""
-    report = run_import(ledger, write.actor, data, dry_run=dry_run, idempotency=write.idempotency)
+    report = run_import(
+        ledger,
+        write.actor,
+        data,
+        dry_run=dry_run,
+        idempotency=write.idempotency,
+        confirm_duplicate=confirm_duplicate,
+    )
     if report.refused:
         raise ProblemError(
             422,
             f"{report.refused} of {len(report.rows)} rows are refused: nothing was recorded",
             extra=report.problem_body(),
+        )
+    if report.duplicates:
+        raise ProblemError(
+            409,
+            f"{report.duplicates} of {len(report.rows)} rows repeat a recent write or an "
+            "earlier row field for field: nothing was recorded; if they are meant, import "
+            "the file again with confirm_duplicate=true",
+            extra=report.problem_body(),
+            kind="possible-duplicate",
         )
     if report.replayed:
         response.headers[REPLAYED_HEADER] = "true"

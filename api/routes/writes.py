@@ -7,7 +7,7 @@ from inspect import Parameter, Signature
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from api.answers.writes import (
@@ -20,6 +20,7 @@ from api.answers.writes import (
 )
 from api.bodies import BODIES, command_of
 from api.deps import LedgerDep, ReadModelsDep
+from api.duplicate_projects import refuse_namesake
 from api.envelopes import envelope_warnings
 from api.exact_json import ExactJSONRoute
 from api.idempotency import REPLAYED_HEADER
@@ -59,6 +60,11 @@ def created(
     )
 
 
+def checks_duplicates(write: WriteContext) -> bool:
+    """Whether a write is checked for possible duplicates: not when keyed or confirmed."""
+    return write.idempotency is None and not write.confirm_duplicate
+
+
 def execute(ledger: Ledger, write: WriteContext, command: Command) -> Written:
     """Run a request's command with its If-Match and idempotency claim."""
     return ledger.execute(
@@ -66,6 +72,7 @@ def execute(ledger: Ledger, write: WriteContext, command: Command) -> Written:
         command,
         expected_version=write.expected_version,
         idempotency=write.idempotency,
+        confirm_duplicate=write.confirm_duplicate,
     )
 
 
@@ -89,8 +96,10 @@ def _route(
 
     def endpoint(**arguments: Any) -> Response:
         body, ledger, write = arguments.pop("body"), arguments.pop("ledger"), arguments.pop("write")
-        read_models = arguments.pop("read_models")
+        read_models, request = arguments.pop("read_models"), arguments.pop("request")
         run = command_of(body, command, **arguments)
+        if isinstance(run, commands.IdentifyProject) and checks_duplicates(write):
+            refuse_namesake(request, ledger.head_position(), read_models, run)
         written = execute(ledger, write, run)
         location = None if creates is None else f"/v1/{creates}/{written.id}"
         etag = command is not commands.SignConvention
@@ -112,6 +121,7 @@ def _route(
         Parameter("ledger", Parameter.KEYWORD_ONLY, annotation=LedgerDep),
         Parameter("read_models", Parameter.KEYWORD_ONLY, annotation=ReadModelsDep),
         Parameter("write", Parameter.KEYWORD_ONLY, annotation=NewWrite if new else Write),
+        Parameter("request", Parameter.KEYWORD_ONLY, annotation=Request),
     ]
     setattr(endpoint, "__signature__", Signature(parameters, return_annotation=Response))  # noqa: B010
     name = ROUTE_NAMES[command]

@@ -292,3 +292,27 @@ def convention_row(db: ReadModelDatabase, convention_id: UUID | str) -> dict[str
     if found is None:
         raise NotFoundError(f"no convention {key} in the read model (at position {at})")
     return found
+
+
+def open_namesakes(
+    db: ReadModelDatabase, directorate: str, territory: str, name: str
+) -> list[dict[str, Any]]:
+    """The open projects of a directorate in a territory under the same name (case, accents,
+    punctuation and spacing aside), oldest first: what a new one would most likely repeat."""
+    wanted = fold(name)
+
+    def query(cur: Cursor, generation: int) -> list[dict[str, Any]]:
+        table = db.table(generation_table("projects", generation))
+        cur.execute(
+            f"SELECT project_id, name, position FROM {table} "  # noqa: S608
+            "WHERE directorate = ? AND territory = ? AND status = 'active' ORDER BY position",
+            (directorate, territory),
+        )
+        return [
+            {"project_id": project_id, "name": found, "position": position}
+            for project_id, found, position in cur.fetchall()
+            if fold(found) == wanted
+        ]
+
+    found, _ = read_snapshot(db, PROJECTS, query)
+    return found or []

@@ -22,6 +22,7 @@ from domain.application import Ledger
 from domain.commands import (
     AbandonProject,
     CancelCommitment,
+    Command,
     CompleteProject,
     CorrectCommitmentAmount,
     CorrectCommitmentDate,
@@ -39,6 +40,7 @@ from domain.commands import (
     VoidCommitment,
     VoidProject,
 )
+from domain.outcomes import Written
 from domain.project import Project
 from domain.reference import PROGRAMMES, Instrument
 from domain.reference.territories import TerritoryLevel, load_territories
@@ -114,6 +116,10 @@ class Books:
         self.projects: list[UUID] = []
         self.conventions: list[UUID] = []
 
+    def execute(self, actor: Actor, command: Command) -> Written:
+        """Run a command; a step repeating another is meant (not a possible duplicate)."""
+        return self.ledger.execute(actor, command, confirm_duplicate=True)
+
     def run(self, step: tuple[int, int, int, int]) -> None:
         operation, a, b, c = step
         if operation == 0 or not self.projects:
@@ -143,7 +149,7 @@ class Books:
     def identify(self, a: int, b: int, c: int) -> None:
         directorate = sorted(TERRITORIES)[a % 2]
         territories = TERRITORIES[directorate]
-        written = self.ledger.execute(
+        written = self.execute(
             ACTOR,
             IdentifyProject(
                 name=f"Projet {len(self.projects)}",
@@ -164,16 +170,14 @@ class Books:
         amount = cents_text(b)
         instrument = (Instrument.LOAN, Instrument.EQUITY, Instrument.STUDY)[c % 3]
         if instrument is Instrument.LOAN:
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 GrantLoan(project_id=project.id, amount=amount, granted_on=on, duration_months=60),
             )
         elif instrument is Instrument.EQUITY:
-            self.ledger.execute(
-                ACTOR, InvestEquity(project_id=project.id, amount=amount, invested_on=on)
-            )
+            self.execute(ACTOR, InvestEquity(project_id=project.id, amount=amount, invested_on=on))
         else:
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 LaunchStudy(project_id=project.id, amount=amount, launched_on=on, subject="étude"),
             )
@@ -194,7 +198,7 @@ class Books:
         picked = self._pick(project, c, lambda k: k.to_disburse)
         if picked is not None:
             cid, commitment = picked
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 Disburse(
                     project_id=project.id,
@@ -212,7 +216,7 @@ class Books:
         )
         if picked is not None:
             cid, commitment = picked
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 RecordRepayment(
                     project_id=project.id,
@@ -226,7 +230,7 @@ class Books:
         picked = self._pick(project, c, lambda k: k.to_disburse)
         if picked is not None:
             cid, commitment = picked
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 CancelCommitment(
                     project_id=project.id,
@@ -245,7 +249,7 @@ class Books:
             amount = max(floor, Decimal("0.01")) + Decimal(b % 100_000) / 100
             if amount == commitment.amount:
                 amount += Decimal("0.01")
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 CorrectCommitmentAmount(
                     project_id=project.id,
@@ -259,31 +263,31 @@ class Books:
         territories = TERRITORIES[project.directorate]
         change = c % 5
         if change == 0:
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 CorrectProject(
                     project_id=project.id, reason="r", territory=territories[b % len(territories)]
                 ),
             )
         elif change == 1:
-            self.ledger.execute(
+            self.execute(
                 ACTOR, CorrectProject(project_id=project.id, reason="r", theme=THEMES[b % 3])
             )
         elif change == 2:
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 CorrectProject(
                     project_id=project.id, reason="r", programme=sorted(PROGRAMMES)[b % 3]
                 ),
             )
         elif change == 3:
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 CorrectProject(project_id=project.id, reason="r", estimated_cost=cents_text(b)),
             )
         else:
             cleared = ("programme", "estimated_cost")[b % 2]
-            self.ledger.execute(
+            self.execute(
                 ACTOR, CorrectProject(project_id=project.id, reason="r", cleared=(cleared,))
             )
 
@@ -295,7 +299,7 @@ class Books:
             if self.ledger.convention(cid).directorate == project.directorate
         ]
         if not own or c % 3 == 0:
-            written = self.ledger.execute(
+            written = self.execute(
                 ACTOR,
                 SignConvention(
                     title=f"Convention {len(self.conventions)}",
@@ -309,14 +313,12 @@ class Books:
             own.append(written.id)
         convention = own[b % len(own)]
         if convention not in project.conventions:
-            self.ledger.execute(
-                ACTOR, LinkToConvention(convention_id=convention, project_id=project.id)
-            )
+            self.execute(ACTOR, LinkToConvention(convention_id=convention, project_id=project.id))
 
     def void(self, project: Project, b: int, c: int) -> None:  # noqa: ARG002
         picked = self._pick(project, c, lambda k: k.amount)
         if picked is not None:
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 VoidCommitment(
                     project_id=project.id, commitment_id=picked[0], reason="saisie en double"
@@ -332,7 +334,7 @@ class Books:
         span = (latest - project.identified_on).days
         on = project.identified_on + timedelta(days=b % (span + 1))
         if on != commitment.committed_on:
-            self.ledger.execute(
+            self.execute(
                 ACTOR,
                 CorrectCommitmentDate(
                     project_id=project.id, commitment_id=cid, on=on, reason="mauvaise année"
@@ -347,7 +349,7 @@ class Books:
             )
         else:
             command = VoidProject(project_id=project.id, reason="saisi deux fois")
-        self.ledger.execute(ACTOR, command)
+        self.execute(ACTOR, command)
 
     def reverse_disbursement(self, project: Project, b: int, c: int) -> None:
         # A disbursement whose reversal leaves the loan's repayments covered.
@@ -361,7 +363,7 @@ class Books:
             self.disburse(project, b, c)
             return
         cid, number = candidates[c % len(candidates)]
-        self.ledger.execute(
+        self.execute(
             ACTOR,
             ReverseDisbursement(
                 project_id=project.id, commitment_id=cid, number=number, reason="en double"
@@ -379,7 +381,7 @@ class Books:
             self.repay(project, b, c)
             return
         cid, number = candidates[c % len(candidates)]
-        self.ledger.execute(
+        self.execute(
             ACTOR,
             ReverseRepayment(
                 project_id=project.id, commitment_id=cid, number=number, reason="en double"
@@ -390,9 +392,9 @@ class Books:
         if project.is_open:
             on = project.identified_on + timedelta(days=c % 1000)
             if b % 2:
-                self.ledger.execute(ACTOR, CompleteProject(project_id=project.id, on=on))
+                self.execute(ACTOR, CompleteProject(project_id=project.id, on=on))
             else:
-                self.ledger.execute(ACTOR, AbandonProject(project_id=project.id, on=on))
+                self.execute(ACTOR, AbandonProject(project_id=project.id, on=on))
 
 
 def cents_text(n: int) -> str:
