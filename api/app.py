@@ -12,7 +12,7 @@ import structlog
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import metrics, problems, query_params
+from api import docs_page, metrics, problems, query_params
 from api.cache import AnswerCache, CachedTotals
 from api.deps import Services
 from api.logging import configure_logging
@@ -205,6 +205,9 @@ def create_app(
         version="1.0.0",
         description="An event-sourced ledger of the money committed to territorial projects.",
         lifespan=lifespan,
+        # /docs is served by api.docs_page, offline; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
         dependencies=[Depends(query_params.refuse_unknown_query)],
     )
     replica = open_replica(settings)
@@ -223,6 +226,7 @@ def create_app(
     app.include_router(proofs.router)
     app.include_router(writes.router)
     app.include_router(imports.router)
+    app.include_router(docs_page.router)
     problems.document(app)
     query_params.document(app)
     # Added before the logging middleware, so it runs inside it: a 413 is logged too.

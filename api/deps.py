@@ -8,6 +8,7 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
 from api.settings import Settings
@@ -128,7 +129,20 @@ async def reach_position(
 Fresh = Annotated[int | None, Depends(fresh)]
 
 
-async def get_principal(request: Request, services: ServicesDep) -> Principal:
+# Declares the bearer scheme in the OpenAPI document (the Authorize button of /docs) on every
+# operation that authenticates; it refuses nothing itself: get_principal reads the header.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="A token made with `funding tokens create`; its role decides what it may do.",
+    auto_error=False,
+)
+
+
+async def get_principal(
+    request: Request,
+    services: ServicesDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Principal:
     """Authenticate the bearer token (or fall back to public read, when enabled)."""
     header = request.headers.get("authorization")
     if header is None:

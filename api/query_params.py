@@ -3,8 +3,9 @@
 A filter the server silently ignores is worse than an error: the caller believes it
 applied. What a route accepts is read from what it declares (its FastAPI dependant: its own
 query parameters and those of its dependencies), so a new route is covered
-without listing its parameters anywhere else. A route that takes an open set of names (the
-totals' `<dimension>=value` filters) declares them with `Depends(ExtraQuery(...))`.
+without listing its parameters anywhere else. A route that reads some names from the query
+string itself (the totals' `<dimension>=value` filters) declares them, with their
+descriptions, with an `ExtraQuery`, which the OpenAPI document lists too.
 
 The check is an app-wide dependency, so it runs before the route's own (authentication
 included): which parameters a route takes is no secret, the OpenAPI document lists them.
@@ -17,7 +18,7 @@ once.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,15 +36,33 @@ ANY_READ = frozenset({"min_position"})
 class ExtraQuery:
     """A route's query parameters beyond those it declares one by one.
 
-    `Depends(ExtraQuery("region", "theme"))` in a route's `dependencies` lets those names
-    through; the route validates their values itself.
+    `extra = ExtraQuery({"region": "Only this région.", …})`, then in the route's decorator
+    `dependencies=[Depends(extra)]` lets those names through and
+    `openapi_extra=extra.openapi_extra()` lists them, with their descriptions, in the OpenAPI
+    document; the route validates their values itself.
     """
 
-    def __init__(self, *names: str) -> None:
-        self.names = frozenset(names)
+    def __init__(self, described: Mapping[str, str]) -> None:
+        self.described = dict(described)
+        self.names = frozenset(described)
 
     def __call__(self) -> None:
         """Nothing to resolve: the names are read from the route's dependant."""
+
+    def openapi_extra(self) -> dict[str, Any]:
+        """The operation's OpenAPI additions: these parameters, optional strings."""
+        return {
+            "parameters": [
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": description,
+                    "schema": {"type": "string", "title": name.replace("_", " ").title()},
+                }
+                for name, description in self.described.items()
+            ]
+        }
 
 
 def declared_query(dependant: Dependant) -> frozenset[str]:

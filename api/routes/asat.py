@@ -7,11 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.answers.asat import AsAtTotalsOut
-from api.bodies import Day
 from api.deps import MAX_POSITION, Auditor, LedgerDep, Services, beyond_head
 from api.problems import ProblemError, problem_responses
-from api.query_params import ExtraQuery
-from api.routes.reads import TOTALS_PARAMS, totals_csv
+from api.routes.reads import (
+    TOTALS_FILTERS,
+    TOTALS_PARAMS,
+    DateFrom,
+    DateTo,
+    Output,
+    totals_csv,
+)
 from domain.errors import InvalidValueError
 from projections import reading
 from projections.asat import AsAtBusyError, AsAtReports, Question, parse_as_at
@@ -38,7 +43,8 @@ def as_at_instant(text: str) -> Any:
 @router.get(
     "/totals",
     response_model=AsAtTotalsOut,
-    dependencies=[Depends(ExtraQuery(*reading.DIMENSIONS, reading.TERRITORY_FILTER))],
+    openapi_extra=TOTALS_FILTERS.openapi_extra(),
+    dependencies=[Depends(TOTALS_FILTERS)],
     responses={
         200: {
             "description": "JSON, or with `format=csv` a CSV file (the grand total last; the "
@@ -61,9 +67,9 @@ def get_totals_as_at(
     group_by: Annotated[
         str, Query(description=f"Comma-separated dimensions: {', '.join(reading.DIMENSIONS)}")
     ] = "",
-    date_from: Annotated[Day | None, Query(alias="from")] = None,
-    date_to: Annotated[Day | None, Query(alias="to")] = None,
-    output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    output: Output = "json",
     sep: Annotated[str, Query(pattern="^[,;]$", description="CSV separator")] = ",",
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> Any:

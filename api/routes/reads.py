@@ -36,7 +36,7 @@ from api.problems import problem_responses
 from api.query_params import ExtraQuery
 from api.read_source import ReadingDep
 from domain.reference import DIRECTORATES, INSTRUMENT_LABELS, PROGRAMMES, THEMES
-from domain.reference.territories import TerritoryLevel, load_territories
+from domain.reference.territories import Band, TerritoryLevel, load_territories
 from projections import reading
 from projections.db import ReadModelDatabase
 from projections.leaders import leaders
@@ -51,12 +51,58 @@ from projections.totals.territories import territories_totals
 router = APIRouter(prefix="/v1", tags=["reads"], responses=problem_responses(401, 503))
 
 TOTALS_PARAMS = frozenset({"group_by", "from", "to", "format", "sep", "min_position"})
+# The totals' `<dimension>=value` filters as the OpenAPI document describes them
+# (`reading.condition` checks them); several filters all apply.
+FILTERS = {
+    "territory": "Only the projects in this territory or below it: `region:32`, "
+    "`departement:59`, `epci:200068500` or `commune:59350` (see /v1/territories).",
+    "region": "Only this région: `region:32` or `32`.",
+    "departement": "Only this département: `departement:59` or `59`.",
+    "epci": "Only this EPCI (its SIREN): `epci:200068500` or `200068500`.",
+    "commune": "Only this commune (its INSEE code): `commune:59350` or `59350`.",
+    "band": f"Only this population band: {', '.join(band.value for band in Band)}.",
+    "theme": "Only this theme (a code of /v1/reference).",
+    "instrument": "Only this instrument (a code of /v1/reference).",
+    "programme": "Only this programme (a code of /v1/reference).",
+    "directorate": "Only this directorate (a code of /v1/reference).",
+    "convention": "Only this convention (its id).",
+    "year": "Only this year of the effective date, like 2024.",
+    "quarter": "Only this quarter of the effective date, like 2024-Q1.",
+    "month": "Only this month of the effective date, like 2024-03.",
+}
+
+
+def totals_filters() -> dict[str, str]:
+    """The totals' filters, each with its description, for `ExtraQuery` to document."""
+    described = {}
+    for name in (reading.TERRITORY_FILTER, *reading.DIMENSIONS):
+        text = FILTERS.get(name, f"Only this {name}.")
+        if name in reading.NULLABLE:
+            text += f" Empty: only those without a {name}."
+        described[name] = text
+    return described
+
+
+TOTALS_FILTERS = ExtraQuery(totals_filters())
+DateFrom = Annotated[
+    Day | None,
+    Query(alias="from", description="Only effective dates on or after this day (YYYY-MM-DD)."),
+]
+DateTo = Annotated[
+    Day | None,
+    Query(alias="to", description="Only effective dates on or before this day (YYYY-MM-DD)."),
+]
+Output = Annotated[
+    str,
+    Query(alias="format", pattern="^(json|csv)$", description="`json`, or `csv` for a file."),
+]
 
 
 @router.get(
     "/totals",
     response_model=TotalsOut,
-    dependencies=[Depends(ExtraQuery(*reading.DIMENSIONS, reading.TERRITORY_FILTER))],
+    openapi_extra=TOTALS_FILTERS.openapi_extra(),
+    dependencies=[Depends(TOTALS_FILTERS)],
     responses={
         200: {
             "description": "JSON, or with `format=csv` a CSV file (the grand total last).",
@@ -76,9 +122,9 @@ async def get_totals(
     group_by: Annotated[
         str, Query(description=f"Comma-separated dimensions: {', '.join(reading.DIMENSIONS)}")
     ] = "",
-    date_from: Annotated[Day | None, Query(alias="from")] = None,
-    date_to: Annotated[Day | None, Query(alias="to")] = None,
-    output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    output: Output = "json",
     sep: Annotated[str, Query(pattern="^[,;]$", description="CSV separator")] = ",",
 ) -> Any:
     """Figures grouped by dimensions, with their grand total; filter with `<dimension>=value`
