@@ -54,10 +54,10 @@ class ImportReport(BaseModel):
     accepted: int
     already_recorded: int
     refused: int
-    duplicates: int = Field(
-        default=0,
-        description="Rows that repeat a recent write or an earlier row field for field: "
-        "refused with the file unless the import is sent with confirm_duplicate=true.",
+    duplicates: int | None = Field(
+        default=None,
+        description="Rows that repeat a recent write or an earlier row field for field "
+        "(absent when none): refused with the file unless sent with confirm_duplicate=true.",
     )
     position: int | None = None
     # How the file was read (absent from a replay of an import recorded before they were said).
@@ -178,7 +178,7 @@ def run_import(
         accepted=sum(r.status is RowStatus.OK for r in reports),
         already_recorded=sum(r.status is RowStatus.RECORDED for r in reports),
         refused=sum(r.status is RowStatus.REFUSED for r in reports),
-        duplicates=sum(r.status is RowStatus.DUPLICATE for r in reports),
+        duplicates=sum(r.status is RowStatus.DUPLICATE for r in reports) or None,
         position=outcome.position,
         replayed=outcome.replayed,
         encoding=Encoding(said["encoding"]) if "encoding" in said else None,

@@ -6,11 +6,13 @@ events and names the earlier write in the refusal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from domain.duplicates import earlier_twin, possible_duplicate
+from domain.duplicates import Twins, earlier_twin, fields_of, possible_duplicate
+from domain.errors import PossibleDuplicateError
 from domain.positions import EventPositions
 from domain.project import Project
 
@@ -27,16 +29,31 @@ class DuplicateChecks(Base):
 
     positions: EventPositions
 
-    def _refuse_twin(
-        self, project: Project, pending: Sequence[object], batch: Iterable[object] = ()
-    ) -> None:
-        """Refuse facts that repeat one of the project's last 24 hours (or earlier in `batch`,
-        the facts a batch recorded before them, newest first)."""
-        stored = self.events.get(project.id, desc=True)
-        twin = earlier_twin(project, pending, [*batch, *stored])
-        if twin is None:
+    def _refuse_twin(self, project: Project, pending: Sequence[object]) -> None:
+        """Refuse facts that repeat one of the project's last 24 hours."""
+        if not any(fields_of(fact) is not None for fact in pending):
             return
-        earlier = twin[1]
-        version: int = getattr(earlier, "originator_version")  # noqa: B009
-        position = self.positions.event_positions(project.id).get(version)
-        raise possible_duplicate(twin, project.id, position)
+        stored = self.events.get(project.id, desc=True)
+        twin = earlier_twin(project, pending, stored)
+        if twin is not None:
+            raise self._named(project, twin)
+
+    def _twins_in_batch(
+        self, project: Project, twins: dict[UUID, Twins], pending: Sequence[object]
+    ) -> None:
+        """Refuse a batch's facts that repeat one of the project's last 24 hours, or one of
+        the batch's earlier commands; else remember them for the commands after."""
+        if project.id not in twins:
+            now = datetime.now(UTC)
+            twins[project.id] = Twins(self.events.get(project.id, desc=True), now)
+        found = twins[project.id].twin(project, pending)
+        if found is not None:
+            raise self._named(project, found)
+        twins[project.id].add(pending)
+
+    def _named(self, project: Project, twin: tuple[object, object]) -> PossibleDuplicateError:
+        """The refusal, with the earlier fact's log position (None: earlier in the batch)."""
+        version: int = getattr(twin[1], "originator_version")  # noqa: B009
+        positions = self.positions.event_positions(project.id)
+        position = positions.get(version) if twin[1] not in project.pending_events else None
+        return possible_duplicate(twin, project.id, position)

@@ -56,23 +56,43 @@ def recent(stored_newest_first: Iterable[object], now: datetime) -> Iterator[obj
         yield stored
 
 
+class Twins:
+    """One project's facts of the last 24 hours by what they say, newest first: a new fact's
+    twin is found at once, however many facts a batch adds before it."""
+
+    def __init__(self, stored_newest_first: Iterable[object], now: datetime) -> None:
+        self.facts: dict[object, list[object]] = {}
+        for stored in recent(stored_newest_first, now):
+            if (key := fields_of(stored)) is not None:
+                self.facts.setdefault(key, []).append(stored)
+
+    def add(self, facts: Iterable[object]) -> None:
+        """Take facts recorded after the others (a batch's earlier commands)."""
+        for fact in facts:
+            if (key := fields_of(fact)) is not None:
+                self.facts.setdefault(key, []).insert(0, fact)
+
+    def twin(self, project: Project, pending: Iterable[object]) -> tuple[object, object] | None:
+        """The first pending fact that repeats one of these, with the latest it repeats.
+
+        `project` is the project as the pending facts leave it: a twin whose commitment it
+        has since voided, or whose movement it has since reversed, does not count.
+        """
+        for fact in pending:
+            for earlier in self.facts.get(fields_of(fact), ()):
+                if earlier is not fact and still_counts(project, earlier):
+                    return fact, earlier
+        return None
+
+
 def earlier_twin(
     project: Project, pending: Iterable[object], stored_newest_first: Iterable[object]
 ) -> tuple[object, object] | None:
-    """The first pending fact that repeats a recent stored one on `project`, with that one.
-
-    `project` is the project as the pending facts leave it: a twin whose commitment it
-    has since voided, or whose movement it has since reversed, does not count.
-    """
+    """The first pending fact that repeats one stored on `project` in the last 24 hours."""
     facts = list(pending)
-    wanted = {key: event for event in facts if (key := fields_of(event)) is not None}
-    if not wanted:
+    if not any(fields_of(fact) is not None for fact in facts):
         return None
-    for stored in recent(stored_newest_first, now_of(facts)):
-        key = fields_of(stored)
-        if key is not None and key in wanted and still_counts(project, stored):
-            return wanted[key], stored
-    return None
+    return Twins(stored_newest_first, now_of(facts)).twin(project, facts)
 
 
 def still_counts(project: Project, stored: object) -> bool:

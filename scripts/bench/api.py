@@ -54,9 +54,12 @@ function init(args)
   math.randomseed(id * 7919)
   out = io.open(os.getenv("BENCH_OUT") .. "." .. id, "w")
 end
+-- Each loan's amount is its own (thread and count), so none repeats another (a duplicate).
+local sent = 0
 function request()
   local project = projects[math.random(#projects)]
-  local body = '{"amount": "' .. math.random(1000, 900000) .. '.00", '
+  sent = sent + 1
+  local body = '{"amount": "' .. (id * 10000000 + sent) .. '.00", '
     .. '"granted_on": "2025-06-02", "duration_months": 120}'
   return wrk.format("POST", "/v1/projects/" .. project .. "/loans",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
@@ -132,7 +135,8 @@ def probe_lag(token: str, project: UUID, stop: threading.Event, lags: list[float
     while not stop.is_set():
         written = http(
             "POST",
-            f"/v1/projects/{project}/loans",
+            # The same loan every 100 ms, meant: confirmed (not a possible duplicate).
+            f"/v1/projects/{project}/loans?confirm_duplicate=true",
             token,
             {"amount": "1000.00", "granted_on": "2025-06-02", "duration_months": 60},
         )

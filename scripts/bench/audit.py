@@ -200,7 +200,8 @@ def _api_round(ledger: Ledger, projects: list[UUID]) -> tuple[int, float]:
                 ACTOR,
                 LaunchStudy(
                     project_id=rng.choice(projects),
-                    amount=f"{rng.randint(1, 9999)}.00",
+                    # Its own amount (thread and count): no write repeats another.
+                    amount=f"{k * 10_000_000 + counts[k] + 1}.{rng.randint(0, 99):02d}",
                     launched_on=date(2025, 3, 1),
                     subject="bench",
                 ),

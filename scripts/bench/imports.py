@@ -83,7 +83,9 @@ def batch(base: str, size: int) -> tuple[float, float, int]:
                 timings.append((len(events), time.perf_counter() - started))
 
         recorder.insert_events = timed  # type: ignore[method-assign]
-        ledger.execute_batch(ACTOR, [_study(project_id) for _ in range(size)])
+        ledger.execute_batch(
+            ACTOR, [_study(project_id) for _ in range(size)], confirm_duplicate=True
+        )
         events, held = max(timings)
         with psycopg.connect(base, autocommit=True) as conn:
             table = f'"{name}".ledger_events'

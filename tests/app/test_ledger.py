@@ -605,6 +605,7 @@ def test_concurrent_disbursements_never_exceed_the_commitment(ledger: Ledger) ->
                     amount="200.00",
                     disbursed_on=LATER,
                 ),
+                confirm_duplicate=True,  # five equal disbursements, all meant
             )
         except DomainError as error:
             with lock:

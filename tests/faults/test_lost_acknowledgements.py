@@ -46,6 +46,8 @@ def _disbursements_by_request(server: Server, project_id: str) -> Counter[str]:
 def _disburse(http: httpx.Client, project_id: str, commitment_id: str, request_id: str) -> Any:
     return http.post(
         f"/v1/projects/{project_id}/commitments/{commitment_id}/disbursements",
+        # Equal disbursements under distinct request ids, all meant: confirmed.
+        params={"confirm_duplicate": "true"},
         json={"amount": "0.01", "disbursed_on": "2024-06-01"},
         headers={"X-Request-ID": request_id},
     )

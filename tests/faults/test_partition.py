@@ -64,7 +64,8 @@ def test_requests_in_flight_during_a_silent_partition_answer_503_within_15_s(
     assert answers["ready"][0] == 503
     with server.client() as http:
         assert _recovers(http)
-        assert http.post("/v1/projects", json=PROJECT).status_code == 201
+        after = {**PROJECT, "name": f"{PROJECT['name']} (après la coupure)"}
+        assert http.post("/v1/projects", json=after).status_code == 201
 
 
 def _recovers(http: httpx.Client) -> bool:

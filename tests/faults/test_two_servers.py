@@ -155,7 +155,13 @@ def test_if_match_written_through_one_process_refuses_the_other_s_stale_version(
         written = post(second, path, LOAN, **{"If-Match": version})
         head = servers.events()
         stale = post(first, path, LOAN, **{"If-Match": version})
-        current = post(first, path, LOAN, **{"If-Match": str(written.json()["version"])})
+        # The same loan again, meant: confirmed.
+        current = post(
+            first,
+            path + "?confirm_duplicate=true",
+            LOAN,
+            **{"If-Match": str(written.json()["version"])},
+        )
 
     assert written.status_code == 201
     assert stale.status_code == 412

@@ -84,7 +84,9 @@ def _study(project_id: UUID) -> LaunchStudy:
 def test_twenty_thousand_commitments_are_recorded_in_one_transaction(pg_ledger: Ledger) -> None:
     project_id = _project(pg_ledger)
 
-    outcome = pg_ledger.execute_batch(ACTOR, [_study(project_id) for _ in range(20_000)])
+    outcome = pg_ledger.execute_batch(
+        ACTOR, [_study(project_id) for _ in range(20_000)], confirm_duplicate=True
+    )
 
     assert outcome.refused == {}
     assert len(pg_ledger.project(project_id).commitments) == 20_000
