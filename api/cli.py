@@ -268,6 +268,10 @@ def import_commitments(
     ],
     dry_run: Annotated[bool, typer.Option(help="Check every row and record nothing.")] = False,
     actor: Annotated[str, typer.Option(help="Who imports, as the events record it.")] = "cli",
+    confirm_duplicate: Annotated[
+        bool,
+        typer.Option(help="Record rows that repeat a recent commitment or an earlier row too."),
+    ] = False,
 ) -> None:
     """Import commitments from a CSV file (docs/import.md): all rows or none; exit 1 if refused."""
     from api.csv_import import RowStatus, run_import
@@ -290,17 +294,33 @@ def import_commitments(
             progress.update(task, completed=done, total=total)
 
         try:
-            report = run_import(ledger, Actor(name=actor), data, dry_run=dry_run, progress=advance)
+            report = run_import(
+                ledger,
+                Actor(name=actor),
+                data,
+                dry_run=dry_run,
+                progress=advance,
+                confirm_duplicate=confirm_duplicate,
+            )
         except DomainError as e:
             raise fail(e.detail) from None
     typer.echo(report.model_dump_json(exclude_none=True, indent=2))
-    refused = [row for row in report.rows if row.status is RowStatus.REFUSED]
+    refused = [r for r in report.rows if r.status in (RowStatus.REFUSED, RowStatus.DUPLICATE)]
     if refused:
-        table = Table("line", "reason", title="Refused rows")
+        table = Table("line", "status", "reason", title="Refused rows")
         for row in refused:
-            table.add_row(str(row.line), row.reason or "")
+            table.add_row(str(row.line), row.status, row.reason or "")
         err.print(table)
-        err.print(f"{report.refused} of {len(report.rows)} rows refused: nothing recorded.")
+        duplicates = report.duplicates or 0
+        err.print(
+            f"{report.refused + duplicates} of {len(report.rows)} rows refused"
+            + (
+                f" ({duplicates} possible duplicates: --confirm-duplicate records them)"
+                if duplicates
+                else ""
+            )
+            + ": nothing recorded."
+        )
         raise typer.Exit(code=1)
     err.print(
         f"Read as {report.encoding}, fields separated by {report.separator!r}: "

@@ -286,6 +286,11 @@ def corrupt_event_problem(error: CorruptEventError) -> JSONResponse:
     )
 
 
+def is_query(request: Request, field: str) -> bool:
+    """Whether a refused field came in the query: a read has no body."""
+    return request.method in ("GET", "HEAD") or field in request.query_params
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -294,14 +299,16 @@ def install(app: FastAPI) -> None:
         return problem(exc.status, exc.detail, headers=exc.headers, extra=exc.extra, kind=exc.kind)
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         errors = None
         detail, extra = exc.detail, None
         if isinstance(exc, UnknownCodeError):
             # What the user most likely meant, and the valid codes where they are few.
             detail, extra = explained(exc)
         if isinstance(exc, InvalidValueError):
-            errors = [{"loc": ["body", exc.field], "msg": detail}]
+            # A read's filters and a write's query parameters are in the query, not a body.
+            where = "query" if is_query(request, exc.field) else "body"
+            errors = [{"loc": [where, exc.field], "msg": detail}]
         if isinstance(exc, PossibleDuplicateError):
             # The earlier write, named, so the caller can look before confirming.
             return problem(409, detail, extra={"earlier": exc.earlier}, kind="possible-duplicate")

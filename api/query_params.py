@@ -12,7 +12,7 @@ included): which parameters a route takes is no secret, the OpenAPI document lis
 
 `min_position` is accepted by every read (API.md): a read that does not declare it answers
 from the log itself or from reference data, which no projector lags behind, so it holds at
-once.
+once; a position beyond the log's head is refused there as on every other read (422).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from api.deps import beyond_head
 from api.problems import PROBLEM_RESPONSES, ProblemError
 
 # The routes whose query parameters are checked.
@@ -116,6 +118,27 @@ async def refuse_unknown_query(request: Request) -> None:
     unknown = unknown_query(route, request.query_params.keys())
     if unknown:
         raise refused(route, unknown)
+    if "min_position" in request.query_params and "min_position" not in declared_query(
+        route.dependant
+    ):
+        await refuse_beyond_head(request, request.query_params["min_position"])
+
+
+async def refuse_beyond_head(request: Request, given: str) -> None:
+    """A read answered from the log or reference data holds any position the log holds at
+    once; a position beyond the log's head is refused as every other read refuses it."""
+    try:
+        min_position = int(given)
+    except ValueError:
+        raise ProblemError(
+            422,
+            f"min_position {given!r} is not a log position",
+            extra={"errors": [{"loc": ["query", "min_position"], "msg": "not an integer"}]},
+        ) from None
+    ledger = request.app.state.services.ledger
+    head: int = await anyio.to_thread.run_sync(ledger.head_position)
+    if min_position > head:
+        raise beyond_head(min_position, head)
 
 
 def document(app: FastAPI) -> None:

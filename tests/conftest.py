@@ -37,11 +37,17 @@ def require_postgres() -> None:
     pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
 
 
+# This test run's mark in the names of the schemas it makes (shared by its xdist workers),
+# so that its end can tell what it left behind from what another run is using.
+RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards."""
+    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards with the read
+    models' schema beside it (`reporting_<schema>`)."""
     require_postgres()
-    schema = f"test_{uuid.uuid4().hex[:12]}"
+    schema = f"test_{RUN}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in POSTGRES_URL else "?"
@@ -50,6 +56,34 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            conn.execute(f'DROP SCHEMA IF EXISTS "reporting_{schema}" CASCADE')
+
+
+def left_behind() -> list[str]:
+    """The schemas this run made in the test database and did not drop."""
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname",
+            (f"%test\\_{RUN}\\_%",),
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a run that leaves schemas behind in the test database (and drop them)."""
+    if hasattr(session.config, "workerinput") or not postgres_available():
+        return  # an xdist worker: the controller looks once every worker is done
+    leftovers = left_behind()
+    if not leftovers:
+        return
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for name in leftovers:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    session.config.get_terminal_writer().line(
+        f"tests left schemas behind in {POSTGRES_URL}: {', '.join(leftovers)}", red=True
+    )
+    if exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

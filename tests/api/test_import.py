@@ -429,3 +429,26 @@ def test_the_cli_exits_1_and_names_the_refused_rows(cli_store: Ledger, tmp_path:
     assert result.exit_code == 1
     assert "HDF-2024-0404" in result.stderr
     assert cli_store.head_position() == head
+
+
+def test_the_cli_refuses_a_row_typed_twice_unless_confirmed(
+    cli_store: Ledger, tmp_path: Path
+) -> None:
+    head = cli_store.head_position()
+    path = tmp_path / "commitments.csv"
+    row = "HDF-2024-0001,hauts_de_france,study,85000.00,2024-03-03,Étude\n"
+    path.write_text(
+        "project_reference,directorate,instrument,amount,date,subject\n" + row + row,
+        encoding="utf-8",
+    )
+
+    refused = runner.invoke(cli, ["import", str(path)])
+    unchanged = cli_store.head_position()
+    confirmed = runner.invoke(cli, ["import", str(path), "--confirm-duplicate"])
+
+    assert refused.exit_code == 1
+    assert "repeats line 2" in refused.stderr
+    assert "possible duplicates" in refused.stderr
+    assert unchanged == head
+    assert confirmed.exit_code == 0, confirmed.output
+    assert json.loads(confirmed.stdout)["accepted"] == 2
