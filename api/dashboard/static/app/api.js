@@ -45,6 +45,7 @@ export async function get(path, params = {}) {
       // not a problem document: keep the status text
     }
     const error = new ApiError(response.status, detail);
+    error.bearer = bearer;
     if (response.status === 401) listeners.forEach((listener) => listener(error));
     throw error;
   }

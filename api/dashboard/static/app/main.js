@@ -22,17 +22,18 @@ function tokenForm() {
   const forget = document.getElementById("token-forget");
   const sync = () => {
     forget.hidden = !token();
-    input.value = "";
   };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const value = input.value.trim();
     if (!value) return;
     setToken(value);
+    input.value = "";
     sync();
     try {
       await get("/v1/projections");
       notice.replaceChildren(message("Jeton accepté pour cette session.", "ok"));
+      statusStrip();
       show();
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 401)) notice.replaceChildren(message(`Vérification impossible : ${error.message}`, "error"));
@@ -45,6 +46,7 @@ function tokenForm() {
     show();
   });
   onUnauthorized((error) => {
+    if (error.bearer !== token()) return; // an answer to a request sent before the token changed
     const had = Boolean(token());
     if (had) setToken(null);
     sync();
@@ -116,6 +118,10 @@ async function show() {
     document.title = `${view.querySelector("h1")?.textContent ?? "Tableau de bord"} — funding-tracker`;
   } catch (error) {
     if (ticket !== rendering) return;
+    if (error instanceof ApiError && error.status === 401) {
+      view.replaceChildren(el("h1", {}, "Jeton nécessaire"), message("Saisissez un jeton d'accès en haut de la page pour voir ces chiffres."));
+      return;
+    }
     const text = error instanceof ApiError ? `${error.status} : ${error.message}` : error.message;
     view.replaceChildren(el("h1", {}, "Page indisponible"), message(`La lecture a échoué (${text}).`, "error"));
   } finally {

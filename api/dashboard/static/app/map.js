@@ -28,7 +28,7 @@ function shade(value, limits) {
 
 // values: Map code ("region:32" | "departement:59") → {value, name}; link(code) → href.
 // only: a région or département code to zoom on; level: "region" | "departement".
-export async function choropleth({ level, field, values, link, only = null, title }) {
+export async function choropleth({ level, field, values, link, only = null, current = null, title }) {
   const data = await loadShapes();
   const limits = breaks([...values.values()].map((v) => magnitude(v.value)));
   const main = el("svg:svg", { viewBox: data.viewBox, class: "map", role: "group", "aria-label": title });
@@ -59,11 +59,13 @@ export async function choropleth({ level, field, values, link, only = null, titl
       const code = `region:${dep.region}`;
       if (!groups.has(code)) {
         groups.set(code, focusable(code, el("svg:g", {})));
+        groups.get(code).classList.add("merged");
         main.append(groups.get(code));
       }
       groups.get(code).append(path);
     } else {
       main.append(focusable(`departement:${dep.code}`, path));
+      if (current === `departement:${dep.code}`) path.classList.add("current");
     }
   }
   const insets = el("div", { class: "insets" });

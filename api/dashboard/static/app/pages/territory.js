@@ -35,8 +35,10 @@ export async function render(view, { arg: code, params }) {
   ]);
   const parts = [crumbs, el("h1", {}, `${place.name} `, el("small", {}, `${LEVEL[place.level]} · ${code}`)), cards(own.total)];
   if (place.level === "region" || place.level === "departement") {
-    const values = child === "departement" ? territoryValues(children.rows, "departement", field) : new Map([[code, { name: place.name, value: own.total[field] }]]);
-    parts.push(await choropleth({ level: "departement", field, values, only: code, title: `Carte : ${place.name}`, link: (target) => href("territory", target, filters) }));
+    // A département is shown among its région's départements, outlined.
+    const region = place.level === "region" ? code : place.parents.at(-1);
+    const rows = place.level === "region" ? children.rows : (await totals("departement", { ...filters, territory: region })).rows;
+    parts.push(await choropleth({ level: "departement", field, values: territoryValues(rows, "departement", field), only: region, current: code, title: `Carte : ${place.name}`, link: (target) => href("territory", target, filters) }));
   }
   if (child) {
     const title = `${FIGURES[field]} par ${PLURAL[child]} — ${place.name}`;
