@@ -99,6 +99,8 @@ def test_the_map_drills_down_to_the_bus_project_and_its_35_million_loan(
     loan = page.locator(".timeline li", has_text="Prêt accordé")
     expect(loan).to_contain_text(french_euros("35000000.00"))
     expect(loan).to_contain_text("le 9 juillet 2019")
+    screenshot(page, "dashboard-history")
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "dashboard-project")
 
 

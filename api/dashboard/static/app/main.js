@@ -114,7 +114,10 @@ async function show() {
     if (ticket !== rendering) return;
     view.replaceChildren(...target.childNodes);
     view.dataset.rendered = location.hash || "#/overview";
-    performance.mark(`rendered ${view.dataset.rendered}`);
+    const drawn = view.dataset.rendered;
+    performance.mark(`rendered ${drawn}`);
+    // The frame after the next animation frame: the new content has been painted.
+    requestAnimationFrame(() => setTimeout(() => performance.mark(`painted ${drawn}`), 0));
     document.title = `${view.querySelector("h1")?.textContent ?? "Tableau de bord"} — funding-tracker`;
   } catch (error) {
     if (ticket !== rendering) return;

@@ -25,19 +25,23 @@ export async function breadcrumbs(place, params) {
 export async function render(view, { arg: code, params }) {
   const filters = pick(params, TOTALS_FILTERS);
   const field = FIGURES[params.figure] ? params.figure : "net_committed";
-  const place = await territory(code);
-  const child = CHILD[place.level];
-  const [own, children, projects, crumbs] = await Promise.all([
+  // The code names its level: every question can be asked at once.
+  const child = CHILD[code.split(":")[0]];
+  const [place, own, children, projects] = await Promise.all([
+    territory(code),
     totals("", { ...filters, territory: code }),
     child ? totals(child, { ...filters, territory: code }) : null,
     get("/v1/projects", { territory: code, ...pick(params, ["theme", "programme", "directorate"]), limit: 200 }),
+  ]);
+  const region = place.level === "region" ? code : place.parents.at(-1);
+  const [crumbs, siblings] = await Promise.all([
     breadcrumbs(place, params),
+    place.level === "departement" ? totals("departement", { ...filters, territory: region }) : null,
   ]);
   const parts = [crumbs, el("h1", {}, `${place.name} `, el("small", {}, `${LEVEL[place.level]} · ${code}`)), cards(own.total)];
   if (place.level === "region" || place.level === "departement") {
     // A département is shown among its région's départements, outlined.
-    const region = place.level === "region" ? code : place.parents.at(-1);
-    const rows = place.level === "region" ? children.rows : (await totals("departement", { ...filters, territory: region })).rows;
+    const rows = place.level === "region" ? children.rows : siblings.rows;
     parts.push(await choropleth({ level: "departement", field, values: territoryValues(rows, "departement", field), only: region, current: code, title: `Carte : ${place.name}`, link: (target) => href("territory", target, filters) }));
   }
   if (child) {
