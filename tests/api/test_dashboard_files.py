@@ -59,3 +59,10 @@ def test_the_map_draws_every_metropolitan_departement_and_the_overseas_regions()
     assert every - drawn <= {"departement:989"}  # Clipperton: no outline in the source
     assert "CC BY 4.0" in document["attribution"]
     assert gzip.compress((STATIC / "map" / "france.json").read_bytes())
+
+
+def test_every_module_is_preloaded_so_the_page_loads_them_in_one_round_trip() -> None:
+    html = (STATIC / "index.html").read_text()
+    for module in (STATIC / "app").rglob("*.js"):
+        path = "/dashboard/" + module.relative_to(STATIC).as_posix()
+        assert f'href="{path}"' in html or f'src="{path}"' in html, path
