@@ -1,8 +1,8 @@
 """Dashboard in a browser on PostgreSQL at 1,000,000 events: first paint of `/` and drill-downs.
 
 Usage: .venv/bin/python scripts/bench/dashboard.py [--size 1m] [--repeat 5] [--url postgresql://…]
-Loads `funding demo --size` into schemas of its own (dropped afterwards), builds the read
-models with `funding rebuild`, serves them with `funding serve` (public read) and drives
+Loads `funding demo --size` into schemas of its own (dropped afterwards), serves it with
+`funding serve` (public read; its projector builds the read models before measuring) and drives
 Debian's Chromium (/usr/bin/chromium) with Playwright. Prints, beside each figure, the same
 run's reference: the API calls that page makes, timed from Python over HTTP.
 
@@ -86,7 +86,11 @@ API_CALLS = {
 
 def run(command: list[str], env: dict[str, str]) -> str:
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(
+            f"{' '.join(command[1:])} failed ({done.returncode}): {done.stderr[-2000:]}"
+        )
     print(f"  {' '.join(command[1:])}: {time.perf_counter() - started:.1f} s")
     return done.stdout
 
@@ -124,7 +128,8 @@ def server(env: dict[str, str]) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
+        started = time.perf_counter()
+        deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             try:
                 items = httpx.get(f"{BASE}/v1/projections", timeout=5).json()["items"]
@@ -135,6 +140,7 @@ def server(env: dict[str, str]) -> Iterator[None]:
             time.sleep(0.5)
         else:
             raise SystemExit("the server's read models did not catch up")
+        print(f"  serve, read models caught up: {time.perf_counter() - started:.1f} s")
         yield
     finally:
         process.terminate()
@@ -238,7 +244,7 @@ def main() -> None:
     with schemas(base) as env:
         run([FUNDING, "migrate"], env)
         run([FUNDING, "demo", "--size", args.size], env)
-        run([FUNDING, "rebuild"], env)
+        # The server's projector builds the read models (it waits until they reach the head).
         with server(env), sync_playwright() as playwright:
             count = httpx.get(f"{BASE}/v1/totals").json()["position"]
             print(f"log position {count:,}; load average {os.getloadavg()[0]:.1f}")
