@@ -84,10 +84,12 @@ def test_the_map_drills_down_to_the_bus_project_and_its_35_million_loan(
 ) -> None:
     page = browser_page
     open_page(page, live_server, page_problems, "auditor", "#/map")
+    page.get_by_role("heading", level=1).evaluate("(node) => node.scrollIntoView()")
     screenshot(page, "dashboard-map")
     page.locator("svg.map [role=link][aria-label^='Hauts-de-France']").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Hauts-de-France")
     wait_drawn(page)
+    page.locator(".breadcrumbs").evaluate("(node) => node.scrollIntoView()")
     screenshot(page, "dashboard-drilldown")
     # The Artois-Gohelle network (CA de Lens-Liévin) is in the Pas-de-Calais, beside the Nord.
     page.locator("svg.map [role=link][aria-label^='Pas-de-Calais']").click()

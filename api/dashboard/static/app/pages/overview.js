@@ -41,10 +41,14 @@ export async function render(view, { params }) {
     field,
     { dimension: header, onSelect: ["theme", "instrument", "directorate"].includes(dimension) ? (row) => href("overview", null, { ...params, [dimension]: row.code }) : null },
   ));
+  const choose = el("label", { class: "figure-choice" }, "Chiffre des graphiques ",
+    el("select", { name: "figure", onchange: (event) => { location.hash = href("overview", null, { ...params, figure: event.target.value }); } },
+      Object.entries(FIGURES).filter(([name]) => name !== "commitments").map(([name, label]) => el("option", { value: name, selected: name === field }, label))));
   view.replaceChildren(
     el("h1", {}, "Vue d'ensemble"),
     el("p", { class: "position" }, `Chiffres du grand livre à la position ${all.position}.`),
     cards(all.total),
+    choose,
     el("div", { class: "chart-grid" },
       yearChart("par-annee", "Engagé et décaissé par année", years.rows),
       charts),
