@@ -73,6 +73,13 @@ def test_the_overview_shows_the_figures_of_v1_totals(
         expected = str(total[field]) if field == "projects" else french_euros(str(total[field]))
         assert shown == expected, field
     assert page.locator("figure.chart").count() == 5
+    # Each chart downloads its data as CSV, with the API's exact amounts.
+    by_theme = page.locator("figure.chart", has_text="par thème")
+    with page.expect_download() as download:
+        by_theme.get_by_role("button", name=re.compile("Télécharger")).click()
+    csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    mobility = totals(live_server, theme="mobility")["net_committed"]
+    assert f"Mobilité,{mobility}" in csv_text.splitlines()
     screenshot(page, "dashboard-overview")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "dashboard-phone")

@@ -1,16 +1,18 @@
 // Hand-drawn SVG charts; each comes with its table (the accessible alternative) and a CSV.
-import { el, table } from "./dom.js";
+import { csvButton, el, table } from "./dom.js";
 import { FIGURES, figure, magnitude, money } from "./format.js";
 
 let serial = 0;
 
-function frame(title, svg, details) {
+// The chart, its data as a table to unfold, and the same data as CSV.
+function frame(name, title, svg, columns, rows) {
   const id = `chart-${++serial}`;
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-labelledby", id);
   return el("figure", { class: "chart" },
     el("figcaption", { id }, title), svg,
-    el("details", {}, el("summary", {}, "Voir le tableau des données"), details));
+    el("details", {}, el("summary", {}, "Voir le tableau des données"), table(name, title, columns, rows, { csv: false })),
+    csvButton(name, columns, rows));
 }
 
 // rows: [{label, value (decimal string or count)}]; name: the CSV file name.
@@ -38,7 +40,7 @@ export function barChart(name, title, rows, field, { dimension = "Catégorie", o
     { header: FIGURES[field], key: "value", numeric: true, show: (row) => figure(field, row.value) },
   ];
   if (onSelect) columns[0].show = (row) => row.code ? el("a", { href: onSelect(row) }, row.label) : row.label;
-  return frame(title, svg, table(name, title, columns, sorted, { barKey: "value" }));
+  return frame(name, title, svg, columns, sorted);
 }
 
 function truncate(text, size) {
@@ -80,7 +82,7 @@ export function yearChart(name, title, rows) {
     { header: "Année", key: "year" },
     ...series.map(([key, label]) => ({ header: label, key, numeric: true, show: (row) => money(row[key]) })),
   ];
-  return frame(title, svg, table(name, title, columns, sorted));
+  return frame(name, title, svg, columns, sorted);
 }
 
 const compact = new Intl.NumberFormat("fr-FR", { notation: "compact", maximumFractionDigits: 1 });

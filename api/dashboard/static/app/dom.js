@@ -44,7 +44,7 @@ export function csvButton(name, columns, rows) {
 }
 
 // columns: [{header, key?, raw?(row) for the CSV, show?(row) for the page, numeric?, bar?}]
-export function table(name, caption, columns, rows, { barKey = null } = {}) {
+export function table(name, caption, columns, rows, { barKey = null, csv = true } = {}) {
   const max = barKey ? Math.max(0, ...rows.map((row) => magnitude(row[barKey]))) : 0;
   const head = el("tr", {}, columns.map((c) => el("th", { scope: "col", class: c.numeric ? "num" : null }, c.header)));
   const body = rows.map((row) => el("tr", {}, columns.map((c, index) => {
@@ -59,7 +59,7 @@ export function table(name, caption, columns, rows, { barKey = null } = {}) {
     return cell;
   })));
   const tableNode = el("table", {}, el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, body));
-  return el("div", { class: "table-block" }, el("div", { class: "scroll" }, tableNode), csvButton(name, columns, rows));
+  return el("div", { class: "table-block" }, el("div", { class: "scroll" }, tableNode), csv ? csvButton(name, columns, rows) : null);
 }
 
 export function message(text, kind = "info") {

@@ -63,7 +63,7 @@ async function statusStrip() {
     const answer = await get("/v1/projections");
     const parts = answer.items.map((item) => {
       const state = { live: "à jour", rebuilding: "reconstruction en cours", stopped: "arrêté" }[item.state] ?? item.state;
-      const lag = item.lag_events ? `, ${count(item.lag_events)} événements de retard (${item.lag_seconds.toFixed(1)} s)` : "";
+      const lag = item.lag_events ? `, ${count(item.lag_events)} événements de retard (${Number(item.lag_seconds ?? 0).toFixed(1)} s)` : "";
       return el("span", { class: `projection ${item.state}` }, `${item.name === "totals" ? "Totaux" : "Projets"} : ${state}${lag}`);
     });
     strip.replaceChildren(el("span", {}, "Modèles de lecture — "), ...parts);

@@ -63,7 +63,7 @@ export async function render(view, { arg: id }) {
   const label = (list, code) => reference[list].find((item) => item.code === code)?.label ?? code ?? "—";
   const place = await territory(project.territory);
   const [crumbs, conventions, events] = await Promise.all([
-    breadcrumbs({ ...place, name: place.name }, {}),
+    breadcrumbs(place, {}, true),
     Promise.all(project.conventions.map((cid) => get(`/v1/conventions/${cid}`))),
     history(id),
   ]);

@@ -13,13 +13,14 @@ const CHILD = { region: "departement", departement: "epci", epci: "commune", com
 const LEVEL = { region: "Région", departement: "Département", epci: "Intercommunalité", commune: "Commune" };
 const PLURAL = { departement: "départements", epci: "intercommunalités", commune: "communes" };
 
-export async function breadcrumbs(place, params) {
+// The trail from France down to a territory; `within` when a page below it (a project) is shown.
+export async function breadcrumbs(place, params, within = false) {
   const parents = await Promise.all([...place.parents].reverse().map((code) => territory(code)));
   const filters = pick(params, TOTALS_FILTERS);
   return el("nav", { class: "breadcrumbs", "aria-label": "Fil d'Ariane" }, el("ol", {},
     el("li", {}, el("a", { href: href("map", null, filters) }, "France")),
     parents.map((parent) => el("li", {}, el("a", { href: href("territory", parent.code, filters) }, parent.name))),
-    el("li", {}, el("span", { "aria-current": "page" }, place.name))));
+    el("li", {}, within ? el("a", { href: href("territory", place.code, filters) }, place.name) : el("span", { "aria-current": "page" }, place.name))));
 }
 
 export async function render(view, { arg: code, params }) {
