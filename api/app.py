@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import docs_page, metrics, problems, query_params
 from api.cache import AnswerCache, CachedTotals
+from api.dashboard import router as dashboard
 from api.deps import Services
 from api.logging import configure_logging
 from api.read_source import open_replica
@@ -227,6 +228,7 @@ def create_app(
     app.include_router(writes.router)
     app.include_router(imports.router)
     app.include_router(docs_page.router)
+    app.include_router(dashboard.router)
     problems.document(app)
     query_params.document(app)
     # Added before the logging middleware, so it runs inside it: a 413 is logged too.
