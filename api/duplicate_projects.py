@@ -18,7 +18,6 @@ from projections.live import LiveStates
 from projections.projects.queries import open_namesakes
 from projections.registry import PROJECTS
 
-
 # The longest wait for the projects read model before looking for an earlier namesake.
 MAX_WAIT = 1.0
 
