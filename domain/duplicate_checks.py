@@ -6,7 +6,7 @@ events and names the earlier write in the refusal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -24,6 +24,10 @@ else:
     Base = object
 
 
+# Events read at once when looking back over a project's day.
+PAGE = 50
+
+
 class DuplicateChecks(Base):
     """Finds the earlier twin of a write, for the Ledger (see `domain.duplicates`)."""
 
@@ -33,8 +37,7 @@ class DuplicateChecks(Base):
         """Refuse facts that repeat one of the project's last 24 hours."""
         if not any(fields_of(fact) is not None for fact in pending):
             return
-        stored = self.events.get(project.id, desc=True)
-        twin = earlier_twin(project, pending, stored)
+        twin = earlier_twin(project, pending, self._newest_first(project.id))
         if twin is not None:
             raise self._named(project, twin)
 
@@ -45,11 +48,22 @@ class DuplicateChecks(Base):
         the batch's earlier commands; else remember them for the commands after."""
         if project.id not in twins:
             now = datetime.now(UTC)
-            twins[project.id] = Twins(self.events.get(project.id, desc=True), now)
+            twins[project.id] = Twins(self._newest_first(project.id), now)
         found = twins[project.id].twin(project, pending)
         if found is not None:
             raise self._named(project, found)
         twins[project.id].add(pending)
+
+    def _newest_first(self, project_id: UUID) -> Iterator[object]:
+        """The project's stored events, newest first, read a page at a time: the check stops
+        at the first one older than a day, so a long history is not read."""
+        below: int | None = None
+        while True:
+            page = list(self.events.get(project_id, lte=below, desc=True, limit=PAGE))
+            yield from page
+            if len(page) < PAGE:
+                return
+            below = page[-1].originator_version - 1
 
     def _named(self, project: Project, twin: tuple[object, object]) -> PossibleDuplicateError:
         """The refusal, with the earlier fact's log position (None: earlier in the batch)."""

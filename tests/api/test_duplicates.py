@@ -246,3 +246,31 @@ def test_an_import_reports_rows_repeating_an_earlier_row_or_a_recent_write(
     assert again.status_code == 409
     assert [r["status"] for r in again.json()["rows"]] == ["ok", "duplicate"]
     assert api_ledger.head_position() == after
+
+
+def test_a_twin_is_found_behind_more_events_than_one_page_holds(api_ledger: Ledger) -> None:
+    actor = Actor(name="dr-hdf", directorate="hauts_de_france")
+    identify = IdentifyProject(
+        name="Halle",
+        territory="commune:62510",
+        theme="culture_sport",
+        directorate="hauts_de_france",
+        identified_on=date(2024, 1, 10),
+    )
+    project_id = api_ledger.execute(actor, identify).id
+    loans = [
+        GrantLoan(
+            project_id=project_id,
+            amount=f"{1000 + n}.00",
+            granted_on=date(2024, 3, 1),
+            duration_months=12,
+        )
+        for n in range(120)
+    ]
+    for loan in loans:
+        api_ledger.execute(actor, loan)
+
+    with pytest.raises(PossibleDuplicateError) as refused:
+        api_ledger.execute(actor, replace(loans[0], commitment_id=uuid4()))
+
+    assert refused.value.earlier["commitment_id"] == str(loans[0].commitment_id)
