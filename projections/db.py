@@ -65,6 +65,8 @@ class ReadModelDatabase:
         self.events_schema = events_schema
         # Tables found per (read model, generation): a generation's tables never change.
         self.tables_found: dict[tuple[str, int], frozenset[str]] = {}
+        # Generations whose read indexes were checked (see generations.add_missing_indexes).
+        self.indexes_checked: set[tuple[str, int]] = set()
         self._sqlite_target = sqlite_target
         self._local = threading.local()
         self._sqlite_connections: list[sqlite3.Connection] = []

@@ -21,6 +21,7 @@ from projections.db import ReadModelDatabase
 from projections.events import Change, recorded_at
 from projections.generations import (
     UnknownGenerationError,
+    add_missing_indexes,
     create_generation,
     ensure_live_generation,
     is_outdated,
@@ -218,6 +219,8 @@ def catch_up(
                 catch_up(ledger, db, name, page_size, rebuilt, stop=stop, guard=guard)
                 swap(db, name, rebuilt)
                 targets[name] = rebuilt
+            else:
+                add_missing_indexes(db, name, live)
     positions = {name: position_of(db, name, gen) for name, gen in targets.items()}
     if parallel and not follow_live and db.dialect is Dialect.POSTGRES:
         return _catch_up_in_parallel(ledger, db, targets, positions, page_size, stop, guard)

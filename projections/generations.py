@@ -210,6 +210,21 @@ def is_outdated(db: ReadModelDatabase, read_model: str, generation: int) -> bool
         )
 
 
+def add_missing_indexes(db: ReadModelDatabase, read_model: str, generation: int) -> None:
+    """Give a settled generation the read indexes its layout gained after it was built.
+
+    Each statement creates its index only if missing; run once per process and generation.
+    """
+    key = (read_model, generation)
+    if key in db.indexes_checked:
+        return
+    with db.transaction() as cur:
+        if not is_bulk(db, cur, read_model, generation):
+            for statement in registered(read_model).layout.deferred(db, generation):
+                cur.execute(statement)
+    db.indexes_checked.add(key)
+
+
 def ensure_live_generation(db: ReadModelDatabase, read_model: str) -> int:
     """Return the live generation, creating an empty first one if the read model has none."""
     model = registered(read_model)

@@ -226,33 +226,78 @@ def totals_csv(dims: list[str], answer: totals_queries.Totals, sep: str) -> str:
     return "\ufeff" + buffer.getvalue()
 
 
+ProjectsFrom = Annotated[
+    Day | None,
+    Query(
+        alias="from",
+        description="Only the projects with a commitment whose effective date (granted, "
+        "invested or launched on) is on or after this day (YYYY-MM-DD), as `/v1/totals` "
+        "counts it; with `instrument`, one commitment of that instrument.",
+    ),
+]
+ProjectsTo = Annotated[
+    Day | None,
+    Query(
+        alias="to",
+        description="Only the projects with a commitment whose effective date is on or "
+        "before this day (YYYY-MM-DD); with `from`, in the period, both days included.",
+    ),
+]
+
+
 @router.get("/projects", response_model=ProjectsPage)
 def list_projects(
     _: Reader,
     read: ReadingDep,
-    territory: str | None = None,
-    theme: str | None = None,
-    programme: str | None = None,
-    directorate: str | None = None,
-    status: str | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    territory: Annotated[str | None, Query(description=FILTERS["territory"])] = None,
+    theme: Annotated[str | None, Query(description=FILTERS["theme"])] = None,
+    programme: Annotated[str | None, Query(description=FILTERS["programme"])] = None,
+    instrument: Annotated[
+        str | None,
+        Query(
+            description="Only the projects holding a commitment (not voided) of this "
+            "instrument: `loan`, `equity` or `study` (see /v1/reference)."
+        ),
+    ] = None,
+    directorate: Annotated[str | None, Query(description=FILTERS["directorate"])] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="Only this status: active, completed, abandoned or voided "
+            "(a voided project is listed only when asked for)."
+        ),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200, description="Words in the name or reference (case and accents aside)."
+        ),
+    ] = None,
+    date_from: ProjectsFrom = None,
+    date_to: ProjectsTo = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ProjectsPage:
-    """A page of projects with their figures, ordered by name; `next_cursor` for the next."""
+    """A page of projects with their figures, ordered by name; `next_cursor` for the next
+    (with the same filters)."""
     filters = {
         name: value
         for name, value in (
             ("territory", territory),
             ("theme", theme),
             ("programme", programme),
+            ("instrument", instrument),
             ("directorate", directorate),
             ("status", status),
             ("q", q),
         )
         if value is not None
     }
-    page = read.run(lambda db: project_queries.list_projects(db, filters, limit, cursor))
+    page = read.run(
+        lambda db: project_queries.list_projects(
+            db, filters, limit, cursor, date_from=date_from, date_to=date_to
+        )
+    )
     return ProjectsPage(
         items=[ProjectSummaryOut.model_validate(item) for item in page.items],
         next_cursor=page.next_cursor,

@@ -7,10 +7,12 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID
 
-from domain.errors import InvalidValueError, NotFoundError
+from domain.errors import InvalidValueError, NotFoundError, UnknownInstrumentError
+from domain.reference import Instrument
 from domain.values import ProjectStatus
 from projections.db import ReadModelDatabase
 from projections.layout import generation_table
@@ -22,7 +24,15 @@ from projections.sql import Cursor
 from projections.state import fold
 
 MAX_PAGE = 1000
-PROJECT_FILTERS = ("territory", "theme", "programme", "directorate", "status", "q")
+PROJECT_FILTERS = (
+    "territory",
+    "theme",
+    "programme",
+    "instrument",
+    "directorate",
+    "status",
+    "q",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +49,25 @@ def list_projects(
     filters: Mapping[str, str] | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
 ) -> ProjectPage:
     """Return a page of projects ordered by name, with their figures and conventions.
 
-    Filters: territory (that territory and below), theme, programme, directorate, status,
-    and q (words in the name or reference, ignoring case and accents).
+    Filters: territory (that territory and below), theme, programme, instrument, directorate,
+    status, and q (words in the name or reference, ignoring case and accents). `instrument`
+    and `date_from`/`date_to` keep the projects holding a commitment (not voided) of that
+    instrument and whose effective date falls in the period, both days included: those
+    whose commitment `/v1/totals` counts with the same filters.
     """
     if isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
         raise InvalidValueError("limit", f"must be between 1 and {MAX_PAGE}")
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise InvalidValueError("from", f"{date_from} comes after to={date_to}")
     where: list[str] = []
     params: list[Any] = []
+    held: list[str] = []
+    held_params: list[Any] = []
     for name, raw in (filters or {}).items():
         value = str(raw).strip()
         if name not in PROJECT_FILTERS:
@@ -58,35 +77,56 @@ def list_projects(
         if name == "status":
             if value not in {status.value for status in ProjectStatus}:
                 raise InvalidValueError(name, f"unknown status {value!r}")
-            where.append("status = ?")
+            where.append("p.status = ?")
             params.append(value)
+        elif name == "instrument":
+            if value not in {instrument.value for instrument in Instrument}:
+                raise UnknownInstrumentError(value, field=name)
+            held.append("c.instrument = ?")
+            held_params.append(value)
         elif name == "q":
             needle = fold(value)
             if needle:
                 escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                where.append("search LIKE ? ESCAPE '\\'")
+                where.append("p.search LIKE ? ESCAPE '\\'")
                 params.append(f"%{escaped}%")
         else:
             column, code = condition(name, value)
-            where.append(f"{column} = ?")
+            where.append(f"p.{column} = ?")
             params.append(code)
+    # Effective dates are ISO text in the commitments table: compared as text.
+    for bound, operator in ((date_from, ">="), (date_to, "<=")):
+        if bound is not None:
+            held.append(f"c.committed_on {operator} ?")
+            held_params.append(bound.isoformat())
+    if held:
+        # One probe of the (project_id, instrument, committed_on) index per project looked at.
+        held_sql = " AND ".join(held)
+        where.append(
+            "EXISTS (SELECT 1 FROM {commitments} c "  # noqa: S608
+            f"WHERE c.project_id = p.project_id AND {held_sql})"
+        )
+        params.extend(held_params)
     if "status" not in (filters or {}):
         # A project voided (recorded in error) is listed only when asked for by its status.
-        where.append("status <> 'voided'")
+        where.append("p.status <> 'voided'")
     if cursor is not None:
         after_name, after_id = _decode_cursor(cursor)
-        where.append("(name > ? OR (name = ? AND project_id > ?))")
+        where.append("(p.name > ? OR (p.name = ? AND p.project_id > ?))")
         params.extend([after_name, after_name, after_id])
-    columns = ", ".join(PROJECT_COLUMNS)
+    columns = ", ".join(f"p.{column}" for column in PROJECT_COLUMNS)
     sql = (
-        f"SELECT {columns} FROM {{table}}"  # noqa: S608
+        f"SELECT {columns} FROM {{table}} p"  # noqa: S608
         + (f" WHERE {' AND '.join(where)}" if where else "")
-        + " ORDER BY name, project_id LIMIT ?"
+        + " ORDER BY p.name, p.project_id LIMIT ?"
     )
 
     def query(cur: Cursor, generation: int) -> list[dict[str, Any]]:
         cur.execute(
-            sql.format(table=db.table(generation_table("projects", generation))),
+            sql.format(
+                table=db.table(generation_table("projects", generation)),
+                commitments=db.table(generation_table("projects_commitments", generation)),
+            ),
             [*params, limit + 1],
         )
         rows = [dict(zip(PROJECT_COLUMNS, r, strict=True)) for r in cur.fetchall()]

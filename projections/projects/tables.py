@@ -114,6 +114,8 @@ def _projects_deferred(db: ReadModelDatabase, generation: int) -> list[str]:
             for column in ("region", "departement", "epci", "commune", "directorate")
         ),
         index("project_conventions", "convention_id"),
+        # The instrument and period filters of the projects list probe it per project.
+        index("projects_commitments", "project_id", "instrument", "committed_on"),
     ]
 
 
@@ -144,11 +146,8 @@ def _projects_settling(db: ReadModelDatabase, generation: int) -> list[list[str]
         f"LEFT JOIN {t('projects_commitments')} AS c ON c.commitment_id = m.commitment_id"
         ") AS moved GROUP BY project_id) AS f WHERE p.project_id = f.project_id"
     )
-    projects_indexes, links_index = (
-        _projects_deferred(db, generation)[:-1],
-        _projects_deferred(db, generation)[-1],
-    )
-    return [[figures, *projects_indexes], [links_index]]
+    *projects_indexes, links_index, commitments_index = _projects_deferred(db, generation)
+    return [[figures, *projects_indexes], [links_index, commitments_index]]
 
 
 LAYOUT = ReadModelLayout(

@@ -13,6 +13,8 @@ from domain.application import Ledger
 from domain.commands import Disburse, GrantLoan, IdentifyProject
 from domain.outcomes import Written
 from domain.values import Actor
+from projections.db import ReadModelDatabase
+from projections.feed import catch_up
 
 ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france", correlation_id="corr-1")
 
@@ -215,3 +217,56 @@ def test_a_project_as_at_a_time_without_offset_is_refused(
 
     assert response.status_code == 422
     assert "offset" in response.json()["detail"]
+
+
+def test_projects_are_listed_by_the_instrument_and_period_of_their_commitments(
+    client: TestClient,
+    tokens: dict[str, str],
+    project: Written,
+    api_ledger: Ledger,
+    read_models: ReadModelDatabase,
+) -> None:
+    catch_up(api_ledger, read_models)
+    auth = {"Authorization": tokens["viewer"]}
+
+    def names(**params: str) -> list[str]:
+        response = client.get("/v1/projects", params=params, headers=auth)
+        assert response.status_code == 200, response.text
+        return [item["name"] for item in response.json()["items"]]
+
+    assert names(instrument="loan", **{"from": "2019-06-01", "to": "2019-06-01"}) == [
+        "BHNS Artois-Gohelle"
+    ]
+    assert names(instrument="equity") == []
+    # A disbursement's date is not the commitment's: the period holds none.
+    assert names(**{"from": "2019-06-02", "to": "2020-12-31"}) == []
+    assert names(**{"to": "2019-05-31"}) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "said"),
+    [
+        ({"instrument": "bond"}, "instrument", "expected one of loan, equity, study"),
+        ({"from": "2024-02-01", "to": "2024-01-31"}, "from", "comes after"),
+        ({"to": "31/01/2024"}, "to", ""),
+    ],
+)
+def test_a_bad_instrument_or_period_of_projects_is_refused_in_the_query(
+    client: TestClient, tokens: dict[str, str], params: dict[str, str], field: str, said: str
+) -> None:
+    response = client.get(
+        "/v1/projects", params=params, headers={"Authorization": tokens["viewer"]}
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["query", field]
+    assert said in response.json()["detail"]
+
+
+def test_the_projects_instrument_and_period_are_documented(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/projects"]["get"]
+    described = {p["name"]: p.get("description", "") for p in operation["parameters"]}
+
+    assert "loan" in described["instrument"]
+    assert "effective date" in described["from"]
+    assert "effective date" in described["to"]

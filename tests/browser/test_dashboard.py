@@ -130,6 +130,39 @@ def test_a_theme_filter_lives_in_the_url_and_a_reload_restores_it(
     expect(page.locator("#filters").get_by_label("Thème")).to_have_value("mobility")
 
 
+def project_names(live_server: LiveServer, **params: str) -> list[str]:
+    answer = httpx.get(
+        f"{live_server.url}/v1/projects",
+        params={"limit": "50", **params},
+        headers=live_server.headers("viewer"),
+    )
+    answer.raise_for_status()
+    return [item["name"] for item in answer.json()["items"]]
+
+
+def test_the_projects_instrument_and_period_live_in_the_url_and_a_reload_restores_them(
+    browser_page: Page, live_server: LiveServer, page_problems: PageProblems
+) -> None:
+    page = browser_page
+    open_page(page, live_server, page_problems, "viewer", "#/projects")
+    form = page.get_by_role("search", name="Filtrer les projets")
+    listed = page.locator("#view table tbody a")
+    expect(listed).to_have_text(project_names(live_server))
+    form.get_by_label("Instrument").select_option("equity")
+    form.get_by_label("Engagé du").fill("2024-01-01")
+    form.get_by_role("button", name="Filtrer").click()
+    expect(page).to_have_url(re.compile(r"instrument=equity&from=2024-01-01$"))
+    expected = project_names(live_server, instrument="equity", **{"from": "2024-01-01"})
+    assert expected
+    assert expected != project_names(live_server)[: len(expected)]
+    expect(listed).to_have_text(expected)
+    page.reload()
+    wait_drawn(page)
+    expect(listed).to_have_text(expected)
+    expect(form.get_by_label("Instrument")).to_have_value("equity")
+    expect(form.get_by_label("Engagé du")).to_have_value("2024-01-01")
+
+
 def test_a_bad_token_is_refused_with_a_visible_message(
     browser_page: Page, page_problems: PageProblems
 ) -> None:

@@ -14,14 +14,17 @@ from domain.commands import (
     CancelCommitment,
     CompleteProject,
     CorrectCommitmentAmount,
+    CorrectCommitmentDate,
     CorrectProject,
     Disburse,
     GrantLoan,
     IdentifyProject,
+    InvestEquity,
     LaunchStudy,
     LinkToConvention,
     RecordRepayment,
     SignConvention,
+    VoidCommitment,
 )
 from domain.errors import InvalidValueError, NotFoundError
 from domain.values import Actor
@@ -200,12 +203,73 @@ def test_pages_of_projects_follow_each_other_without_gaps_or_repeats(
     assert seen == expected
 
 
+def test_projects_are_filtered_by_the_instrument_and_dates_of_their_commitments(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    def loan(project: UUID, on: date) -> UUID:
+        granted = ledger.execute(
+            ACTOR, GrantLoan(project_id=project, amount="10.00", granted_on=on, duration_months=12)
+        ).commitment_id
+        assert granted is not None
+        return granted
+
+    tram = identify(ledger, "Tram")
+    loan(tram, date(2024, 3, 31))
+    school = identify(ledger, "School")
+    ledger.execute(
+        ACTOR, InvestEquity(project_id=school, amount="5.00", invested_on=date(2024, 4, 1))
+    )
+    moved = loan(school, date(2024, 1, 15))
+    ledger.execute(
+        ACTOR,
+        CorrectCommitmentDate(
+            project_id=school, commitment_id=moved, on=date(2024, 6, 30), reason="r"
+        ),
+    )
+    mistaken = identify(ledger, "Mistaken")
+    voided = loan(mistaken, date(2024, 5, 1))
+    ledger.execute(ACTOR, VoidCommitment(project_id=mistaken, commitment_id=voided, reason="r"))
+    identify(ledger, "Nothing yet")
+    catch_up(ledger, read_db)
+
+    def names(after: date | None = None, before: date | None = None, **filters: str) -> list[str]:
+        page = list_projects(read_db, filters, date_from=after, date_to=before)
+        return [item["name"] for item in page.items]
+
+    assert names(instrument="loan") == ["School", "Tram"]
+    assert names(instrument="equity") == ["School"]
+    assert names(instrument="study") == []
+    # Both days of the period are in it; a corrected date counts, a voided commitment not.
+    assert names(date(2024, 3, 31), date(2024, 3, 31)) == ["Tram"]
+    assert names(date(2024, 4, 1)) == ["School"]
+    assert names(before=date(2024, 3, 31)) == ["Tram"]
+    assert names(date(2024, 4, 2), date(2024, 6, 30), instrument="loan") == ["School"]
+    assert names(date(2024, 4, 2), date(2024, 6, 29), instrument="equity") == []
+    assert names(date(2024, 1, 11), date(2024, 1, 31)) == []
+    first = list_projects(read_db, {"instrument": "loan"}, limit=1)
+    assert [item["name"] for item in first.items] == ["School"]
+    rest = list_projects(read_db, {"instrument": "loan"}, limit=1, cursor=first.next_cursor)
+    assert ([item["name"] for item in rest.items], rest.next_cursor) == (["Tram"], None)
+
+
+def test_a_period_ending_before_it_starts_is_refused() -> None:
+    db = ReadModelDatabase.from_url("memory://")
+
+    with pytest.raises(InvalidValueError) as refused:
+        list_projects(db, {}, date_from=date(2024, 2, 1), date_to=date(2024, 1, 31))
+
+    assert refused.value.field == "from"
+    db.close()
+
+
 @pytest.mark.parametrize(
     ("filters", "limit", "cursor", "field"),
     [
         ({"planet": "mars"}, 10, None, "planet"),
         ({"status": "sleeping"}, 10, None, "status"),
         ({"territory": "59"}, 10, None, "territory"),
+        ({"instrument": "grant"}, 10, None, "instrument"),
+        ({"instrument": ""}, 10, None, "instrument"),
         ({}, 0, None, "limit"),
         ({}, 10, "not-a-cursor", "cursor"),
     ],

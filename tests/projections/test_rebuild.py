@@ -19,8 +19,10 @@ from projections.generations import (
     settle,
     swap,
 )
+from projections.layout import generation_table
 from projections.rebuild import rebuild
 from projections.registry import READ_MODELS
+from projections.sql import Dialect
 from projections.totals import tables
 from tests.projections.conftest import event_table_statistics
 from tests.projections.test_catch_up import answers, record_history, table_rows
@@ -164,6 +166,43 @@ def test_a_tracking_table_from_before_bulk_rebuilds_gets_the_column(
     assert position_of(read_db, "totals") == ledger.head_position()
     assert answers(read_db) != before
     assert not any(settle(read_db, rm, live_generation(read_db, rm) or 0) for rm in READ_MODELS)
+
+
+def commitments_index(db: ReadModelDatabase) -> tuple[str, bool]:
+    """The live `projects` generation's index for the instrument and period filters
+    (qualified name), and whether it exists."""
+    table = generation_table("projects_commitments", live_generation(db, "projects") or 0)
+    name = f"{table}_project_id_instrument_committed_on"
+    with db.transaction(readonly=True) as cur:
+        if db.dialect is Dialect.SQLITE:
+            cur.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (db.table(name),)
+            )
+        else:
+            cur.execute(
+                "SELECT 1 FROM pg_indexes WHERE schemaname = ? AND indexname = ?",
+                (db.reporting_schema, name),
+            )
+        return db.table(name), cur.fetchone() is not None
+
+
+def test_a_live_generation_built_without_a_read_index_gets_it_in_place(
+    ledger: Ledger, read_db: ReadModelDatabase
+) -> None:
+    record_history(ledger, projects=1)
+    rebuild(ledger, read_db, "projects", page_size=4)
+    name, rebuilt_with_it = commitments_index(read_db)
+    with read_db.transaction() as cur:
+        cur.execute(f"DROP INDEX {name}")
+    projects = live_generation(read_db, "projects")
+    assert commitments_index(read_db) == (name, False)
+
+    read_db.indexes_checked.clear()  # a projector (re)starting
+    catch_up(ledger, read_db)
+
+    assert rebuilt_with_it
+    assert commitments_index(read_db) == (name, True)
+    assert live_generation(read_db, "projects") == projects
 
 
 @pytest.mark.postgres

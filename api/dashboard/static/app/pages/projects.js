@@ -5,7 +5,9 @@ import { href } from "../route.js";
 import { projectsTable } from "./territory.js";
 
 export const STATUS = { active: "En cours", completed: "Achevé", abandoned: "Abandonné", voided: "Annulé (erreur)" };
-const FILTERS = ["territory", "theme", "programme", "directorate", "status", "q"];
+// As /v1/projects names them; `instrument`, `from` and `to` keep the projects holding a
+// commitment of that instrument whose effective date is in the period.
+const FILTERS = ["territory", "theme", "programme", "instrument", "directorate", "status", "from", "to", "q"];
 
 function select(name, label, options, value) {
   return el("label", {}, `${label} `, el("select", { name },
@@ -26,8 +28,11 @@ export async function render(view, { params }) {
     el("datalist", { id: "territory-list" }),
     select("theme", "Thème", reference.themes.map((t) => [t.code, t.label]), params.theme),
     select("programme", "Programme", reference.programmes.map((t) => [t.code, t.label]), params.programme),
+    select("instrument", "Instrument", reference.instruments.map((t) => [t.code, t.label]), params.instrument),
     select("directorate", "Direction", reference.directorates.map((t) => [t.code, t.label]), params.directorate),
     select("status", "Statut", Object.entries(STATUS), params.status),
+    el("label", {}, "Engagé du ", el("input", { type: "date", name: "from", value: params.from ?? "" })),
+    el("label", {}, "au ", el("input", { type: "date", name: "to", value: params.to ?? "" })),
     el("button", { type: "submit" }, "Filtrer"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();

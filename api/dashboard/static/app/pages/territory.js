@@ -1,7 +1,7 @@
 // Drill-down: région → département → EPCI → commune, each a sorted table with bars, its map
 // where the boundaries exist, and the projects placed there.
 import { get, territory, totals } from "../api.js";
-import { el, message, table } from "../dom.js";
+import { el, table } from "../dom.js";
 import { FIGURES, date, money } from "../format.js";
 import { choropleth } from "../map.js";
 import { href, pick, TOTALS_FILTERS } from "../route.js";
@@ -32,7 +32,7 @@ export async function render(view, { arg: code, params }) {
     territory(code),
     totals("", { ...filters, territory: code }),
     child ? totals(child, { ...filters, territory: code }) : null,
-    get("/v1/projects", { territory: code, ...pick(params, ["theme", "programme", "directorate"]), limit: 200 }),
+    get("/v1/projects", { ...filters, territory: code, limit: 200 }),
   ]);
   const region = place.level === "region" ? code : place.parents.at(-1);
   const [crumbs, siblings] = await Promise.all([
@@ -50,14 +50,9 @@ export async function render(view, { arg: code, params }) {
     parts.push(el("h2", {}, title), territoryTable(`${code.replace(":", "-")}-${child}`, title, children.rows, child, field, params));
   }
   parts.push(el("h2", {}, `Projets — ${place.name}`));
-  if (instrumentOrPeriod(params)) parts.push(message("La liste des projets ne se filtre ni par instrument ni par période : elle montre tous les projets du territoire pour les autres filtres."));
   parts.push(projectsTable(`projets-${code.replace(":", "-")}`, `Projets — ${place.name}`, projects.items));
-  if (projects.next_cursor) parts.push(el("p", {}, el("a", { href: href("projects", null, { territory: code }) }, "Tous les projets de ce territoire")));
+  if (projects.next_cursor) parts.push(el("p", {}, el("a", { href: href("projects", null, { ...filters, territory: code }) }, "Tous les projets de ce territoire")));
   view.replaceChildren(...parts);
-}
-
-function instrumentOrPeriod(params) {
-  return Boolean(params.instrument || params.from || params.to);
 }
 
 export function projectsTable(name, caption, items) {
