@@ -4,7 +4,7 @@ import { el, message, table } from "../dom.js";
 import { date, FIGURES, figure, magnitude, money, number, timestamp } from "../format.js";
 import { href } from "../route.js";
 import { breadcrumbs } from "./territory.js";
-import { STATUS } from "./projects.js";
+import { STATUS } from "./project_list.js";
 
 const EVENTS = {
   ProjectIdentified: "Projet identifié",

@@ -2,9 +2,8 @@
 import { get, loadReference, territory } from "../api.js";
 import { el, message } from "../dom.js";
 import { href } from "../route.js";
-import { projectsTable } from "./territory.js";
+import { STATUS, projectsTable } from "./project_list.js";
 
-export const STATUS = { active: "En cours", completed: "Achevé", abandoned: "Abandonné", voided: "Annulé (erreur)" };
 // As /v1/projects names them; `instrument`, `from` and `to` keep the projects holding a
 // commitment of that instrument whose effective date is in the period.
 const FILTERS = ["territory", "theme", "programme", "instrument", "directorate", "status", "from", "to", "q"];

@@ -1,13 +1,13 @@
 // Drill-down: région → département → EPCI → commune, each a sorted table with bars, its map
 // where the boundaries exist, and the projects placed there.
 import { get, territory, totals } from "../api.js";
-import { el, table } from "../dom.js";
-import { FIGURES, date, money } from "../format.js";
+import { el } from "../dom.js";
+import { FIGURES } from "../format.js";
 import { choropleth } from "../map.js";
 import { href, pick, TOTALS_FILTERS } from "../route.js";
 import { cards } from "./overview.js";
 import { territoryTable, territoryValues } from "./map.js";
-import { STATUS } from "./projects.js";
+import { projectsTable } from "./project_list.js";
 
 const CHILD = { region: "departement", departement: "epci", epci: "commune", commune: null };
 const LEVEL = { region: "Région", departement: "Département", epci: "Intercommunalité", commune: "Commune" };
@@ -53,16 +53,4 @@ export async function render(view, { arg: code, params }) {
   parts.push(projectsTable(`projets-${code.replace(":", "-")}`, `Projets — ${place.name}`, projects.items));
   if (projects.next_cursor) parts.push(el("p", {}, el("a", { href: href("projects", null, { ...filters, territory: code }) }, "Tous les projets de ce territoire")));
   view.replaceChildren(...parts);
-}
-
-export function projectsTable(name, caption, items) {
-  const columns = [
-    { header: "Projet", key: "name", show: (row) => el("a", { href: href("project", row.project_id) }, row.name) },
-    { header: "Statut", key: "status", show: (row) => STATUS[row.status] ?? row.status },
-    { header: "Identifié le", key: "identified_on", show: (row) => date(row.identified_on) },
-    { header: "Engagé net", key: "net_committed", numeric: true, show: (row) => money(row.net_committed) },
-    { header: "Décaissé", key: "disbursed", numeric: true, show: (row) => money(row.disbursed) },
-    { header: "Encours", key: "outstanding", numeric: true, show: (row) => money(row.outstanding) },
-  ];
-  return table(name, caption, columns, items, { barKey: "net_committed" });
 }
