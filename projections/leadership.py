@@ -17,7 +17,8 @@ applied exactly once.
 
 Each leadership is a term, recorded in `projector_terms`: who (process id, host, the lock
 session's backend pid), since when, and the range of positions its pages applied. A
-rebuild takes the read model's `rebuild` lock the same way (one rebuild at a time).
+rebuild takes the read model's `rebuild` lock the same way (one rebuild at a time), and
+pings it too: its pages may take longer than the server lets a lock session idle.
 """
 
 from __future__ import annotations
@@ -343,17 +344,36 @@ class Leadership:
 
 
 class RebuildLeases:
-    """The rebuild locks of the read models a rebuild builds (one rebuild of each at a time)."""
+    """The rebuild locks of the read models a rebuild builds (one rebuild of each at a time).
+
+    A thread pings them while held, as a leader pings its lock: a page that outlasts the idle
+    session timeout must not cost the lock. A lock whose ping fails is given up.
+    """
 
     def __init__(self, db: ReadModelDatabase, read_models: Iterable[str]) -> None:
         self.leases = {name: Lease(db, name, REBUILD) for name in read_models}
+        self._stop = threading.Event()
+        self._pinger: threading.Thread | None = None
 
     def acquire(self) -> list[str]:
         """Take every lock without waiting; return the read models another rebuild holds."""
         busy = [name for name, lease in self.leases.items() if not lease.acquire(0)]
         if busy:
             self.close()
+            return busy
+        self._stop.clear()
+        self._pinger = threading.Thread(target=self._keep_alive, name="rebuild-ping", daemon=True)
+        self._pinger.start()
         return busy
+
+    def _keep_alive(self) -> None:
+        while not self._stop.wait(PING_SECONDS):
+            for lease in [lease for lease in self.leases.values() if lease.term is not None]:
+                try:
+                    lease.ping()
+                except Exception as error:
+                    lease.close()
+                    log.warning("rebuild_lock_lost", read_model=lease.read_model, error=str(error))
 
     def guard(self, cur: Cursor, read_model: str, first: int, last: int) -> None:
         """The page guard of the rebuild's pages."""
@@ -364,5 +384,9 @@ class RebuildLeases:
 
     def close(self) -> None:
         """Release every lock."""
+        self._stop.set()
+        if self._pinger is not None:
+            self._pinger.join(PING_DEADLINE_SECONDS + 1)
+            self._pinger = None
         for lease in self.leases.values():
             lease.close()
