@@ -210,7 +210,8 @@ class Lease:
     def guard(self, cur: Cursor, first: int, last: int) -> None:
         """Within a page's transaction: raise NotLeaderError unless the lock is still held.
 
-        Records the page in the term (the range of positions it applied, and when).
+        Records the page in the term (the range of positions it applied, and when); an empty
+        range (`first` > `last`: a rebuild's swap) is only checked.
         """
         term = self.term
         if term is None:
@@ -218,18 +219,22 @@ class Lease:
                 f"this process does not hold the {self.role} lock of {self.read_model}"
             )
         classid, objid = lock_ids(self.key)
-        cur.execute(
-            f"UPDATE {self.db.table(TERMS)} SET "  # noqa: S608
-            "first_position = COALESCE(first_position, ?), last_position = ?, "
-            "pages = pages + 1, first_page_at = COALESCE(first_page_at, clock_timestamp()), "
-            "last_page_at = clock_timestamp() "
-            f"WHERE read_model = ? AND role = ? AND term = ? AND {HOLDS}",
-            (first, last, term.read_model, term.role, term.term, classid, objid, term.backend_pid),
-        )
-        if cur.rowcount != 1:
+        if first > last:
+            held = cur.execute(f"SELECT {HOLDS}", (classid, objid, term.backend_pid)).fetchone()
+        else:
+            cur.execute(
+                f"UPDATE {self.db.table(TERMS)} SET "  # noqa: S608
+                "first_position = COALESCE(first_position, ?), last_position = ?, "
+                "pages = pages + 1, first_page_at = COALESCE(first_page_at, clock_timestamp()), "
+                "last_page_at = clock_timestamp() "
+                f"WHERE read_model = ? AND role = ? AND term = ? AND {HOLDS}",
+                (first, last, *self.key_row, term.term, classid, objid, term.backend_pid),
+            )
+            held = (cur.rowcount == 1,)
+        if held is None or not held[0]:
             raise NotLeaderError(
                 f"the {self.role} lock of {self.read_model} is no longer held by this process "
-                f"(term {term.term}): the page is rolled back"
+                f"(term {term.term}): its transaction is rolled back"
             )
 
     def interrupt(self) -> None:

@@ -18,6 +18,7 @@ import pytest
 from demo import generate
 from projections.db import ReadModelDatabase
 from projections.feed import catch_up, position_of
+from projections.generations import generations
 from projections.leaders import (
     ProjectorAlreadyRunningError,
     SingleProjectorLock,
@@ -53,9 +54,13 @@ def until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") 
 
 
 def terminate(store: Store, backend_pid: int) -> None:
-    """End a session from the server side, as a database restart or a broken network would."""
+    """End a session from the server side, as a database restart or a broken network would.
+
+    Returns once it has ended (its locks released).
+    """
     with psycopg.connect(store.url.partition("?")[0], autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+        row = conn.execute("SELECT pg_terminate_backend(%s, 30000)", (backend_pid,)).fetchone()
+        assert row == (True,)
 
 
 @pytest.fixture
@@ -213,6 +218,39 @@ def test_one_rebuild_of_a_read_model_at_a_time(
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+def test_a_rebuild_that_lost_its_lock_after_its_last_page_swaps_nothing_in(
+    pg_store: Store,
+) -> None:
+    generate(pg_store.ledger, 300, seed=11)
+    live = rebuild(pg_store.ledger, pg_store.db, TOTALS)
+    identify(pg_store)
+    leases = RebuildLeases(pg_store.db, [TOTALS])
+    try:
+        assert leases.acquire() == []
+        term = leases.leases[TOTALS].term
+        assert term is not None
+        applied: list[tuple[int, int]] = []
+
+        def guard(cur: Cursor, read_model: str, first: int, last: int) -> None:
+            if first > last:
+                # Every page applied; the lock session ends (a restart, a cut network).
+                terminate(pg_store, term.backend_pid)
+            else:
+                applied.append((first, last))
+            leases.guard(cur, read_model, first, last)
+
+        with pytest.raises(NotLeaderError):
+            rebuild(pg_store.ledger, pg_store.db, TOTALS, guard=guard)
+        assert applied[-1][1] == pg_store.ledger.head_position()
+        # The live generation is still the one built first, one event behind.
+        assert [(g.generation, g.position) for g in generations(pg_store.db) if g.live] == [
+            (1, live)
+        ]
+    finally:
+        leases.close()
 
 
 def session_outlived(store: Store, backend_pid: int, seconds: float) -> bool:
