@@ -7,7 +7,7 @@ it live in one transaction: the `generations` row moves, the plain-named views (
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -241,16 +241,25 @@ def ensure_live_generation(db: ReadModelDatabase, read_model: str) -> int:
         return live
 
 
-def swap(db: ReadModelDatabase, read_model: str, generation: int) -> None:
+def swap(
+    db: ReadModelDatabase,
+    read_model: str,
+    generation: int,
+    guard: Callable[[Cursor, str, int, int], None] | None = None,
+) -> None:
     """Make a generation live in one transaction; drop the one it replaces.
 
-    A generation still fed in bulk is settled first, in the same transaction.
+    A generation still fed in bulk is settled first, in the same transaction. A `guard` (a
+    rebuild's lock check, `leadership.py`) runs last, before the commit, as an empty page.
     """
     model = registered(read_model)
     with db.transaction() as cur:
         db.lock(cur)
         _settle(db, cur, [(model, generation)])
         _swap(db, cur, model, generation)
+        if guard is not None:
+            position = tracked_position(db, cur, model.name, generation)
+            guard(cur, model.name, position + 1, position)
 
 
 def _swap(db: ReadModelDatabase, cur: Cursor, model: ReadModel, generation: int) -> None:

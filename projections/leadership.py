@@ -17,7 +17,8 @@ applied exactly once.
 
 Each leadership is a term, recorded in `projector_terms`: who (process id, host, the lock
 session's backend pid), since when, and the range of positions its pages applied. A
-rebuild takes the read model's `rebuild` lock the same way (one rebuild at a time).
+rebuild takes the read model's `rebuild` lock the same way (one rebuild at a time), and
+pings it too: its pages may take longer than the server lets a lock session idle.
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ class Lease:
     def guard(self, cur: Cursor, first: int, last: int) -> None:
         """Within a page's transaction: raise NotLeaderError unless the lock is still held.
 
-        Records the page in the term (the range of positions it applied, and when).
+        Records the page in the term (the range of positions it applied, and when); an empty
+        range (`first` > `last`: a rebuild's swap) is only checked.
         """
         term = self.term
         if term is None:
@@ -217,18 +219,22 @@ class Lease:
                 f"this process does not hold the {self.role} lock of {self.read_model}"
             )
         classid, objid = lock_ids(self.key)
-        cur.execute(
-            f"UPDATE {self.db.table(TERMS)} SET "  # noqa: S608
-            "first_position = COALESCE(first_position, ?), last_position = ?, "
-            "pages = pages + 1, first_page_at = COALESCE(first_page_at, clock_timestamp()), "
-            "last_page_at = clock_timestamp() "
-            f"WHERE read_model = ? AND role = ? AND term = ? AND {HOLDS}",
-            (first, last, term.read_model, term.role, term.term, classid, objid, term.backend_pid),
-        )
-        if cur.rowcount != 1:
+        if first > last:
+            held = cur.execute(f"SELECT {HOLDS}", (classid, objid, term.backend_pid)).fetchone()
+        else:
+            cur.execute(
+                f"UPDATE {self.db.table(TERMS)} SET "  # noqa: S608
+                "first_position = COALESCE(first_position, ?), last_position = ?, "
+                "pages = pages + 1, first_page_at = COALESCE(first_page_at, clock_timestamp()), "
+                "last_page_at = clock_timestamp() "
+                f"WHERE read_model = ? AND role = ? AND term = ? AND {HOLDS}",
+                (first, last, *self.key_row, term.term, classid, objid, term.backend_pid),
+            )
+            held = (cur.rowcount == 1,)
+        if held is None or not held[0]:
             raise NotLeaderError(
                 f"the {self.role} lock of {self.read_model} is no longer held by this process "
-                f"(term {term.term}): the page is rolled back"
+                f"(term {term.term}): its transaction is rolled back"
             )
 
     def interrupt(self) -> None:
@@ -343,17 +349,36 @@ class Leadership:
 
 
 class RebuildLeases:
-    """The rebuild locks of the read models a rebuild builds (one rebuild of each at a time)."""
+    """The rebuild locks of the read models a rebuild builds (one rebuild of each at a time).
+
+    A thread pings them while held, as a leader pings its lock: a page that outlasts the idle
+    session timeout must not cost the lock. A lock whose ping fails is given up.
+    """
 
     def __init__(self, db: ReadModelDatabase, read_models: Iterable[str]) -> None:
         self.leases = {name: Lease(db, name, REBUILD) for name in read_models}
+        self._stop = threading.Event()
+        self._pinger: threading.Thread | None = None
 
     def acquire(self) -> list[str]:
         """Take every lock without waiting; return the read models another rebuild holds."""
         busy = [name for name, lease in self.leases.items() if not lease.acquire(0)]
         if busy:
             self.close()
+            return busy
+        self._stop.clear()
+        self._pinger = threading.Thread(target=self._keep_alive, name="rebuild-ping", daemon=True)
+        self._pinger.start()
         return busy
+
+    def _keep_alive(self) -> None:
+        while not self._stop.wait(PING_SECONDS):
+            for lease in [lease for lease in self.leases.values() if lease.term is not None]:
+                try:
+                    lease.ping()
+                except Exception as error:
+                    lease.close()
+                    log.warning("rebuild_lock_lost", read_model=lease.read_model, error=str(error))
 
     def guard(self, cur: Cursor, read_model: str, first: int, last: int) -> None:
         """The page guard of the rebuild's pages."""
@@ -364,5 +389,9 @@ class RebuildLeases:
 
     def close(self) -> None:
         """Release every lock."""
+        self._stop.set()
+        if self._pinger is not None:
+            self._pinger.join(PING_DEADLINE_SECONDS + 1)
+            self._pinger = None
         for lease in self.leases.values():
             lease.close()

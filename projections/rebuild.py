@@ -39,8 +39,9 @@ def rebuild(
     settled (cubes summed from the facts, readers' indexes built), caught up with what
     arrived meanwhile, and swapped in. Dashboards keep reading the live generations until
     each swap, which is one transaction. An unfinished rebuild (a crash, an interruption)
-    is resumed, not restarted. Each page runs `guard` before its commit (on PostgreSQL, the
-    check that this rebuild still holds the read model's rebuild lock: `leadership.py`).
+    is resumed, not restarted. Each page, and each swap, runs `guard` before its commit (on
+    PostgreSQL, the check that this rebuild still holds the read model's rebuild lock:
+    `leadership.py`).
     """
     with _few_collections():
         return _rebuild(ledger, db, read_model, page_size, progress, guard)
@@ -103,6 +104,6 @@ def _rebuild(
         ledger, db, page_size=page_size, generations=targets, parallel=True, guard=guard
     )
     for name, generation in targets.items():
-        swap(db, name, generation)
+        swap(db, name, generation, guard)
         log.info("read_model_rebuilt", read_model=name, generation=generation, position=position)
     return position

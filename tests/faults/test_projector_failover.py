@@ -24,8 +24,9 @@ from eventstore.settings import library_env
 from projections.db import ReadModelDatabase
 from projections.feed import position_of
 from projections.leaders import leaders
+from projections.leadership import TERMS, NotLeaderError, RebuildLeases
 from projections.rebuild import rebuild
-from projections.registry import READ_MODELS
+from projections.registry import READ_MODELS, TOTALS
 from tests.faults.projectors import (
     applied_terms,
     assert_applied_once_by_one_at_a_time,
@@ -189,3 +190,31 @@ def test_a_leader_behind_a_silent_network_loses_the_lead_within_5_seconds(
         stop(silent)
         if direct is not None:
             stop(direct)
+
+
+def test_a_rebuild_behind_a_silent_network_loses_its_lock_and_writes_nothing_more(
+    store: Store, relay: Relay
+) -> None:
+    head = generate(store.ledger, 500, seed=16)
+    # The first rebuild's lock session goes through the relay; its pages would not.
+    relayed = ReadModelDatabase.from_url(relay.url(store.url), store.reporting_schema)
+    silent, direct = RebuildLeases(relayed, [TOTALS]), RebuildLeases(store.db, [TOTALS])
+    try:
+        assert silent.acquire() == []
+        relay.partition()
+        # The server ends the silent session (idle_session_timeout): the lock is free.
+        until(lambda: direct.acquire() == [], timeout=10, what="the second rebuild's lock")
+        with pytest.raises(NotLeaderError):
+            rebuild(store.ledger, store.db, TOTALS, page_size=100, guard=silent.guard)
+        assert rebuild(store.ledger, store.db, TOTALS, page_size=100, guard=direct.guard) == head
+        with store.db.transaction(readonly=True) as cur:
+            cur.execute(
+                f"SELECT term, pages FROM {store.db.table(TERMS)} "  # noqa: S608
+                "WHERE role = 'rebuild' ORDER BY term"
+            )
+            assert cur.fetchall() == [(1, 0), (2, -(-head // 100))]
+    finally:
+        relay.heal()
+        silent.close()
+        direct.close()
+        relayed.close()

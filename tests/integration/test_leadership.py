@@ -18,12 +18,14 @@ import pytest
 from demo import generate
 from projections.db import ReadModelDatabase
 from projections.feed import catch_up, position_of
+from projections.generations import generations
 from projections.leaders import (
     ProjectorAlreadyRunningError,
     SingleProjectorLock,
     leaders,
 )
 from projections.leadership import (
+    IDLE_SESSION_SECONDS,
     TERMS,
     Leadership,
     Lease,
@@ -35,6 +37,7 @@ from projections.leadership import (
 from projections.projector import Projector
 from projections.rebuild import rebuild
 from projections.registry import READ_MODELS, TOTALS
+from projections.sql import Cursor
 from tests.faults.conftest import _free_port, _wait_until_serving
 from tests.integration.conftest import Store
 from tests.integration.test_projector import identify
@@ -51,9 +54,13 @@ def until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") 
 
 
 def terminate(store: Store, backend_pid: int) -> None:
-    """End a session from the server side, as a database restart or a broken network would."""
+    """End a session from the server side, as a database restart or a broken network would.
+
+    Returns once it has ended (its locks released).
+    """
     with psycopg.connect(store.url.partition("?")[0], autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+        row = conn.execute("SELECT pg_terminate_backend(%s, 30000)", (backend_pid,)).fetchone()
+        assert row == (True,)
 
 
 @pytest.fixture
@@ -211,6 +218,83 @@ def test_one_rebuild_of_a_read_model_at_a_time(
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+def test_a_rebuild_that_lost_its_lock_after_its_last_page_swaps_nothing_in(
+    pg_store: Store,
+) -> None:
+    generate(pg_store.ledger, 300, seed=11)
+    live = rebuild(pg_store.ledger, pg_store.db, TOTALS)
+    identify(pg_store)
+    leases = RebuildLeases(pg_store.db, [TOTALS])
+    try:
+        assert leases.acquire() == []
+        term = leases.leases[TOTALS].term
+        assert term is not None
+        applied: list[tuple[int, int]] = []
+
+        def guard(cur: Cursor, read_model: str, first: int, last: int) -> None:
+            if first > last:
+                # Every page applied; the lock session ends (a restart, a cut network).
+                terminate(pg_store, term.backend_pid)
+            else:
+                applied.append((first, last))
+            leases.guard(cur, read_model, first, last)
+
+        with pytest.raises(NotLeaderError):
+            rebuild(pg_store.ledger, pg_store.db, TOTALS, guard=guard)
+        assert applied[-1][1] == pg_store.ledger.head_position()
+        # The live generation is still the one built first, one event behind.
+        assert [(g.generation, g.position) for g in generations(pg_store.db) if g.live] == [
+            (1, live)
+        ]
+    finally:
+        leases.close()
+
+
+def session_outlived(store: Store, backend_pid: int, seconds: float) -> bool:
+    """Whether a session has lasted `seconds` by the server's clock, or has ended."""
+    with psycopg.connect(store.url.partition("?")[0], autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT clock_timestamp() - backend_start > make_interval(secs => %s) "
+            "FROM pg_stat_activity WHERE pid = %s",
+            (seconds, backend_pid),
+        ).fetchone()
+    return row is None or bool(row[0])
+
+
+@pytest.mark.postgres
+def test_a_rebuild_keeps_its_lock_through_a_page_longer_than_the_idle_session_timeout(
+    pg_store: Store,
+) -> None:
+    # A loaded machine: the first page takes longer than the server lets a lock session idle.
+    head = generate(pg_store.ledger, 500, seed=10)
+    leases = RebuildLeases(pg_store.db, [TOTALS])
+    try:
+        assert leases.acquire() == []
+        term = leases.leases[TOTALS].term
+        assert term is not None
+
+        def slow_guard(cur: Cursor, read_model: str, first: int, last: int) -> None:
+            until(
+                lambda: session_outlived(pg_store, term.backend_pid, 2 * IDLE_SESSION_SECONDS),
+                what="a page longer than the idle session timeout",
+            )
+            leases.guard(cur, read_model, first, last)
+
+        assert (
+            rebuild(pg_store.ledger, pg_store.db, TOTALS, page_size=100, guard=slow_guard) == head
+        )
+        assert leases.leases[TOTALS].term == term
+        with pg_store.db.transaction(readonly=True) as cur:
+            cur.execute(
+                f"SELECT term, backend_pid, last_position FROM {pg_store.db.table(TERMS)} "  # noqa: S608
+                "WHERE role = 'rebuild'"
+            )
+            assert cur.fetchall() == [(term.term, term.backend_pid, head)]
+    finally:
+        leases.close()
 
 
 def test_sqlite_keeps_one_projector_process(sqlite_store: Store, tmp_path: Path) -> None:
