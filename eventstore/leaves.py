@@ -15,6 +15,7 @@ new leaves to it, giving the nodes they complete.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import struct
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -220,16 +221,24 @@ def leaves_of(
 
 def leaf_hashes(positions: Sequence[int], events: Sequence[StoredEvent]) -> list[bytes]:
     """The leaf hashes of events recorded at these positions, in position order (fast)."""
+    if any(a >= b for a, b in itertools.pairwise(positions)):
+        ordered = sorted(zip(positions, events, strict=True), key=_first)
+        positions, events = [p for p, _ in ordered], [e for _, e in ordered]
     pack = _LEAF_HEAD.pack
     sha256 = hashlib.sha256
+    join = b"".join
+    topics: dict[str, bytes] = {}  # a topic's length and UTF-8 bytes (a write has few topics)
     out = []
-    for position, event in sorted(zip(positions, events, strict=True), key=_first):
+    for position, event in zip(positions, events, strict=True):
         originator = event.originator_id
-        aggregate = originator if isinstance(originator, UUID) else UUID(str(originator))
-        topic = event.topic.encode("utf-8")
-        state = bytes(event.state)
-        head = pack(0, position, aggregate.bytes, event.originator_version, len(topic))
-        out.append(sha256(head + topic + len(state).to_bytes(4, "big") + state).digest())
+        aggregate = originator if originator.__class__ is UUID else UUID(str(originator))
+        topic = topics.get(event.topic)
+        if topic is None:
+            raw = event.topic.encode("utf-8")
+            topic = topics[event.topic] = len(raw).to_bytes(4, "big") + raw
+        state = event.state
+        head = pack(0, position, aggregate.bytes, event.originator_version)
+        out.append(sha256(join((head, topic, len(state).to_bytes(4, "big"), state))).digest())
     return out
 
 
@@ -238,7 +247,7 @@ def _first(pair: tuple[int, StoredEvent]) -> int:
 
 
 # The leaf prefix and the fixed part of eventstore.merkle.leaf_input.
-_LEAF_HEAD = struct.Struct(">BQ16sQI")
+_LEAF_HEAD = struct.Struct(">BQ16sQ")
 
 
 def grow(growth: Growth, leaves: Iterable[Leaf]) -> list[Node]:
