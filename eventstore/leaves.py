@@ -224,21 +224,38 @@ def leaf_hashes(positions: Sequence[int], events: Sequence[StoredEvent]) -> list
     if any(a >= b for a, b in itertools.pairwise(positions)):
         ordered = sorted(zip(positions, events, strict=True), key=_first)
         positions, events = [p for p, _ in ordered], [e for _, e in ordered]
+    return column_hashes(
+        positions,
+        [e.originator_id for e in events],
+        [e.originator_version for e in events],
+        [e.topic for e in events],
+        [e.state for e in events],
+    )
+
+
+def column_hashes(
+    positions: Iterable[int],
+    ids: Iterable[UUID | str],
+    versions: Iterable[int],
+    topics: Iterable[str],
+    states: Iterable[bytes],
+) -> list[bytes]:
+    """The leaf hashes of events given as columns, in the order given."""
     pack = _LEAF_HEAD.pack
     sha256 = hashlib.sha256
     join = b"".join
-    topics: dict[str, bytes] = {}  # a topic's length and UTF-8 bytes (a write has few topics)
+    encoded: dict[str, bytes] = {}  # a topic's length and UTF-8 bytes (a write has few topics)
     out = []
-    for position, event in zip(positions, events, strict=True):
-        originator = event.originator_id
+    for position, originator, version, topic, state in zip(
+        positions, ids, versions, topics, states, strict=True
+    ):
         aggregate = originator if originator.__class__ is UUID else UUID(str(originator))
-        topic = topics.get(event.topic)
-        if topic is None:
-            raw = event.topic.encode("utf-8")
-            topic = topics[event.topic] = len(raw).to_bytes(4, "big") + raw
-        state = event.state
-        head = pack(0, position, aggregate.bytes, event.originator_version)
-        out.append(sha256(join((head, topic, len(state).to_bytes(4, "big"), state))).digest())
+        prefix = encoded.get(topic)
+        if prefix is None:
+            raw = topic.encode("utf-8")
+            prefix = encoded[topic] = len(raw).to_bytes(4, "big") + raw
+        head = pack(0, position, aggregate.bytes, version)
+        out.append(sha256(join((head, prefix, len(state).to_bytes(4, "big"), state))).digest())
     return out
 
 
