@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 
 from eventstore.leaves import BLOCK, Growth, column_hashes
@@ -97,9 +96,8 @@ class TipWriter:
             params["levels"] = [n.level for n in nodes]
             params["indices"] = [n.index for n in nodes]
             params["nodes"] = [n.hash for n in nodes]
-        with curs.connection.cursor(row_factory=tuple_row) as rows:
-            rows.execute(self._statements[bool(nodes)], params, binary=True, prepare=True)
-            returned = [int(row[0]) for row in rows.fetchall()]
+        curs.execute(self._statements[bool(nodes)], params, binary=True, prepare=True)
+        returned = [int(row["notification_id"]) for row in curs.fetchall()]
         grown = Tip(tip.head + count, growth.size, growth.stack, hashes[-1])
         if not returned:
             return None, grown
@@ -143,12 +141,15 @@ class TipWriter:
             " FROM unnest(%(ids)s::uuid[], %(versions)s::bigint[], %(topics)s::text[], "
             " %(states)s::bytea[]) WITH ORDINALITY AS x(i, v, t, s, n) "
             " WHERE EXISTS (SELECT FROM ok) ORDER BY x.n RETURNING notification_id), "
-            "h AS (SELECT y.n, substring(%(hashes)s::bytea FROM y.n * 32 - 31 FOR 32) AS h "
-            " FROM generate_series(1, octet_length(%(hashes)s::bytea) / 32) AS y(n) "
-            " WHERE EXISTS (SELECT FROM ok)), "
             "l AS (INSERT INTO {leaves} (leaf_index, position, hash, previous) "
-            " SELECT %(size)s::bigint + h.n - 1, %(head)s::bigint + h.n, h.h, "
-            " COALESCE(lag(h.h) OVER (ORDER BY h.n), %(last)s::bytea) FROM h) "
+            " SELECT %(size)s::bigint + y.n - 1, %(head)s::bigint + y.n, "
+            " substring(%(hashes)s::bytea FROM y.n::int * 32 - 31 FOR 32), "
+            " CASE WHEN y.n = 1 THEN %(last)s::bytea "
+            "  ELSE substring(%(hashes)s::bytea FROM y.n::int * 32 - 63 FOR 32) END "
+            # (numbered by an array's ordinality, as the events: a range's estimate of
+            # 1,000 rows would have the server plan the statement again at every write)
+            " FROM unnest(%(versions)s::bigint[]) WITH ORDINALITY AS y(v, n) "
+            " WHERE EXISTS (SELECT FROM ok)) "
         )
         nodes = (
             ", d AS (INSERT INTO {nodes} (level, idx, hash) "
