@@ -2,14 +2,18 @@
 
 `LedgerPostgresRecorder` adds a write's leaves inside its transaction, before the COMMIT,
 under the events table's lock: the leaves commit or vanish with their events, and writers
-take turns, so leaf indices stay dense. A write of up to 2,000 events sends its events,
-their leaves and the subtrees they complete in one statement, hashed from the tip the
-writing process keeps (`eventstore.leaves_postgres_tip`). A larger one (COPY) reads the
-frontier (the tree's size, the stored subtrees of its binary decomposition, the leaves after
-them) with the log's head, hashes its leaves here and sends them, then its subtrees, by COPY
-(`add_leaves`). A store that had events before the tree existed gets its tables, and every
-event hashed, once, under the same lock (`create`). `scan` (eventstore.leaves_postgres_scan)
-streams a snapshot for `verify_log`."""
+take turns, so leaf indices stay dense and positions grow with them. A write of up to 2,000
+events sends its events, their leaves and the subtrees they complete in one statement,
+hashed from the tip the writing process keeps (`eventstore.leaves_postgres_tip`). A larger
+one (COPY) reads the frontier (the tree's size, the stored subtrees of its binary
+decomposition, the leaves after them) with the log's head, copies its events after the head
+while hashing them, and sends the leaves (one packed binary COPY), then its subtrees
+(`add_hashed_leaves`). Only the position of each block's first leaf is indexed: a
+position's leaf is in the block that the last of those at or before it starts
+(`leaves_at_positions`, `size_at`). A store that had events before the tree existed gets
+its tables, and every event hashed, once, under the same lock (`create`); one with the
+older index on every position gets the block index instead. `scan`
+(eventstore.leaves_postgres_scan) streams a snapshot for `verify_log`."""
 
 from __future__ import annotations
 

@@ -12,9 +12,10 @@ caller is told so (`WriteOutcomeUnknownError`), never that nothing was recorded.
 
 Every call is bounded: a client-side deadline on each use of a connection (the watchdog),
 a server-side statement timeout, TCP keepalives, and retries within a total budget.
-A write of up to `COPY_ABOVE_EVENTS` events is one INSERT, a larger one a COPY, both within
-one transaction and without the driver's pipeline mode (which stalled for ever on a single
-insert of ~15,000 events). `LedgerPostgresFactory` is the store `eventstore.settings` names.
+A write of up to `COPY_ABOVE_EVENTS` events is one INSERT, a larger one a COPY at the
+positions after the head (read under the table lock), both within one transaction and
+without the driver's pipeline mode (which stalled for ever on a single insert of ~15,000
+events). `LedgerPostgresFactory` is the store `eventstore.settings` names.
 
 A subscription (`subscribe()`) is `eventstore.subscription.LedgerPostgresSubscription`.
 """
