@@ -48,7 +48,7 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from eventstore.group_commit import grouped
 from eventstore.leaves import leaf_hashes
@@ -192,6 +192,16 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "WHERE originator_id = ANY(%s) AND originator_version BETWEEN %s AND %s"
         ).format(table)
         self._notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        # A write's transaction: the library's lock timeout, and the plan the server keeps for
+        # each write statement from its first use on a connection (not after five plannings
+        # of its own, each as costly as the write for the statement that adds leaves).
+        self._lock_statements = [
+            SQL(
+                "SELECT set_config('lock_timeout', {0}, true), "
+                "set_config('plan_cache_mode', 'force_generic_plan', true)"
+            ).format(Literal(f"{self.datastore.lock_timeout}s")),
+            SQL("LOCK TABLE {0} IN EXCLUSIVE MODE").format(table),
+        ]
         # Four plain arrays (quicker to send than an array of the library's composite type),
         # inserted, and so numbered, in the order given.
         self._insert_statement = SQL(
@@ -275,7 +285,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             # Transaction control and NOTIFY are sent as text, never as prepared statements.
             curs.execute("BEGIN", prepare=False)
             try:
-                for statement in self.lock_table_statements:
+                for statement in self._lock_statements:
                     curs.execute(statement, prepare=True)
                 curs.execute(self._notify_statement, prepare=False)
                 if copying:
