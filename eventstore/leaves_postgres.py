@@ -172,13 +172,9 @@ class PostgresTree:
         with self._connection() as conn, conn.transaction(), conn.cursor() as curs:
             for statement in lock_statements:
                 curs.execute(statement)
-            curs.execute(
-                "SELECT to_regclass(%s) AS found",
-                (f'"{self.schema}"."{self.leaves_name}"',),
-            )
-            row = curs.fetchone()
-            if row is not None and row["found"] is not None:
-                self._index_blocks(curs)
+            if self._exists(curs, self.leaves_name):
+                if not self._exists(curs, self.block_index):
+                    self._index_blocks(curs)
                 return
             curs.execute(
                 SQL(
@@ -195,15 +191,13 @@ class PostgresTree:
             )
             self._hash_existing(conn, curs)
 
-    def _index_blocks(self, curs: Any) -> None:
-        """Give a store written before 2026-12-05 the block index instead of the full one."""
-        curs.execute(
-            "SELECT to_regclass(%s) AS found",
-            (f'"{self.schema}"."{self.block_index}"',),
-        )
+    def _exists(self, curs: Any, name: str) -> bool:
+        curs.execute("SELECT to_regclass(%s) AS found", (f'"{self.schema}"."{name}"',))
         row = curs.fetchone()
-        if row is not None and row["found"] is not None:
-            return
+        return row is not None and row["found"] is not None
+
+    def _index_blocks(self, curs: Any) -> None:
+        """Give a store written by the code of 2026-12-04 the block index, not the full one."""
         log.warning("indexing the leaves by block (once) instead of by every position")
         curs.execute(self._block_index_statement)
         curs.execute(
