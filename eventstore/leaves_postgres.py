@@ -2,18 +2,23 @@
 
 `LedgerPostgresRecorder` adds a write's leaves inside its transaction, before the COMMIT,
 under the events table's lock: the leaves commit or vanish with their events, and writers
-take turns, so leaf indices stay dense. A write of up to 2,000 events sends its events,
-their leaves and the subtrees they complete in one statement, hashed from the tip the
-writing process keeps (`eventstore.leaves_postgres_tip`). A larger one (COPY) reads the
-frontier (the tree's size, the stored subtrees of its binary decomposition, the leaves after
-them) with the log's head, hashes its leaves here and sends them, then its subtrees, by COPY
-(`add_leaves`). A store that had events before the tree existed gets its tables, and every
-event hashed, once, under the same lock (`create`). `scan` (eventstore.leaves_postgres_scan)
-streams a snapshot for `verify_log`."""
+take turns, so leaf indices stay dense and positions grow with them. A write of up to 2,000
+events sends its events, their leaves and the subtrees they complete in one statement,
+hashed from the tip the writing process keeps (`eventstore.leaves_postgres_tip`). A larger
+one (COPY) reads the frontier (the tree's size, the stored subtrees of its binary
+decomposition, the leaves after them) with the log's head, copies its events after the head
+while hashing them, and sends the leaves (one packed binary COPY), then its subtrees
+(`add_hashed_leaves`). Only the position of each block's first leaf is indexed: a
+position's leaf is in the block that the last of those at or before it starts
+(`leaves_at_positions`, `size_at`). A store that had events before the tree existed gets
+its tables, and every event hashed, once, under the same lock (`create`); one with the
+older index on every position gets the block index instead. `scan`
+(eventstore.leaves_postgres_scan) streams a snapshot for `verify_log`."""
 
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,7 +33,6 @@ from eventstore.leaves import (
     Growth,
     Leaf,
     Node,
-    leaf_hashes,
     leaves_of,
 )
 from eventstore.leaves_postgres_scan import PostgresScan
@@ -37,6 +41,12 @@ from eventstore.merkle import Subtree
 from eventstore.settings import leaves_table, nodes_table
 
 log = logging.getLogger(__name__)
+# COPY's binary format: a leaf row (leaf_index, position, hash, previous), the log's first
+# (previous NULL: length -1), the header and the trailer.
+_LEAF_ROW = struct.Struct(">hiqiqi32si32s")
+_FIRST_ROW = struct.Struct(">hiqiqi32si")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
 # (size, stored frontier subtrees, leaves after them and the last leaf), as read by a write.
 Frontier = tuple[int, dict[Subtree, bytes], dict[int, bytes]]
 # More new subtrees than this are sent by COPY.
@@ -123,6 +133,30 @@ class PostgresTree:
         self._copy_leaves = SQL(
             "COPY {0} (leaf_index, position, hash, previous) FROM STDIN (FORMAT BINARY)"
         ).format(self.leaves)
+        # Positions grow with leaf indices (writers take turns under the lock), so the
+        # position of each block's first leaf finds any position's block: a sixteenth of
+        # the entries (and of their cost to every write) of an index on every position.
+        self.block_index = f"{self.leaves_name}_block_position"
+        self._block_index_statement = SQL(
+            "CREATE INDEX {0} ON {1} (position) WHERE mod(leaf_index, {block}) = 0"
+        ).format(Identifier(self.block_index), self.leaves, block=BLOCK)
+        # For each wanted position p: the last block starting at or before it, then the
+        # leaves of that block (a range of the primary key; LIMIT keeps the plan a loop).
+        block_of = SQL(
+            "CROSS JOIN LATERAL (SELECT b.leaf_index FROM {leaves} AS b "
+            " WHERE b.position <= p.position AND mod(b.leaf_index, {block}) = 0 "
+            " ORDER BY b.position DESC LIMIT 1) AS s "
+            "CROSS JOIN LATERAL (SELECT leaf_index, position, hash FROM {leaves} "
+            " WHERE leaf_index >= s.leaf_index AND leaf_index < s.leaf_index + {block} "
+        ).format(block=BLOCK, **fmt)
+        self._at_positions = SQL(
+            "SELECT l.leaf_index, l.position, l.hash FROM unnest(%s::bigint[]) AS p(position) "
+            "{0} AND position = p.position LIMIT 1) AS l ORDER BY l.leaf_index"
+        ).format(block_of)
+        self._size_at = SQL(
+            "SELECT l.leaf_index FROM (SELECT %s::bigint AS position) AS p "
+            "{0} AND position <= p.position ORDER BY leaf_index DESC LIMIT 1) AS l"
+        ).format(block_of)
         self._insert_nodes = SQL(
             "INSERT INTO {0} (level, idx, hash) "
             "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
@@ -138,12 +172,9 @@ class PostgresTree:
         with self._connection() as conn, conn.transaction(), conn.cursor() as curs:
             for statement in lock_statements:
                 curs.execute(statement)
-            curs.execute(
-                "SELECT to_regclass(%s) AS found",
-                (f'"{self.schema}"."{self.leaves_name}"',),
-            )
-            row = curs.fetchone()
-            if row is not None and row["found"] is not None:
+            if self._exists(curs, self.leaves_name):
+                if not self._exists(curs, self.block_index):
+                    self._index_blocks(curs)
                 return
             curs.execute(
                 SQL(
@@ -151,11 +182,7 @@ class PostgresTree:
                     "hash bytea NOT NULL, previous bytea)"
                 ).format(self.leaves)
             )
-            curs.execute(
-                SQL("CREATE INDEX {0} ON {1} (position)").format(
-                    Identifier(f"{self.leaves_name}_position"), self.leaves
-                )
-            )
+            curs.execute(self._block_index_statement)
             curs.execute(
                 SQL(
                     "CREATE TABLE {0} (level smallint NOT NULL, idx bigint NOT NULL, "
@@ -163,6 +190,21 @@ class PostgresTree:
                 ).format(self.nodes)
             )
             self._hash_existing(conn, curs)
+
+    def _exists(self, curs: Any, name: str) -> bool:
+        curs.execute("SELECT to_regclass(%s) AS found", (f'"{self.schema}"."{name}"',))
+        row = curs.fetchone()
+        return row is not None and row["found"] is not None
+
+    def _index_blocks(self, curs: Any) -> None:
+        """Give a store written by the code of 2026-12-04 the block index, not the full one."""
+        log.warning("indexing the leaves by block (once) instead of by every position")
+        curs.execute(self._block_index_statement)
+        curs.execute(
+            SQL("DROP INDEX IF EXISTS {0}.{1}").format(
+                Identifier(self.schema), Identifier(f"{self.leaves_name}_position")
+            )
+        )
 
     def _hash_existing(self, conn: Any, curs: Any) -> None:
         curs.execute(
@@ -189,7 +231,9 @@ class PostgresTree:
                 leaves = leaves_of(done, [int(r["notification_id"]) for r in rows], stored)
                 for leaf in leaves:
                     growth.append(leaf.hash)
-                self._copy(curs, leaves, previous)
+                self._copy(
+                    curs, done, [x.position for x in leaves], [x.hash for x in leaves], previous
+                )
                 self.write_nodes(curs, growth.new_nodes)
                 growth.new_nodes = []
                 previous = leaves[-1].hash
@@ -207,25 +251,16 @@ class PostgresTree:
         head = next((row[1] for row in rows if row[0] == -3), 0)
         return head, self._parse([row for row in rows if row[0] != -3])
 
-    def add_leaves(
+    def add_hashed_leaves(
         self,
         curs: Any,
         positions: Sequence[int],
-        events: Sequence[StoredEvent],
+        hashes: Sequence[bytes],
         frontier: Frontier,
     ) -> None:
-        """Add the leaves of events this transaction wrote at these positions (a COPY).
-
-        Hashed here, sent by COPY (its rows are formatted in C: quicker than arrays).
-        """
+        """Add the leaves (hashed, in position order) of events this transaction wrote."""
         size, nodes, tail = frontier
-        hashes = leaf_hashes(positions, events)
-        with curs.copy(self._copy_leaves) as copy:
-            copy.set_types(["int8", "int8", "bytea", "bytea"])
-            previous = tail.get(size - 1)
-            for i, (position, h) in enumerate(zip(sorted(positions), hashes, strict=True)):
-                copy.write_row((size + i, position, h, previous))
-                previous = h
+        self._copy(curs, size, positions, hashes, tail.get(size - 1))
         growth = Growth(size, nodes, [tail[i] for i in range(size - size % BLOCK, size)])
         growth.extend(hashes)
         self.write_nodes(curs, growth.new_nodes)
@@ -249,12 +284,26 @@ class PostgresTree:
         self.write_nodes(curs, growth.new_nodes)
         return [position for _, position, _ in new]
 
-    def _copy(self, curs: Any, leaves: Sequence[Leaf], previous: bytes | None) -> None:
+    def _copy(
+        self,
+        curs: Any,
+        first: int,
+        positions: Sequence[int],
+        hashes: Sequence[bytes],
+        previous: bytes | None,
+    ) -> None:
+        """COPY leaves numbered from `first`: rows packed here, sent at once (no row by row)."""
+        pack = _LEAF_ROW.pack
+        rows = [_COPY_HEADER]
+        if previous is None and hashes:  # the log's first leaf keeps no copy
+            rows.append(_FIRST_ROW.pack(4, 8, first, 8, positions[0], 32, hashes[0], -1))
+            first, positions, previous, hashes = first + 1, positions[1:], hashes[0], hashes[1:]
+        for i, (position, h) in enumerate(zip(positions, hashes, strict=True)):
+            rows.append(pack(4, 8, first + i, 8, position, 32, h, 32, previous))
+            previous = h
+        rows.append(_COPY_TRAILER)
         with curs.copy(self._copy_leaves) as copy:
-            copy.set_types(["int8", "int8", "bytea", "bytea"])
-            for leaf in leaves:
-                copy.write_row((leaf.leaf_index, leaf.position, leaf.hash, previous))
-                previous = leaf.hash
+            copy.write(b"".join(rows))
 
     def write_nodes(self, curs: Any, nodes: Sequence[Node]) -> None:
         if len(nodes) > NODES_BY_COPY:
@@ -303,27 +352,13 @@ class PostgresTree:
         return size, nodes, leaves
 
     def leaves_at_positions(self, positions: Collection[int]) -> list[Leaf]:
-        return self._leaves("position", positions)
-
-    def _leaves(self, column: str, values: Collection[int]) -> list[Leaf]:
-        if not values:
+        if not positions:
             return []
-        rows = self._all(
-            SQL(
-                "SELECT leaf_index, position, hash FROM {0} WHERE {1} = ANY(%s::bigint[]) "
-                "ORDER BY leaf_index"
-            ).format(self.leaves, Identifier(column)),
-            (list(values),),
-        )
+        rows = self._all(self._at_positions, (sorted(positions),))
         return [Leaf(int(i), int(p), bytes(h)) for i, p, h in rows]
 
     def size_at(self, position: int) -> int:
-        row = self._one(
-            SQL(
-                "SELECT leaf_index FROM {0} WHERE position <= %s ORDER BY position DESC LIMIT 1"
-            ).format(self.leaves),
-            (position,),
-        )
+        row = self._one(self._size_at, (position,))
         return 0 if row is None else int(row[0]) + 1
 
     def _one(self, statement: Any, params: Any = None) -> Any:

@@ -21,11 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.sql import SQL, Identifier, Literal
 
-from eventstore.leaves import BLOCK, Growth, leaf_hashes
+from eventstore.leaves import BLOCK, Growth, column_hashes
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,8 @@ class TipWriter:
         self.tree = tree
         self._kept: Tip | None = None
         self._lock = threading.Lock()
-        self._statement: Composed | None = None
+        # The statement without subtrees and the one with, rendered once.
+        self._statements: tuple[bytes, bytes] | None = None
         self.reloads = 0  # tips read again because another writer went first (benchmarks)
 
     def kept(self) -> Tip | None:
@@ -61,7 +60,7 @@ class TipWriter:
     def insert(self, curs: Any, columns: Sequence[list[Any]]) -> tuple[list[int], Tip]:
         """Insert events (four columns), their leaves and subtrees; positions and the new tip."""
         tip = self.kept()
-        if tip is None or self._statement is None:
+        if tip is None or self._statements is None:
             tip = self._read_tip(curs)
         ids, grown = self.send(curs, columns, tip)
         if ids is None:  # another writer went first: read the tip under the lock, again
@@ -75,49 +74,41 @@ class TipWriter:
         self, curs: Any, columns: Sequence[list[Any]], tip: Tip
     ) -> tuple[list[int] | None, Tip]:
         count = len(columns[0])
-        positions = list(range(tip.head + 1, tip.head + 1 + count))
-        events = [
-            StoredEvent(originator_id=i, originator_version=v, topic=t, state=s)
-            for i, v, t, s in zip(*columns, strict=True)
-        ]
-        hashes = leaf_hashes(positions, events)
+        positions = range(tip.head + 1, tip.head + 1 + count)
+        hashes = column_hashes(positions, *columns)
         growth = Growth.resume(tip.size, tip.stack)
         growth.extend(hashes)
         nodes = growth.new_nodes
-        if self._statement is None:
-            self._statement = self._prepare(curs)
-        with curs.connection.cursor(row_factory=tuple_row) as rows:
-            rows.execute(
-                self._statement,
-                {
-                    "size": tip.size,
-                    "head": tip.head,
-                    "new_head": tip.head + count,
-                    "ids": columns[0],
-                    "versions": columns[1],
-                    "topics": columns[2],
-                    "states": columns[3],
-                    "hashes": hashes,
-                    "previous": [tip.last, *hashes[:-1]],
-                    "levels": [n.level for n in nodes],
-                    "indices": [n.index for n in nodes],
-                    "nodes": [n.hash for n in nodes],
-                },
-                binary=True,
-                prepare=True,
-            )
-            returned = [int(row[0]) for row in rows.fetchall()]
+        if self._statements is None:
+            self._statements = self._prepare(curs)
+        params: dict[str, Any] = {
+            "size": tip.size,
+            "head": tip.head,
+            "new_head": tip.head + count,
+            "ids": columns[0],
+            "versions": columns[1],
+            "topics": columns[2],
+            "states": columns[3],
+            "hashes": b"".join(hashes),
+            "last": tip.last,
+        }
+        if nodes:
+            params["levels"] = [n.level for n in nodes]
+            params["indices"] = [n.index for n in nodes]
+            params["nodes"] = [n.hash for n in nodes]
+        curs.execute(self._statements[bool(nodes)], params, binary=True, prepare=True)
+        returned = [int(row["notification_id"]) for row in curs.fetchall()]
         grown = Tip(tip.head + count, growth.size, growth.stack, hashes[-1])
         if not returned:
             return None, grown
-        if returned != positions:
+        if returned != list(positions):
             raise RuntimeError(f"the store numbered the events {returned}, not {positions}")
-        return positions, grown
+        return list(positions), grown
 
     def _read_tip(self, curs: Any) -> Tip:
         """The tip as committed, read under the lock this transaction holds."""
-        if self._statement is None:
-            self._statement = self._prepare(curs)
+        if self._statements is None:
+            self._statements = self._prepare(curs)
         head, (size, nodes, tail) = self.tree.head_and_frontier(curs)
         start = size - size % BLOCK
         growth = Growth(size, nodes, [tail[i] for i in range(start, size)])
@@ -125,7 +116,7 @@ class TipWriter:
         self.keep(tip)
         return tip
 
-    def _prepare(self, curs: Any) -> Composed:
+    def _prepare(self, curs: Any) -> tuple[bytes, bytes]:
         curs.execute(
             "SELECT pg_get_serial_sequence(%s, 'notification_id') AS seq",
             (f"{self.tree.events.as_string(curs)}",),
@@ -138,7 +129,9 @@ class TipWriter:
         fmt = {"events": self.tree.events, "leaves": self.tree.leaves, "nodes": self.tree.nodes}
         # Every insert is guarded by `ok`: one row (after moving the sequence past the new
         # positions) when the head and size read under the lock are the tip's, none otherwise.
-        return SQL(
+        # The leaf hashes come as one string of 32-byte hashes, each leaf's copy of the
+        # previous hash is taken from them (and the tip's last leaf) here.
+        leaves = (
             "WITH ok AS (SELECT setval({seq_name}::regclass, GREATEST(%(new_head)s::bigint, "
             "  (SELECT last_value FROM {seq}))) AS v "
             " WHERE (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM {leaves}) = %(size)s::bigint "
@@ -149,13 +142,25 @@ class TipWriter:
             " %(states)s::bytea[]) WITH ORDINALITY AS x(i, v, t, s, n) "
             " WHERE EXISTS (SELECT FROM ok) ORDER BY x.n RETURNING notification_id), "
             "l AS (INSERT INTO {leaves} (leaf_index, position, hash, previous) "
-            " SELECT %(size)s::bigint + y.n - 1, %(head)s::bigint + y.n, y.h, y.q "
-            " FROM unnest(%(hashes)s::bytea[], %(previous)s::bytea[]) "
-            " WITH ORDINALITY AS y(h, q, n) "
-            " WHERE EXISTS (SELECT FROM ok)), "
-            "d AS (INSERT INTO {nodes} (level, idx, hash) "
+            " SELECT %(size)s::bigint + y.n - 1, %(head)s::bigint + y.n, "
+            " substring(%(hashes)s::bytea FROM y.n::int * 32 - 31 FOR 32), "
+            " CASE WHEN y.n = 1 THEN %(last)s::bytea "
+            "  ELSE substring(%(hashes)s::bytea FROM y.n::int * 32 - 63 FOR 32) END "
+            # (numbered by an array's ordinality, as the events: a range's estimate of
+            # 1,000 rows would have the server plan the statement again at every write)
+            " FROM unnest(%(versions)s::bigint[]) WITH ORDINALITY AS y(v, n) "
+            " WHERE EXISTS (SELECT FROM ok)) "
+        )
+        nodes = (
+            ", d AS (INSERT INTO {nodes} (level, idx, hash) "
             " SELECT * FROM unnest(%(levels)s::smallint[], %(indices)s::bigint[], "
             " %(nodes)s::bytea[]) "
             " WHERE EXISTS (SELECT FROM ok)) "
-            "SELECT notification_id FROM e ORDER BY notification_id"
-        ).format(seq=sequence, seq_name=Literal(str(row["seq"])), **fmt)
+        )
+        returned = "SELECT notification_id FROM e ORDER BY notification_id"
+        seq = {"seq": sequence, "seq_name": Literal(str(row["seq"]))}
+        without, with_nodes = (
+            SQL(text).format(**seq, **fmt).as_bytes(curs)
+            for text in (leaves + returned, leaves + nodes + returned)
+        )
+        return without, with_nodes

@@ -12,9 +12,10 @@ caller is told so (`WriteOutcomeUnknownError`), never that nothing was recorded.
 
 Every call is bounded: a client-side deadline on each use of a connection (the watchdog),
 a server-side statement timeout, TCP keepalives, and retries within a total budget.
-A write of up to `COPY_ABOVE_EVENTS` events is one INSERT, a larger one a COPY, both within
-one transaction and without the driver's pipeline mode (which stalled for ever on a single
-insert of ~15,000 events). `LedgerPostgresFactory` is the store `eventstore.settings` names.
+A write of up to `COPY_ABOVE_EVENTS` events is one INSERT, a larger one a COPY at the
+positions after the head (read under the table lock), both within one transaction and
+without the driver's pipeline mode (which stalled for ever on a single insert of ~15,000
+events). `LedgerPostgresFactory` is the store `eventstore.settings` names.
 
 A subscription (`subscribe()`) is `eventstore.subscription.LedgerPostgresSubscription`.
 """
@@ -47,9 +48,10 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from eventstore.group_commit import grouped
+from eventstore.leaves import leaf_hashes
 from eventstore.leaves_postgres import PostgresTree
 from eventstore.leaves_postgres_tip import Tip
 from eventstore.limits import CONNECT_SECONDS, KEEPALIVES, STATEMENT_SECONDS
@@ -60,6 +62,8 @@ log = logging.getLogger(__name__)
 
 # A write of more events is recorded with COPY, a smaller one with one INSERT.
 COPY_ABOVE_EVENTS = 2000
+# A COPY's events are sent (and hashed) in slices of this many.
+COPY_SLICE = 500
 # A large write may take longer: this much more per thousand events.
 SECONDS_PER_1000_EVENTS = 0.25
 # Total time a read, or a write and the settling of its outcome, may take with its retries.
@@ -188,6 +192,16 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "WHERE originator_id = ANY(%s) AND originator_version BETWEEN %s AND %s"
         ).format(table)
         self._notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        # A write's transaction: the library's lock timeout, and the plan the server keeps for
+        # each write statement from its first use on a connection (not after five plannings
+        # of its own, each as costly as the write for the statement that adds leaves).
+        self._lock_statements = [
+            SQL(
+                "SELECT set_config('lock_timeout', {0}, true), "
+                "set_config('plan_cache_mode', 'force_generic_plan', true)"
+            ).format(Literal(f"{self.datastore.lock_timeout}s")),
+            SQL("LOCK TABLE {0} IN EXCLUSIVE MODE").format(table),
+        ]
         # Four plain arrays (quicker to send than an array of the library's composite type),
         # inserted, and so numbered, in the order given.
         self._insert_statement = SQL(
@@ -199,12 +213,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "SELECT COALESCE(MAX(notification_id), 0) AS head FROM {0}"
         ).format(table)
         self._copy_statement = SQL(
-            "COPY {0} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+            "COPY {0} (notification_id, originator_id, originator_version, topic, state) "
+            "FROM STDIN (FORMAT BINARY)"
         ).format(table)
-        self._ours_statement = SQL(
-            "SELECT originator_id, originator_version, notification_id FROM {0} "
-            "WHERE notification_id > %s"
-        ).format(table)
+        # After a COPY at chosen positions: the sequence moved past them (never back).
+        self._sequence_statement = SQL(
+            "SELECT setval(s.seq, GREATEST(%s, COALESCE(pg_sequence_last_value(s.seq), 0))) "
+            "FROM (SELECT pg_get_serial_sequence(%s, 'notification_id')::regclass AS seq) AS s"
+        )
+        self._table_name = f'"{self.datastore.schema}"."{self.events_table_name}"'
 
     def create_table(self) -> None:
         super().create_table()
@@ -268,7 +285,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             # Transaction control and NOTIFY are sent as text, never as prepared statements.
             curs.execute("BEGIN", prepare=False)
             try:
-                for statement in self.lock_table_statements:
+                for statement in self._lock_statements:
                     curs.execute(statement, prepare=True)
                 curs.execute(self._notify_statement, prepare=False)
                 if copying:
@@ -298,8 +315,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     def _copy(self, curs: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
         """Record many events with COPY (several times quicker than INSERT at this size).
 
-        COPY returns no positions; the table lock is held, so every row numbered above the
-        head read after taking it is one of ours.
+        The table lock is held: the positions after the head read once it was taken are
+        free, and the events are copied there, in the order given (the sequence is then
+        moved past them). With leaves, each slice of events is hashed while the server
+        stores the slice before it.
         """
         frontier = None
         if self.merkle_leaves:  # the log's head and the tree's frontier in one read
@@ -308,18 +327,21 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self._head_statement)
             row = curs.fetchone()
             head = int(row["head"]) if row else 0
+        ids = list(range(head + 1, head + 1 + len(stored_events)))
+        hashes: list[bytes] = []
         with curs.copy(self._copy_statement) as copy:
-            copy.set_types(["uuid", "int8", "text", "bytea"])
-            for e in stored_events:
-                copy.write_row((_uuid(e.originator_id), e.originator_version, e.topic, e.state))
-        curs.execute(self._ours_statement, (head,))
-        numbered = {
-            (_uuid(r["originator_id"]), int(r["originator_version"])): int(r["notification_id"])
-            for r in curs.fetchall()
-        }
-        ids = [numbered[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+            copy.set_types(["int8", "uuid", "int8", "text", "bytea"])
+            for start in range(0, len(stored_events), COPY_SLICE):
+                events = stored_events[start : start + COPY_SLICE]
+                for position, e in zip(ids[start : start + COPY_SLICE], events, strict=True):
+                    copy.write_row(
+                        (position, _uuid(e.originator_id), e.originator_version, e.topic, e.state)
+                    )
+                if frontier is not None:
+                    hashes += leaf_hashes(ids[start : start + COPY_SLICE], events)
+        curs.execute(self._sequence_statement, (ids[-1], self._table_name))
         if frontier is not None:
-            self.tree.add_leaves(curs, ids, stored_events, frontier)
+            self.tree.add_hashed_leaves(curs, ids, hashes, frontier)
         return ids
 
     def _commit(self, curs: Any) -> None:

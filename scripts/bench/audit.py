@@ -8,10 +8,12 @@ adds its Merkle leaves and subtrees before its COMMIT) and `bench_audit_plain_N`
 reference, written by the same recorder with leaf hashing off. Parts (each prints its
 figures beside its same-run reference; `bulk` loads both schemas, the others reuse them):
 
-- bulk:   the bulk loader (`demo/synthetic.py`, 5,000 events per transaction: COPY); each
+- bulk:   the bulk loader (`demo/synthetic.py`, 20,000 events per transaction: COPY); each
           transaction's events are written to both schemas, in alternating order, timed.
 - api:    API-style small writes (one command each, 16 threads, group commit), hashed and
-          reference schemas in alternating 5-second rounds.
+          reference schemas in alternating 3-second rounds (h p p h h p …); the ratio of
+          the totals, and the median of the ratios of each pair of neighbouring rounds
+          (on a shared machine, a burst of other work spoils a pair, not the figure).
 - series: one thread, 4-event writes (no group commit), to the two schemas in turn; the
           median time of each.
 - verify: `verify_log` over the whole log beside the raw read-and-decode rate of the same
@@ -36,6 +38,7 @@ import math
 import os
 import random
 import resource
+import statistics
 import subprocess
 import threading
 import time
@@ -49,6 +52,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from demo import generate
+from demo.bulk import CHUNK_EVENTS
 from domain.application import Ledger
 from domain.commands import LaunchStudy
 from domain.project import Project
@@ -61,8 +65,8 @@ from eventstore.verify import verify_log
 ACTOR = Actor("bench-audit")
 API_PROJECTS = 200
 API_THREADS = 16
-API_ROUND_SECONDS = 5.0
-API_ROUNDS = 6
+API_ROUND_SECONDS = 3.0
+API_ROUNDS = 10
 SERIES_WRITES = 300
 SERIES_EVENTS = 4
 SAMPLES = 1000
@@ -135,7 +139,7 @@ def part_bulk(base: str, events: int) -> None:
     rate_h = loaded / seconds["hashed"]
     rate_p = loaded / seconds["plain"]
     print(
-        f"(a) bulk loader, store writes (5,000-event transactions, COPY): with leaves "
+        f"(a) bulk loader, store writes ({CHUNK_EVENTS:,}-event transactions, COPY): with leaves "
         f"{rate_h:,.0f} events/s, without {rate_p:,.0f} events/s: {rate_h / rate_p:.2f}x"
     )
     end_h = loaded / (loader + seconds["hashed"])
@@ -173,19 +177,25 @@ def part_api(base: str, events: int) -> None:
         projects[name] = [p.id for p in targets]
     done = {"hashed": 0, "plain": 0}
     spent = {"hashed": 0.0, "plain": 0.0}
+    pairs: list[dict[str, float]] = []
     for round_ in range(API_ROUNDS * 2):
         name = ("hashed", "plain")[(round_ + round_ // 2) % 2]  # h p p h h p p h
         writes, seconds = _api_round(ledgers[name], projects[name])
         done[name] += writes
         spent[name] += seconds
+        if round_ % 2 == 0:
+            pairs.append({})
+        pairs[-1][name] = writes / seconds
     for ledger in ledgers.values():
         ledger.close()
     rate_h = done["hashed"] / spent["hashed"]
     rate_p = done["plain"] / spent["plain"]
+    ratios = sorted(pair["hashed"] / pair["plain"] for pair in pairs)
     print(
         f"(a) API-style writes ({API_THREADS} threads, one command each, group commit, "
         f"{API_ROUNDS}x{API_ROUND_SECONDS:.0f} s each): with leaves {rate_h:,.0f} writes/s, "
-        f"without {rate_p:,.0f} writes/s: {rate_h / rate_p:.2f}x"
+        f"without {rate_p:,.0f} writes/s: {rate_h / rate_p:.2f}x; pairs of rounds: median "
+        f"{statistics.median(ratios):.2f}x ({', '.join(f'{r:.2f}' for r in ratios)})"
     )
 
 
