@@ -42,6 +42,12 @@ def is_postgres_url(database_url: str) -> bool:
     return library_env(database_url)["PERSISTENCE_MODULE"] == POSTGRES_PERSISTENCE
 
 
+# The longest a read-model transaction may wait on its client between two statements: far
+# above a page's own pauses (its Python work between statements, under load), far below
+# what would leave a follower waiting on a dead leader's page.
+IDLE_IN_TRANSACTION_MS = 30_000
+
+
 class ReadModelDatabase:
     """The read models' tables, in the event store's database (SQLite file or PostgreSQL)."""
 
@@ -134,8 +140,12 @@ class ReadModelDatabase:
             connect_timeout=env["POSTGRES_CONNECT_TIMEOUT"],
             application_name="funding-reporting-replica" if replica else "funding-reporting",
             # Territory filters are very skewed (a région holds 1 to 15% of the rows): plan
-            # each query for its own values, never with a generic plan.
-            options="-c plan_cache_mode=force_custom_plan",
+            # each query for its own values, never with a generic plan. A transaction whose
+            # client went silent (a page of a leader cut off by the network, even behind a
+            # proxy that keeps the TCP connection up) is ended by the server, so its claim on
+            # the tracking row no longer holds the next leader's pages back.
+            options="-c plan_cache_mode=force_custom_plan "
+            f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
         )
         schema = parse_qs(parts.query).get("schema", [None])[0]
         return cls(
