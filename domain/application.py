@@ -26,7 +26,6 @@ from domain.commands import (
 )
 from domain.convention import Convention
 from domain.duplicate_checks import DuplicateChecks
-from domain.duplicates import Twins
 from domain.errors import (
     DomainError,
     DuplicateCommitmentError,
@@ -317,7 +316,6 @@ class Ledger(DuplicateChecks, Application[UUID]):
         self, actor: Actor, commands: Sequence[ProjectCommand], check: bool
     ) -> tuple[list[Project], dict[int, DomainError], set[int]]:
         projects: dict[UUID, Project | DomainError] = {}
-        twins: dict[UUID, Twins] = {}
         refused: dict[int, DomainError] = {}
         unchanged: set[int] = set()
         for index, command in enumerate(commands):
@@ -335,7 +333,7 @@ class Ledger(DuplicateChecks, Application[UUID]):
                     before = len(project.pending_events)
                     command.apply(project, self)
                     if check:
-                        self._twins_in_batch(project, twins, project.pending_events[before:])
+                        self._refuse_twin(project, project.pending_events[before:])
             except DomainError as error:
                 refused[index] = error
         return [p for p in projects.values() if isinstance(p, Project)], refused, unchanged

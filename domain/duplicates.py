@@ -3,8 +3,9 @@
 Without an idempotency key, the same loan posted twice is two loans. A money fact (a new
 commitment, a disbursement, a repayment, a cancellation) that repeats, field for field, one
 recorded on the same project in the last 24 hours is refused unless the caller confirms it.
-Checked against the project's own events, so two such writes at once conflict on the
-project's version and the second, retried, finds the first. A new commitment's generated id
+Checked against the facts the project itself remembers (`Project.recent_facts`), so two
+such writes at once conflict on the project's version and the second, retried, finds the
+first. A new commitment's generated id
 is not one of its fields here; a commitment voided since, or a movement reversed since, is
 no longer a twin. (A new project repeating an open one's name: `api.duplicate_projects`.)
 """
@@ -12,16 +13,16 @@ no longer a twin. (A new project repeating an open one's name: `api.duplicate_pr
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from domain.errors import PossibleDuplicateError
 from domain.outcomes import event_data, recorded_at
-from domain.project import Project
+from domain.project import RECENT, Project
 
 # How far back a repeated write is taken for a duplicate.
-WINDOW = timedelta(hours=24)
+WINDOW = RECENT
 
 # The facts compared, and for the new commitments the field that is an id, not a figure.
 NEW_COMMITMENTS = (Project.LoanGranted, Project.EquityInvested, Project.StudyLaunched)

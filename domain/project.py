@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -46,6 +46,11 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         """Base of every project event; `meta` records actor, directorate and correlation id."""
 
         meta: dict[str, str] = field(default_factory=dict, kw_only=True)
+
+        def apply(self, aggregate: Any) -> None:
+            # After the event's own method: a money fact is remembered for a day.
+            super().apply(aggregate)
+            aggregate.remember(self)
 
     class ProjectIdentified(Event, Aggregate.Created):
         name: str
@@ -203,6 +208,8 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         self.voided: dict[UUID, Commitment] = {}
         self.indicators: dict[str, Indicator] = {}
         self.conventions: list[UUID] = []
+        # The money facts of the last day before the latest, oldest first (possible duplicates).
+        self.recent_facts: list[Project.Event] = []
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Project:
         """A copy to run commands on (the repository copies cached projects for each one).
@@ -221,9 +228,23 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
             for key, indicator in self.indicators.items()
         }
         state["conventions"] = list(self.conventions)
+        state["recent_facts"] = list(self.recent_facts)
         clone.__dict__.update(state)
         memo[id(self)] = clone
         return clone
+
+    def remember(self, event: Event) -> None:
+        """Keep a money fact, and forget those a day older than it (`domain.duplicates`)."""
+        if not isinstance(event, MONEY_FACTS):
+            return
+        facts = getattr(self, "recent_facts", None)
+        if facts is None:  # a project copied before it kept them
+            facts = self.recent_facts = []
+        # Without its metadata (stamped when saved): the same fact whether applied or replayed.
+        facts.append(replace(event, meta={}) if event.meta else event)  # type: ignore[call-arg]
+        edge = event.timestamp - RECENT
+        while facts[0].timestamp < edge:
+            facts.pop(0)
 
     # Commands ------------------------------------------------------------------------------
 
@@ -543,3 +564,15 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
 
 def _optional_text(value: str | None) -> str | None:
     return None if value is None else text(value, "reason")
+
+
+# The facts a write might repeat by mistake, and for how long they are remembered.
+MONEY_FACTS = (
+    Project.LoanGranted,
+    Project.EquityInvested,
+    Project.StudyLaunched,
+    Project.FundsDisbursed,
+    Project.LoanRepaid,
+    Project.CommitmentCancelled,
+)
+RECENT = timedelta(hours=24)

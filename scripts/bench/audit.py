@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[2])
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -199,6 +200,10 @@ def part_api(base: str, events: int) -> None:
     )
 
 
+# The API-style writes' amounts (euros): a new one for each write, across rounds and threads.
+AMOUNTS = itertools.count(1)
+
+
 def _api_round(ledger: Ledger, projects: list[UUID]) -> tuple[int, float]:
     stop = threading.Event()
     counts = [0] * API_THREADS
@@ -210,8 +215,8 @@ def _api_round(ledger: Ledger, projects: list[UUID]) -> tuple[int, float]:
                 ACTOR,
                 LaunchStudy(
                     project_id=rng.choice(projects),
-                    # Its own amount (thread and count): no write repeats another.
-                    amount=f"{k * 10_000_000 + counts[k] + 1}.{rng.randint(0, 99):02d}",
+                    # An amount of its own: no write repeats another (a possible duplicate).
+                    amount=f"{next(AMOUNTS)}.00",
                     launched_on=date(2025, 3, 1),
                     subject="bench",
                 ),

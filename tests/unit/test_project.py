@@ -916,7 +916,14 @@ def test_a_copy_for_a_command_equals_the_original_and_shares_nothing_mutable() -
     assert vars(clone) == vars(original)
     # Every field is immutable, or one of the containers the copy makes anew: a new
     # mutable field must be copied in Project.__deepcopy__ too.
-    copied = {"_pending_events", "commitments", "voided", "indicators", "conventions"}
+    copied = {
+        "_pending_events",
+        "commitments",
+        "voided",
+        "indicators",
+        "conventions",
+        "recent_facts",
+    }
     for name, value in vars(original).items():
         assert name in copied or isinstance(value, (*IMMUTABLE, datetime)), name
         if name in copied:
