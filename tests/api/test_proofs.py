@@ -27,6 +27,7 @@ from domain.tokens import Role
 from eventstore.settings import library_env
 from eventstore.tree import log_tree
 from projections.db import ReadModelDatabase
+from tests.projections.conftest import reporting_schema_for
 
 ROOT = Path(__file__).resolve().parents[2]
 VERIFIER = ROOT / "scripts" / "verify_proof.py"
@@ -51,8 +52,10 @@ def _audit(url: str, tmp: Path, key: bool = True) -> Iterator[Audit]:
     if key:
         generate_key(key_file)
     ledger = Ledger(env=library_env(url))
-    read_models = ReadModelDatabase.from_url(url)
-    settings = Settings(database_url=url, audit_key_file=key_file)
+    # On PostgreSQL, read models of the test's own, dropped with its events' schema.
+    schema = reporting_schema_for(url) if url.startswith("postgresql") else "reporting"
+    read_models = ReadModelDatabase.from_url(url, schema)
+    settings = Settings(database_url=url, audit_key_file=key_file, reporting_schema=schema)
     tokens = {
         role.value: create_token(ledger, name=role.value, role=role)[0]
         for role in (Role.ADMIN, Role.AUDITOR, Role.VIEWER)
