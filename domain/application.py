@@ -51,14 +51,12 @@ from domain.outcomes import (
     recorded_at,
 )
 from domain.positions import EventPositions, require_positions
-from domain.project import Project
+from domain.project import NEW_COMMITMENTS, Project
 from domain.transcodings import DateAsISO
 from domain.values import Actor
 
 A = TypeVar("A", bound=Aggregate)
 
-# The events that create a commitment, and so claim its id.
-NEW_COMMITMENTS = (Project.LoanGranted, Project.EquityInvested, Project.StudyLaunched)
 
 # Concurrent writers to one project each retry this many times before giving up.
 MAX_ATTEMPTS = 20

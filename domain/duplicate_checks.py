@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from domain.duplicates import Twins, fields_of, now_of, possible_duplicate
+from domain.duplicates import earlier_twin, possible_duplicate
 from domain.positions import EventPositions
 from domain.project import Project
 
@@ -32,10 +32,7 @@ class DuplicateChecks(Base):
     def _refuse_twin(self, project: Project, pending: Sequence[object]) -> None:
         """Refuse facts that repeat one of the project's last 24 hours, or one recorded by
         an earlier command of the same batch (the project remembers both)."""
-        facts = [fact for fact in pending if fields_of(fact) is not None]
-        if not facts:
-            return
-        twin = Twins(reversed(project.recent_facts), now_of(facts)).twin(project, facts)
+        twin = earlier_twin(project, pending, reversed(project.recent_facts))
         if twin is None:
             return
         earlier = twin[1]

@@ -19,15 +19,8 @@ from uuid import UUID
 
 from domain.errors import PossibleDuplicateError
 from domain.outcomes import event_data, recorded_at
-from domain.project import RECENT, Project
+from domain.project import MONEY_FACTS, NEW_COMMITMENTS, RECENT, Project
 
-# How far back a repeated write is taken for a duplicate.
-WINDOW = RECENT
-
-# The facts compared, and for the new commitments the field that is an id, not a figure.
-NEW_COMMITMENTS = (Project.LoanGranted, Project.EquityInvested, Project.StudyLaunched)
-MOVEMENTS = (Project.FundsDisbursed, Project.LoanRepaid, Project.CommitmentCancelled)
-CHECKED = (*NEW_COMMITMENTS, *MOVEMENTS)
 # The names the answer gives each kind of fact.
 KINDS: dict[type, str] = {
     Project.LoanGranted: "loan",
@@ -41,7 +34,7 @@ KINDS: dict[type, str] = {
 
 def fields_of(event: object) -> tuple[type, tuple[tuple[str, Any], ...]] | None:
     """What makes two facts the same write: their kind and fields (None: not compared)."""
-    if not isinstance(event, CHECKED):
+    if not isinstance(event, MONEY_FACTS):
         return None
     data = event_data(event)
     if isinstance(event, NEW_COMMITMENTS):
@@ -52,48 +45,32 @@ def fields_of(event: object) -> tuple[type, tuple[tuple[str, Any], ...]] | None:
 def recent(stored_newest_first: Iterable[object], now: datetime) -> Iterator[object]:
     """The stored events of the last 24 hours, newest first."""
     for stored in stored_newest_first:
-        if recorded_at(stored) < now - WINDOW:
+        if recorded_at(stored) < now - RECENT:
             return
         yield stored
-
-
-class Twins:
-    """One project's facts of the last 24 hours by what they say, newest first: a new fact's
-    twin is found at once, however many facts a batch adds before it."""
-
-    def __init__(self, stored_newest_first: Iterable[object], now: datetime) -> None:
-        self.facts: dict[object, list[object]] = {}
-        for stored in recent(stored_newest_first, now):
-            if (key := fields_of(stored)) is not None:
-                self.facts.setdefault(key, []).append(stored)
-
-    def add(self, facts: Iterable[object]) -> None:
-        """Take facts recorded after the others (a batch's earlier commands)."""
-        for fact in facts:
-            if (key := fields_of(fact)) is not None:
-                self.facts.setdefault(key, []).insert(0, fact)
-
-    def twin(self, project: Project, pending: Iterable[object]) -> tuple[object, object] | None:
-        """The first pending fact that repeats one of these, with the latest it repeats.
-
-        `project` is the project as the pending facts leave it: a twin whose commitment it
-        has since voided, or whose movement it has since reversed, does not count.
-        """
-        for fact in pending:
-            for earlier in self.facts.get(fields_of(fact), ()):
-                if earlier is not fact and still_counts(project, earlier):
-                    return fact, earlier
-        return None
 
 
 def earlier_twin(
     project: Project, pending: Iterable[object], stored_newest_first: Iterable[object]
 ) -> tuple[object, object] | None:
-    """The first pending fact that repeats one stored on `project` in the last 24 hours."""
+    """The first pending fact that repeats one of the last 24 hours, with the latest it repeats.
+
+    `stored_newest_first` may hold the pending facts themselves (a project remembers facts
+    as they are applied): a fact is not its own twin. `project` is the project as the
+    pending facts leave it: a twin whose commitment it has since voided, or whose movement it
+    has since reversed, does not count.
+    """
     facts = list(pending)
-    if not any(fields_of(fact) is not None for fact in facts):
+    wanted = {key: fact for fact in facts if (key := fields_of(fact)) is not None}
+    if not wanted:
         return None
-    return Twins(stored_newest_first, now_of(facts)).twin(project, facts)
+    for earlier in recent(stored_newest_first, now_of(facts)):
+        key = fields_of(earlier)
+        if key not in wanted or any(earlier is fact for fact in facts):
+            continue
+        if still_counts(project, earlier):
+            return wanted[key], earlier
+    return None
 
 
 def still_counts(project: Project, stored: object) -> bool:

@@ -237,9 +237,7 @@ class Project(CommitmentRules, UndoRules, IndicatorRules, Aggregate):
         """Keep a money fact, and forget those a day older than it (`domain.duplicates`)."""
         if not isinstance(event, MONEY_FACTS):
             return
-        facts = getattr(self, "recent_facts", None)
-        if facts is None:  # a project copied before it kept them
-            facts = self.recent_facts = []
+        facts = self.recent_facts
         # Without its metadata (stamped when saved): the same fact whether applied or replayed.
         facts.append(replace(event, meta={}) if event.meta else event)  # type: ignore[call-arg]
         edge = event.timestamp - RECENT
@@ -566,11 +564,11 @@ def _optional_text(value: str | None) -> str | None:
     return None if value is None else text(value, "reason")
 
 
-# The facts a write might repeat by mistake, and for how long they are remembered.
+# The facts that create a commitment (and claim its id); those a write might repeat by
+# mistake, and for how long they are remembered.
+NEW_COMMITMENTS = (Project.LoanGranted, Project.EquityInvested, Project.StudyLaunched)
 MONEY_FACTS = (
-    Project.LoanGranted,
-    Project.EquityInvested,
-    Project.StudyLaunched,
+    *NEW_COMMITMENTS,
     Project.FundsDisbursed,
     Project.LoanRepaid,
     Project.CommitmentCancelled,

@@ -31,6 +31,14 @@ PROJECT = {
     "identified_on": "2024-01-10",
 }
 DUPLICATE_TYPE = "https://funding-tracker.example/problems/possible-duplicate"
+ACTOR = Actor(name="dr-hdf", directorate="hauts_de_france")
+HALLE = IdentifyProject(
+    name="Halle",
+    territory="commune:62510",
+    theme="culture_sport",
+    directorate="hauts_de_france",
+    identified_on=date(2024, 1, 10),
+)
 
 
 def test_the_same_loan_posted_twice_is_refused_naming_the_first_and_stores_nothing(
@@ -166,19 +174,11 @@ def test_a_project_renamed_to_an_open_project_s_name_is_found_under_it(
 
 
 def test_a_repeat_older_than_a_day_is_not_a_duplicate(api_ledger: Ledger) -> None:
-    actor = Actor(name="dr-hdf", directorate="hauts_de_france")
-    identify = IdentifyProject(
-        name="Halle",
-        territory="commune:62510",
-        theme="culture_sport",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 10),
-    )
-    project_id = api_ledger.execute(actor, identify).id
+    project_id = api_ledger.execute(ACTOR, HALLE).id
     grant = GrantLoan(
         project_id=project_id, amount="1000.00", granted_on=date(2024, 3, 1), duration_months=12
     )
-    api_ledger.execute(actor, grant)
+    api_ledger.execute(ACTOR, grant)
     stored = list(api_ledger.events.get(project_id, desc=True))
     project = api_ledger.project(project_id)
     replace(grant, commitment_id=uuid4()).apply(project, api_ledger)
@@ -196,7 +196,6 @@ def test_a_repeat_older_than_a_day_is_not_a_duplicate(api_ledger: Ledger) -> Non
 def test_the_same_disbursement_twice_in_one_batch_is_reported(
     api_ledger: Ledger, world: World, confirm: bool
 ) -> None:
-    actor = Actor(name="dr-hdf", directorate="hauts_de_france")
     twice = [
         Disburse(
             project_id=world.project,
@@ -206,7 +205,7 @@ def test_the_same_disbursement_twice_in_one_batch_is_reported(
         )
     ] * 2
 
-    outcome = api_ledger.execute_batch(actor, twice, confirm_duplicate=confirm)
+    outcome = api_ledger.execute_batch(ACTOR, twice, confirm_duplicate=confirm)
 
     if confirm:
         assert outcome.refused == {}
@@ -248,16 +247,8 @@ def test_an_import_reports_rows_repeating_an_earlier_row_or_a_recent_write(
     assert api_ledger.head_position() == after
 
 
-def test_a_twin_is_found_behind_more_events_than_one_page_holds(api_ledger: Ledger) -> None:
-    actor = Actor(name="dr-hdf", directorate="hauts_de_france")
-    identify = IdentifyProject(
-        name="Halle",
-        territory="commune:62510",
-        theme="culture_sport",
-        directorate="hauts_de_france",
-        identified_on=date(2024, 1, 10),
-    )
-    project_id = api_ledger.execute(actor, identify).id
+def test_a_twin_is_found_behind_many_other_facts_of_the_day(api_ledger: Ledger) -> None:
+    project_id = api_ledger.execute(ACTOR, HALLE).id
     loans = [
         GrantLoan(
             project_id=project_id,
@@ -268,9 +259,9 @@ def test_a_twin_is_found_behind_more_events_than_one_page_holds(api_ledger: Ledg
         for n in range(120)
     ]
     for loan in loans:
-        api_ledger.execute(actor, loan)
+        api_ledger.execute(ACTOR, loan)
 
     with pytest.raises(PossibleDuplicateError) as refused:
-        api_ledger.execute(actor, replace(loans[0], commitment_id=uuid4()))
+        api_ledger.execute(ACTOR, replace(loans[0], commitment_id=uuid4()))
 
     assert refused.value.earlier["commitment_id"] == str(loans[0].commitment_id)
